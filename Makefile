@@ -1,0 +1,44 @@
+# Crime Gun Atlas — the two commands a newcomer needs:
+#   make demo   install what is missing, start the embedded PostGIS, load synthetic Baltimore, serve
+#   make test   install what is missing (browser too), then lint and the whole test suite
+SHELL := /bin/bash
+CG := .venv/bin/crimegun
+
+.PHONY: demo demo-rebuild test lint bench install install-test stop clean-data help
+
+help:
+	@echo "make demo          run the product on synthetic Baltimore at http://127.0.0.1:8050"
+	@echo "make demo-rebuild  regenerate and reload the synthetic data, then serve"
+	@echo "make test          lint + unit, database and browser tests"
+	@echo "make bench         benchmarks (print numbers)"
+	@echo "make stop          stop the embedded database"
+
+install:
+	@bash scripts/bootstrap.sh
+
+install-test:
+	@bash scripts/bootstrap.sh --browser
+
+demo: install
+	$(CG) demo
+
+demo-rebuild: install
+	$(CG) demo --rebuild
+
+lint: install-test
+	.venv/bin/ruff check .
+
+test: install-test lint
+	$(CG) db start --quiet
+	CGA_REQUIRE_DB=1 .venv/bin/python -m pytest -q -p no:cacheprovider --headless tests/unit tests/db tests/browser
+
+bench: install-test
+	$(CG) db start --quiet
+	.venv/bin/python -m pytest -q -s -p no:cacheprovider tests/bench
+
+stop:
+	$(CG) db stop
+
+clean-data: install
+	$(CG) db stop || true
+	rm -rf var/

@@ -1,0 +1,1 @@
+"""Presentation: the Dash app. Never writes SQL; asks layers/ for data."""

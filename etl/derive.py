@@ -1,0 +1,147 @@
+"""What the app needs beyond the sources, computed set-based after loads.
+
+- district of every point (from boundary polygons; the reported district when there is no point);
+- traces: dealer, time-to-crime, source state, in/out of city and state, possessor = purchaser;
+- recoveries tied to the incident of their case number;
+- ShotSpotter alerts matched to the firearm incidents they corroborate;
+- NIBIN: evidence tied to incidents and guns, evidence fired by one gun grouped, firearm-incident links.
+Incremental: only rows from the given runs are recomputed, unless boundaries changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from layers import db, settings
+
+# A ShotSpotter alert corroborates a firearm incident this close in space and time.
+MATCH_METERS = 250
+MATCH_MINUTES = 30
+
+
+def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool = False,
+           echo: Callable[[str], None] | None = None) -> dict[str, float]:
+    """Run every derivation; return seconds per step."""
+    dsn = dsn or db.dsn()
+    timings: dict[str, float] = {}
+    runs = run_ids or []
+    with psycopg.connect(dsn) as conn, conn.transaction():
+        boundaries_changed = full or bool(conn.execute(
+            "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'", (runs,)).fetchone())
+        scope = "TRUE" if boundaries_changed else "x.run_id = ANY(%(runs)s) OR x.district IS NULL"
+        params = {"runs": runs, "state": settings.get("CGA_HOME_STATE"),
+                  "county": settings.get("CGA_HOME_COUNTY_FIPS"),
+                  "meters": MATCH_METERS, "minutes": MATCH_MINUTES}
+        steps: list[tuple[str, str]] = [
+            ("dealer flags", """
+                UPDATE dealer SET in_city = (premise_state = %(state)s AND lic_cnty = %(county)s)
+                WHERE in_city IS DISTINCT FROM (premise_state = %(state)s AND lic_cnty = %(county)s)"""),
+            ("trace dealers and time-to-crime", """
+                UPDATE trace t SET dealer_id = s.dealer_id, ttc_days = s.ttc_days,
+                    source_state = s.source_state, source_in_state = s.source_state = %(state)s,
+                    source_in_city = s.in_city,
+                    possessor_is_purchaser = CASE WHEN t.possessor_id IS NOT NULL AND t.purchaser_id IS NOT NULL
+                                                  THEN t.possessor_id = t.purchaser_id END
+                FROM (SELECT t2.id, d.id AS dealer_id, d.in_city,
+                             coalesce(d.premise_state, t2.dealer_state) AS source_state,
+                             r.recovery_date - t2.purchase_date AS ttc_days
+                      FROM trace t2 JOIN recovery r ON r.trace_id = t2.id
+                      LEFT JOIN dealer d ON d.ffl_key = t2.dealer_ffl_key) s
+                WHERE s.id = t.id"""),
+            ("incident districts", f"""
+                UPDATE incident x SET district = coalesce(
+                    (SELECT b.name FROM boundary b WHERE b.kind = 'district' AND ST_Intersects(b.geom, x.geom)
+                     LIMIT 1), x.reported_district)
+                WHERE {scope}"""),
+            ("recovery districts", f"""
+                UPDATE recovery x SET district =
+                    (SELECT b.name FROM boundary b WHERE b.kind = 'district' AND ST_Intersects(b.geom, x.geom)
+                     LIMIT 1)
+                FROM trace t WHERE t.id = x.trace_id AND ({scope.replace('x.run_id', 't.run_id')})"""),
+            ("recovery incidents", """
+                UPDATE recovery r SET incident_id = i.id
+                FROM incident i
+                WHERE r.case_number IS NOT NULL AND i.agency = r.agency AND i.cc_number = r.case_number
+                  AND r.incident_id IS DISTINCT FROM i.id"""),
+            ("alert districts", f"""
+                UPDATE shot_alert x SET district = coalesce(
+                    (SELECT b.name FROM boundary b WHERE b.kind = 'district' AND ST_Intersects(b.geom, x.geom)
+                     LIMIT 1), x.reported_district)
+                WHERE {scope}"""),
+            ("alerts corroborating incidents", """
+                UPDATE shot_alert s SET incident_id = m.id
+                FROM shot_alert s2 CROSS JOIN LATERAL (
+                    SELECT i.id FROM incident i
+                    WHERE i.is_firearm AND i.agency = s2.agency
+                      AND i.crime_datetime BETWEEN s2.alert_time - make_interval(mins => %(minutes)s)
+                                               AND s2.alert_time + make_interval(mins => %(minutes)s)
+                      AND ST_DWithin(i.geom, s2.geom, 0.005)
+                      AND ST_DistanceSphere(i.geom, s2.geom) <= %(meters)s
+                    ORDER BY abs(extract(epoch FROM i.crime_datetime - s2.alert_time)), i.geom <-> s2.geom
+                    LIMIT 1) m
+                WHERE s.id = s2.id AND s.incident_id IS NULL"""),
+            ("evidence incidents and guns", """
+                UPDATE ballistic_evidence e SET
+                    incident_id = (SELECT i.id FROM incident i WHERE i.agency = e.agency
+                                   AND i.cc_number = e.case_number ORDER BY i.is_firearm DESC, i.id LIMIT 1),
+                    firearm_id = (SELECT t.firearm_id FROM trace t WHERE t.agency = e.agency
+                                  AND t.trace_number = e.trace_number)"""),
+        ]
+        for name, sql in steps:
+            started = time.perf_counter()
+            conn.execute(sql, params)
+            timings[name] = time.perf_counter() - started
+            if echo:
+                echo(f"  derived {name} ({timings[name]:.1f}s)")
+        started = time.perf_counter()
+        _nibin_groups(conn)
+        timings["NIBIN gun groups and firearm links"] = time.perf_counter() - started
+        if echo:
+            echo(f"  derived NIBIN gun groups and firearm links ({timings['NIBIN gun groups and firearm links']:.1f}s)")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+    return timings
+
+
+def _nibin_groups(conn: psycopg.Connection) -> None:
+    """Evidence joined by leads was fired by one gun: group it (union-find), then link guns to incidents."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in conn.execute("SELECT evidence_a_id, evidence_b_id FROM nibin_lead"):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    conn.execute("CREATE TEMP TABLE grp (evidence_id int PRIMARY KEY, gun_group int) ON COMMIT DROP")
+    with conn.cursor() as cur, cur.copy("COPY grp FROM STDIN") as copy:
+        for x in list(parent):
+            copy.write_row((x, find(x)))
+    conn.execute("""UPDATE ballistic_evidence e SET gun_group = g.gun_group FROM grp g
+                    WHERE g.evidence_id = e.id AND e.gun_group IS DISTINCT FROM g.gun_group""")
+    conn.execute("DELETE FROM firearm_incident")
+    conn.execute("""
+        INSERT INTO firearm_incident (firearm_id, incident_id, via)
+        SELECT DISTINCT firearm_id, incident_id, 'recovery' FROM recovery WHERE incident_id IS NOT NULL""")
+    # Every scene in a group that holds a test fire of a recovered gun was fired by that gun. The lead
+    # named is the one touching that scene's evidence (a HIT preferred).
+    conn.execute("""
+        INSERT INTO firearm_incident (firearm_id, incident_id, via, lead_id, lead_status)
+        SELECT DISTINCT ON (g.firearm_id, c.incident_id) g.firearm_id, c.incident_id, 'nibin', l.lead_id,
+               l.lead_status
+        FROM (SELECT DISTINCT gun_group, firearm_id FROM ballistic_evidence
+              WHERE evidence_type = 'TEST_FIRE' AND firearm_id IS NOT NULL) g
+        JOIN ballistic_evidence c ON c.gun_group = g.gun_group AND c.evidence_type = 'CASING'
+                                 AND c.incident_id IS NOT NULL
+        JOIN nibin_lead l ON c.id IN (l.evidence_a_id, l.evidence_b_id)
+        ORDER BY g.firearm_id, c.incident_id, (l.lead_status = 'HIT') DESC, l.lead_date
+        ON CONFLICT (firearm_id, incident_id) DO UPDATE SET lead_id = EXCLUDED.lead_id,
+            lead_status = EXCLUDED.lead_status""")

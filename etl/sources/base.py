@@ -1,0 +1,79 @@
+"""What a source kind declares, and the set-based upsert most kinds share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One header generation of a source: the normalized columns that must be present."""
+
+    name: str
+    required: frozenset[str]
+    optional: frozenset[str] = frozenset()
+    description: str = ""
+
+
+@dataclass
+class LoadContext:
+    """What a parser may need besides the row: the agency default and per-file state."""
+
+    agency: str
+    file_path: str
+    layout: Layout
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def ordinal(self, key: str) -> int:
+        """How many times this content key appeared before in the file (identical rows stay distinct)."""
+        n = self.seen.get(key, 0)
+        self.seen[key] = n + 1
+        return n
+
+
+class Source:
+    kind: str = ""
+    layouts: tuple[Layout, ...] = ()
+    # Staging columns in order: (name, SQL type). `line_number` is added by the loader.
+    staging: tuple[tuple[str, str], ...] = ()
+    # Columns identifying a record inside a file (the last occurrence wins).
+    key: tuple[str, ...] = ()
+
+    def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def merge(self, cur: psycopg.Cursor, run_id: int) -> tuple[int, int]:
+        """Upsert from the deduplicated staging table `stg_u`; return (inserted, updated)."""
+        raise NotImplementedError
+
+
+def upsert(cur: psycopg.Cursor, table: str, columns: Sequence[str], conflict: Sequence[str],
+           run_id: int, source: str = "stg_u", extra_set: str = "") -> tuple[int, int]:
+    """INSERT ... ON CONFLICT DO UPDATE only when something changed; count inserts and updates.
+
+    Rows whose key exists with identical content are neither: the caller counts them as duplicates.
+    """
+    cols = ", ".join(columns)
+    compared = [c for c in columns if c not in conflict]
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in compared) + ", run_id = EXCLUDED.run_id"
+    if extra_set:
+        sets += ", " + extra_set
+    old = ", ".join(f"{table}.{c}" for c in compared)
+    new = ", ".join(f"EXCLUDED.{c}" for c in compared)
+    sql = f"""
+        WITH up AS (
+            INSERT INTO {table} ({cols}, run_id)
+            SELECT {cols}, %(run_id)s FROM {source}
+            ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET {sets}
+            WHERE ({old}) IS DISTINCT FROM ({new})
+            RETURNING (xmax = 0) AS inserted
+        )
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+    """
+    cur.execute(sql, {"run_id": run_id})
+    inserted, updated = cur.fetchone()
+    return inserted, updated

@@ -1,0 +1,73 @@
+"""NIBIN leads (docs/formats.md §5): one row per lead between two ballistic evidence items."""
+
+from __future__ import annotations
+
+from etl.errors import RowError
+from etl.parse import parse_date, upper
+from etl.sources.base import Layout, LoadContext, Source, upsert
+
+EVIDENCE_TYPES = ("CASING", "TEST_FIRE")
+COLUMNS = ("agency", "lead_id", "lead_date", "lead_status", "caliber")
+SIDE = ("evidence_id", "evidence_type", "case_number", "trace_number")
+
+
+class Nibin(Source):
+    kind = "nibin"
+    layouts = (
+        Layout("nibin-leads", frozenset({"lead_id", "lead_date", "lead_status", "evidence_a_id", "evidence_b_id"}),
+               frozenset({"caliber", "evidence_a_type", "evidence_b_type", "case_number_a", "case_number_b",
+                          "trace_number_a", "trace_number_b"}),
+               "Crime Gun Atlas NIBIN lead CSV"),
+    )
+    staging = (("agency", "text"), ("lead_id", "text"), ("lead_date", "date"), ("lead_status", "text"),
+               ("caliber", "text")) + tuple((f"{f}_{s}", "text") for s in "ab" for f in SIDE)
+    key = ("agency", "lead_id")
+
+    def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict:
+        lead_id = upper(rec.get("lead_id"))
+        if not lead_id:
+            raise RowError("lead_id is missing")
+        status = upper(rec.get("lead_status"))
+        if status not in ("LEAD", "HIT"):
+            raise RowError(f"lead_status {rec.get('lead_status')!r} is not LEAD or HIT")
+        row = {"agency": ctx.agency, "lead_id": lead_id,
+               "lead_date": parse_date(rec.get("lead_date"), "lead_date", required=True),
+               "lead_status": status, "caliber": upper(rec.get("caliber"))}
+        for side in "ab":
+            evidence = upper(rec.get(f"evidence_{side}_id"))
+            if not evidence:
+                raise RowError(f"evidence_{side}_id is missing")
+            kind = (upper(rec.get(f"evidence_{side}_type")) or "CASING").replace(" ", "_").replace("-", "_")
+            if kind not in EVIDENCE_TYPES:
+                raise RowError(f"evidence_{side}_type {kind!r} is not CASING or TEST_FIRE")
+            case_number = upper(rec.get(f"case_number_{side}"))
+            trace_number = upper(rec.get(f"trace_number_{side}"))
+            if kind == "TEST_FIRE" and not trace_number:
+                raise RowError(f"evidence {evidence} is a TEST_FIRE without trace_number_{side}")
+            if kind == "CASING" and not case_number:
+                raise RowError(f"evidence {evidence} is a CASING without case_number_{side}")
+            row.update({f"evidence_id_{side}": evidence, f"evidence_type_{side}": kind,
+                        f"case_number_{side}": case_number, f"trace_number_{side}": trace_number})
+        if row["evidence_id_a"] == row["evidence_id_b"]:
+            raise RowError("a lead must link two different evidence items")
+        return row
+
+    def merge(self, cur, run_id: int) -> tuple[int, int]:
+        sides = " UNION ALL ".join(
+            f"SELECT agency, evidence_id_{s} AS evidence_id, evidence_type_{s} AS evidence_type, "
+            f"case_number_{s} AS case_number, trace_number_{s} AS trace_number, caliber, line_number FROM stg_u"
+            for s in "ab")
+        cur.execute(f"""CREATE TEMP TABLE stg_evidence ON COMMIT DROP AS
+            SELECT DISTINCT ON (agency, evidence_id) agency, evidence_id, evidence_type, case_number,
+                   trace_number, caliber
+            FROM ({sides}) e ORDER BY agency, evidence_id, line_number DESC""")
+        upsert(cur, "ballistic_evidence", ("agency", "evidence_id", "evidence_type", "case_number", "trace_number",
+                                           "caliber"), ("agency", "evidence_id"), run_id, source="stg_evidence")
+        cur.execute("""CREATE TEMP TABLE stg_lead ON COMMIT DROP AS
+            SELECT s.agency, s.lead_id, s.lead_date, s.lead_status, s.caliber,
+                   a.id AS evidence_a_id, b.id AS evidence_b_id
+            FROM stg_u s
+            JOIN ballistic_evidence a ON a.agency = s.agency AND a.evidence_id = s.evidence_id_a
+            JOIN ballistic_evidence b ON b.agency = s.agency AND b.evidence_id = s.evidence_id_b""")
+        return upsert(cur, "nibin_lead", COLUMNS + ("evidence_a_id", "evidence_b_id"), ("agency", "lead_id"),
+                      run_id, source="stg_lead")

@@ -1,0 +1,221 @@
+"""The canonical eTrace CSV (docs/formats.md §1): one row per trace -> firearm, people, trace, recovery."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from etl.errors import RowError
+from etl.geocode import zip_centroid
+from etl.parse import (
+    blank,
+    normalize_zip,
+    parse_date,
+    parse_ffl,
+    parse_point,
+    parse_yes_no,
+    point_wkt,
+    upper,
+)
+from etl.sources.base import Layout, LoadContext, Source, upsert
+
+STATUSES = ("COMPLETED", "DEALER_ONLY", "NO_RECORD", "PRE_1968", "SERIAL_PROBLEM", "PRIVATELY_MADE",
+            "FORM_ERROR", "PENDING")
+FIREARM_TYPES = ("PISTOL", "REVOLVER", "RIFLE", "SHOTGUN", "DERRINGER", "MACHINE GUN", "OTHER")
+ROLES = ("purchaser", "possessor", "associate")
+PERSON_FIELDS = ("last_name", "first_name", "dob", "sex", "race", "street", "city", "state", "zip")
+
+TRACE_COLUMNS = ("agency", "trace_number", "request_date", "priority", "ncic_crime_code", "requesting_ori",
+                 "case_number", "trace_status", "purchase_date", "multiple_sale", "dealer_ffl_key",
+                 "dealer_license_number", "dealer_name", "dealer_street", "dealer_city", "dealer_state",
+                 "dealer_zip")
+FIREARM_COLUMNS = ("firearm_key", "serial_number", "serial_obliterated", "manufacturer", "model", "caliber",
+                   "firearm_type", "country_of_origin", "importer")
+RECOVERY_COLUMNS = ("recovery_date", "recovery_street", "recovery_city", "recovery_state", "recovery_zip",
+                    "recovery_precision", "recovery_geom")
+
+
+def _staging() -> tuple[tuple[str, str], ...]:
+    cols: list[tuple[str, str]] = []
+    types = {"request_date": "date", "purchase_date": "date", "recovery_date": "date",
+             "multiple_sale": "boolean", "serial_obliterated": "boolean",
+             "recovery_geom": "geometry(Point,4326)", "dealer_geom": "geometry(Point,4326)"}
+    for c in TRACE_COLUMNS + FIREARM_COLUMNS + RECOVERY_COLUMNS + ("dealer_geom", "dealer_precision"):
+        cols.append((c, types.get(c, "text")))
+    for role in ROLES:
+        cols.append((f"{role}_key", "text"))
+        for f in PERSON_FIELDS:
+            cols.append((f"{role}_{f}", "date" if f == "dob" else "text"))
+    return tuple(cols)
+
+
+def person_key(last: str, first: str | None, dob) -> str:
+    text = f"{last}|{first or ''}|{dob or ''}"
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def firearm_key(manufacturer: str | None, serial: str | None, obliterated: bool, trace_number: str) -> str:
+    if obliterated or not serial:
+        return f"TRACE:{trace_number}"
+    return f"{re.sub(r'[^A-Z0-9]', '', (manufacturer or '').upper())}|{re.sub(r'[^A-Z0-9]', '', serial.upper())}"
+
+
+class Traces(Source):
+    kind = "traces"
+    layouts = (
+        Layout("etrace-canonical", frozenset({"trace_number", "request_date", "trace_status", "recovery_date"}),
+               frozenset(c for c, _ in _staging()) | {"serial_number", "dealer_ffl", "recovery_latitude",
+                                                      "recovery_longitude", "manufacturer"},
+               "Crime Gun Atlas canonical eTrace CSV"),
+    )
+    staging = _staging()
+    key = ("agency", "trace_number")
+
+    def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict:
+        trace_number = upper(rec.get("trace_number"))
+        if not trace_number:
+            raise RowError("trace_number is missing")
+        status = upper(rec.get("trace_status"))
+        if status:
+            status = status.replace(" ", "_").replace("-", "_")
+        if status not in STATUSES:
+            raise RowError(f"trace_status {rec.get('trace_status')!r} is not one of {', '.join(STATUSES)}")
+        request_date = parse_date(rec.get("request_date"), "request_date", required=True)
+        recovery_date = parse_date(rec.get("recovery_date"), "recovery_date", required=True)
+        purchase_date = parse_date(rec.get("purchase_date"), "purchase_date")
+        if purchase_date and purchase_date > recovery_date:
+            raise RowError(f"purchase_date {purchase_date} is after recovery_date {recovery_date}")
+        obliterated = bool(parse_yes_no(rec.get("serial_obliterated"), "serial_obliterated"))
+        serial = upper(rec.get("serial_number"))
+        manufacturer = upper(rec.get("manufacturer"))
+        firearm_type = upper(rec.get("firearm_type"))
+        if firearm_type and firearm_type not in FIREARM_TYPES:
+            firearm_type = "OTHER"
+        ori = upper(rec.get("requesting_ori"))
+        ffl = parse_ffl(rec.get("dealer_ffl"))
+        dealer_zip = normalize_zip(rec.get("dealer_zip"))
+        dealer_point = zip_centroid(dealer_zip) if ffl else None
+        rec_zip = normalize_zip(rec.get("recovery_zip"))
+        rec_point = parse_point(rec.get("recovery_longitude"), rec.get("recovery_latitude"), "recovery coordinates")
+        precision = "given"
+        if rec_point is None:
+            rec_point = zip_centroid(rec_zip)
+            precision = "zip" if rec_point else "none"
+        row = {
+            "agency": ori or ctx.agency,
+            "trace_number": trace_number,
+            "request_date": request_date,
+            "priority": upper(rec.get("priority")),
+            "ncic_crime_code": blank(rec.get("ncic_crime_code")),
+            "requesting_ori": ori,
+            "case_number": upper(rec.get("case_number")),
+            "trace_status": status,
+            "purchase_date": purchase_date,
+            "multiple_sale": parse_yes_no(rec.get("multiple_sale"), "multiple_sale"),
+            "dealer_ffl_key": ffl[0] if ffl else None,
+            "dealer_license_number": upper(rec.get("dealer_ffl")),
+            "dealer_name": upper(rec.get("dealer_name")),
+            "dealer_street": upper(rec.get("dealer_street")),
+            "dealer_city": upper(rec.get("dealer_city")),
+            "dealer_state": upper(rec.get("dealer_state")),
+            "dealer_zip": dealer_zip,
+            "dealer_geom": point_wkt(dealer_point),
+            "dealer_precision": "zip" if dealer_point else "none",
+            "firearm_key": firearm_key(manufacturer, serial, obliterated, trace_number),
+            "serial_number": None if obliterated else serial,
+            "serial_obliterated": obliterated,
+            "manufacturer": manufacturer,
+            "model": upper(rec.get("model")),
+            "caliber": upper(rec.get("caliber")),
+            "firearm_type": firearm_type,
+            "country_of_origin": upper(rec.get("country_of_origin")),
+            "importer": upper(rec.get("importer")),
+            "recovery_date": recovery_date,
+            "recovery_street": upper(rec.get("recovery_street")),
+            "recovery_city": upper(rec.get("recovery_city")),
+            "recovery_state": upper(rec.get("recovery_state")),
+            "recovery_zip": rec_zip,
+            "recovery_precision": precision,
+            "recovery_geom": point_wkt(rec_point),
+        }
+        for role in ROLES:
+            last = upper(rec.get(f"{role}_last_name"))
+            first = upper(rec.get(f"{role}_first_name"))
+            dob = parse_date(rec.get(f"{role}_dob"), f"{role}_dob")
+            row[f"{role}_key"] = person_key(last, first, dob) if last else None
+            values = {"last_name": last, "first_name": first, "dob": dob,
+                      "sex": upper(rec.get(f"{role}_sex")), "race": upper(rec.get(f"{role}_race")),
+                      "street": upper(rec.get(f"{role}_street")), "city": upper(rec.get(f"{role}_city")),
+                      "state": upper(rec.get(f"{role}_state")),
+                      "zip": normalize_zip(rec.get(f"{role}_zip")) if last else None}
+            for f in PERSON_FIELDS:
+                row[f"{role}_{f}"] = values[f] if last else None
+        return row
+
+    def merge(self, cur, run_id: int) -> tuple[int, int]:
+        people = " UNION ALL ".join(
+            f"SELECT agency, {role}_key AS person_key, "
+            + ", ".join(f"{role}_{f} AS {f}" for f in PERSON_FIELDS)
+            + f", line_number FROM stg_u WHERE {role}_key IS NOT NULL"
+            for role in ROLES)
+        cur.execute(f"""CREATE TEMP TABLE stg_person ON COMMIT DROP AS
+            SELECT DISTINCT ON (agency, person_key) * FROM ({people}) p
+            ORDER BY agency, person_key, line_number DESC""")
+        upsert(cur, "pii.person", ("agency", "person_key") + PERSON_FIELDS, ("agency", "person_key"),
+               run_id, source="stg_person")
+        cur.execute(f"""CREATE TEMP TABLE stg_firearm ON COMMIT DROP AS
+            SELECT DISTINCT ON (agency, firearm_key) agency, {", ".join(FIREARM_COLUMNS)}
+            FROM stg_u ORDER BY agency, firearm_key, line_number DESC""")
+        upsert(cur, "firearm", ("agency",) + FIREARM_COLUMNS, ("agency", "firearm_key"), run_id,
+               source="stg_firearm")
+        # Dealers first seen on a trace: known by license, located by ZIP until the FFL list loads.
+        cur.execute("""
+            INSERT INTO dealer (ffl_key, license_number, lic_regn, lic_dist, lic_cnty, lic_type, lic_seqn,
+                                business_name, premise_street, premise_city, premise_state, premise_zip,
+                                source, geocode_precision, geom, run_id)
+            SELECT DISTINCT ON (dealer_ffl_key) dealer_ffl_key, dealer_license_number,
+                   split_part(dealer_ffl_key, '-', 1), split_part(dealer_ffl_key, '-', 2),
+                   split_part(dealer_ffl_key, '-', 3), split_part(dealer_ffl_key, '-', 4),
+                   split_part(dealer_ffl_key, '-', 5), dealer_name, dealer_street, dealer_city,
+                   dealer_state, dealer_zip, 'trace', dealer_precision, dealer_geom, %(run_id)s
+            FROM stg_u WHERE dealer_ffl_key IS NOT NULL
+            ORDER BY dealer_ffl_key, line_number DESC
+            ON CONFLICT (ffl_key) DO NOTHING""", {"run_id": run_id})
+        cur.execute("""CREATE TEMP TABLE stg_trace ON COMMIT DROP AS
+            SELECT s.*, f.id AS firearm_id, pu.id AS purchaser_id, po.id AS possessor_id, a.id AS associate_id
+            FROM stg_u s
+            JOIN firearm f ON f.agency = s.agency AND f.firearm_key = s.firearm_key
+            LEFT JOIN pii.person pu ON pu.agency = s.agency AND pu.person_key = s.purchaser_key
+            LEFT JOIN pii.person po ON po.agency = s.agency AND po.person_key = s.possessor_key
+            LEFT JOIN pii.person a ON a.agency = s.agency AND a.person_key = s.associate_key""")
+        trace_cols = TRACE_COLUMNS + ("firearm_id", "purchaser_id", "possessor_id", "associate_id")
+        inserted, updated = upsert(cur, "trace", trace_cols, ("agency", "trace_number"), run_id,
+                                   source="stg_trace")
+        # Recoveries (one per trace); a changed recovery of an existing trace counts as an update.
+        cur.execute("""
+            WITH src AS (
+                SELECT t.id AS trace_id, s.agency, s.firearm_id, s.possessor_id, s.case_number,
+                       s.recovery_date, s.recovery_street AS street, s.recovery_city AS city,
+                       s.recovery_state AS state, s.recovery_zip AS zip,
+                       s.recovery_precision AS geocode_precision, s.recovery_geom AS geom
+                FROM stg_trace s JOIN trace t ON t.agency = s.agency AND t.trace_number = s.trace_number
+            ), up AS (
+                INSERT INTO recovery (trace_id, agency, firearm_id, possessor_id, case_number, recovery_date,
+                                      street, city, state, zip, geocode_precision, geom)
+                SELECT * FROM src
+                ON CONFLICT (trace_id) DO UPDATE SET agency = EXCLUDED.agency, firearm_id = EXCLUDED.firearm_id,
+                    possessor_id = EXCLUDED.possessor_id, case_number = EXCLUDED.case_number,
+                    recovery_date = EXCLUDED.recovery_date, street = EXCLUDED.street, city = EXCLUDED.city,
+                    state = EXCLUDED.state, zip = EXCLUDED.zip, geocode_precision = EXCLUDED.geocode_precision,
+                    geom = EXCLUDED.geom, district = NULL, incident_id = NULL
+                WHERE (recovery.firearm_id, recovery.possessor_id, recovery.case_number, recovery.recovery_date,
+                       recovery.street, recovery.city, recovery.state, recovery.zip, recovery.geom)
+                      IS DISTINCT FROM
+                      (EXCLUDED.firearm_id, EXCLUDED.possessor_id, EXCLUDED.case_number, EXCLUDED.recovery_date,
+                       EXCLUDED.street, EXCLUDED.city, EXCLUDED.state, EXCLUDED.zip, EXCLUDED.geom)
+                RETURNING trace_id, (xmax = 0) AS inserted
+            )
+            SELECT count(*) FROM up u JOIN trace t ON t.id = u.trace_id
+            WHERE NOT u.inserted AND t.run_id IS DISTINCT FROM %(run_id)s""", {"run_id": run_id})
+        recovery_only_updates = cur.fetchone()[0]
+        return inserted, updated + recovery_only_updates
