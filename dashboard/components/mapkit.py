@@ -1,0 +1,49 @@
+"""Map building blocks: a basemap that works offline, outlines with labels, point layers, legends."""
+
+from __future__ import annotations
+
+import dash_leaflet as dl
+from dash import html
+
+from layers import settings
+
+BALTIMORE_CENTER = (39.2904, -76.6122)
+
+# Colour + shape pairs: never colour alone (the legend also names each).
+RECOVERY_COLORS = {"in_state": "#2b6cb0", "out_of_state": "#c05621", "unknown": "#718096"}
+ALERT_COLORS = {"SINGLE_GUNSHOT": "#d69e2e", "MULTIPLE_GUNSHOTS": "#c53030", "PROBABLE_GUNFIRE": "#805ad5"}
+
+
+def js(name: str) -> dict:
+    """A function defined in assets/js/atlas.js, by name, for dash-leaflet function props."""
+    return {"variable": f"atlas.{name}"}
+
+
+def basemap() -> list:
+    """The configured tile layer, or nothing: outlines and labels must read well without tiles."""
+    url = settings.get("CGA_TILE_URL")
+    if not url:
+        return []
+    return [dl.TileLayer(url=url, attribution=settings.get("CGA_TILE_ATTRIBUTION") or None, opacity=0.7)]
+
+
+def outlines(geojson: dict, layer_id: str, label: bool = True) -> list:
+    """District (or other boundary) outlines plus a permanent label at each polygon's label point."""
+    layers = [dl.GeoJSON(data=geojson, id=layer_id, style=js("outlineStyle"),
+                         onEachFeature=js("outlineTooltip"))]
+    if label:
+        labels = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"name": f["properties"]["name"]},
+             "geometry": {"type": "Point", "coordinates": [f["properties"]["label_lon"], f["properties"]["label_lat"]]}}
+            for f in geojson["features"]]}
+        layers.append(dl.GeoJSON(data=labels, id=f"{layer_id}-labels", pointToLayer=js("labelMarker"),
+                                 interactive=False))
+    return layers
+
+
+def legend(title: str, entries: dict[str, str], shape: str = "dot") -> html.Div:
+    return html.Div([
+        html.Div(title, className="legend-title"),
+        *[html.Div([html.Span(className=f"legend-swatch legend-{shape}", style={"backgroundColor": color}),
+                    html.Span(label)], className="legend-row") for label, color in entries.items()],
+    ], className="legend-block")

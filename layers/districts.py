@@ -1,0 +1,34 @@
+"""Boundaries as map data: district outlines (and the city) with their names and label points."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from layers.db import read_engine
+from layers.geojson import feature_collection
+
+
+def boundaries_geojson(kind: str = "district") -> dict:
+    """Every boundary of one kind, simplified for display, with a label point inside each polygon."""
+    with read_engine().connect() as conn:
+        rows = conn.execute(text("""
+            SELECT name, code, approximate, population,
+                   ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.0002), 6) AS geometry,
+                   ST_Y(ST_PointOnSurface(geom)) AS label_lat, ST_X(ST_PointOnSurface(geom)) AS label_lon
+            FROM boundary WHERE kind = :kind ORDER BY name"""), {"kind": kind}).mappings().all()
+    return feature_collection(rows)
+
+
+def any_approximate() -> bool:
+    """True when the boundaries on screen are the project's approximate demo geography."""
+    with read_engine().connect() as conn:
+        return bool(conn.execute(text("SELECT bool_or(approximate) FROM boundary")).scalar())
+
+
+def city_bounds() -> list[list[float]] | None:
+    """[[south, west], [north, east]] of the loaded city (or districts), for fitting the map."""
+    with read_engine().connect() as conn:
+        row = conn.execute(text("""
+            SELECT ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e) FROM (
+                SELECT ST_Extent(geom)::geometry AS e FROM boundary WHERE kind IN ('city', 'district')) x""")).one()
+    return None if row[0] is None else [[row[0], row[1]], [row[2], row[3]]]
