@@ -325,6 +325,10 @@ def demo(rebuild: bool, no_serve: bool) -> None:
         derive(full=True, echo=click.echo)
     if no_serve:
         return
+    # Synthetic people only: the demo shows what a detective sees unless told otherwise.
+    if not os.environ.get("CGA_ROLE"):
+        os.environ["CGA_ROLE"] = "detective"
+    click.echo(f"Role: {os.environ['CGA_ROLE']} (no sign-in yet; set CGA_ROLE=press to see the public view)")
     ctx = click.get_current_context()
     ctx.invoke(serve, host=settings.get("CGA_HOST"), port=settings.get("CGA_PORT"), debug=False, workers=2)
 

@@ -18,7 +18,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(eng: Engine, revision: str = "head") -> None:
+def upgrade(eng: Engine, revision: str = "heads") -> None:
     with eng.begin() as conn:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
         cfg = alembic_config(str(eng.url))
@@ -31,4 +31,5 @@ def current_revision(eng: Engine) -> str | None:
         exists = conn.execute(text("SELECT to_regclass('public.alembic_version')")).scalar()
         if not exists:
             return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        heads = conn.execute(text("SELECT version_num FROM alembic_version ORDER BY 1")).scalars().all()
+        return ", ".join(heads) or None

@@ -43,6 +43,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CGA_HOME_STATE", "MD", "State of the agency: guns first sold elsewhere are out-of-state."),
     Setting("CGA_HOME_COUNTY_FIPS", "510", "County FIPS code of the city in FFL numbers (Baltimore City: 510): "
             "guns first sold by dealers elsewhere are out-of-city."),
+    Setting("CGA_ROLE", "press", "Role every visitor gets until sign-in exists: admin, commander, detective, "
+            "analyst or press. press and commander see aggregates only, never people or serial numbers."),
     Setting("CGA_HOST", "127.0.0.1", "Address the dashboard listens on."),
     Setting("CGA_PORT", 8050, "Port the dashboard listens on.", int, 1, 65535),
     Setting("CGA_TILE_URL", "", "Basemap tile URL template ({z}/{x}/{y}); empty shows no basemap "

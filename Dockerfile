@@ -1,0 +1,21 @@
+# Crime Gun Atlas dashboard image. The database is a separate PostGIS service (docker-compose.yml).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    CGA_HOST=0.0.0.0 CGA_PORT=8050 CGA_DATA_DIR=/var/lib/crimegun
+
+# libgdal/proj come with the pyogrio/pyproj wheels; nothing else is needed at run time.
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY crimegun_cli.py ./
+COPY layers ./layers
+COPY etl ./etl
+COPY dashboard ./dashboard
+COPY assets ./assets
+RUN pip install . && useradd --system --create-home --home-dir /var/lib/crimegun crimegun
+
+USER crimegun
+EXPOSE 8050
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/', timeout=4)"
+# Schema first (idempotent), then the production WSGI server.
+CMD ["sh", "-c", "crimegun db upgrade && exec gunicorn --workers 3 --bind 0.0.0.0:8050 --timeout 120 --access-logfile - dashboard.wsgi:server"]
