@@ -35,6 +35,17 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         params = {"runs": runs, "state": settings.get("CGA_HOME_STATE"),
                   "county": settings.get("CGA_HOME_COUNTY_FIPS"),
                   "meters": MATCH_METERS, "minutes": MATCH_MINUTES}
+        # Point-in-polygon against small pieces of the polygons is far cheaper than against whole districts.
+        conn.execute("""CREATE TEMP TABLE district_piece ON COMMIT DROP AS
+            SELECT name, ST_Subdivide(geom, 64) AS geom FROM boundary WHERE kind = 'district'""")
+        conn.execute("CREATE INDEX ON district_piece USING gist (geom)")
+        conn.execute("ANALYZE district_piece")
+        # Only firearm incidents can be corroborated by an alert: index just those.
+        conn.execute("""CREATE TEMP TABLE gun_incident ON COMMIT DROP AS
+            SELECT id, agency, crime_datetime, geom FROM incident WHERE is_firearm AND geom IS NOT NULL""")
+        conn.execute("CREATE INDEX ON gun_incident USING gist (geom)")
+        conn.execute("CREATE INDEX ON gun_incident (crime_datetime)")
+        conn.execute("ANALYZE gun_incident")
         steps: list[tuple[str, str]] = [
             ("dealer flags", """
                 UPDATE dealer SET in_city = (premise_state = %(state)s AND lic_cnty = %(county)s)
@@ -52,14 +63,14 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                       LEFT JOIN dealer d ON d.ffl_key = t2.dealer_ffl_key) s
                 WHERE s.id = t.id"""),
             ("incident districts", f"""
-                UPDATE incident x SET district = coalesce(
-                    (SELECT b.name FROM boundary b WHERE b.kind = 'district' AND ST_Intersects(b.geom, x.geom)
-                     LIMIT 1), x.reported_district)
-                WHERE {scope}"""),
+                UPDATE incident t SET district = s.district FROM (
+                    SELECT x.id, coalesce((SELECT b.name FROM district_piece b WHERE ST_Intersects(b.geom, x.geom)
+                                           LIMIT 1), x.reported_district) AS district
+                    FROM incident x WHERE {scope}) s
+                WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
             ("recovery districts", f"""
                 UPDATE recovery x SET district =
-                    (SELECT b.name FROM boundary b WHERE b.kind = 'district' AND ST_Intersects(b.geom, x.geom)
-                     LIMIT 1)
+                    (SELECT b.name FROM district_piece b WHERE ST_Intersects(b.geom, x.geom) LIMIT 1)
                 FROM trace t WHERE t.id = x.trace_id AND ({scope.replace('x.run_id', 't.run_id')})"""),
             ("recovery incidents", """
                 UPDATE recovery r SET incident_id = i.id
@@ -67,15 +78,16 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 WHERE r.case_number IS NOT NULL AND i.agency = r.agency AND i.cc_number = r.case_number
                   AND r.incident_id IS DISTINCT FROM i.id"""),
             ("alert districts", f"""
-                UPDATE shot_alert x SET district = coalesce(
-                    (SELECT b.name FROM boundary b WHERE b.kind = 'district' AND ST_Intersects(b.geom, x.geom)
-                     LIMIT 1), x.reported_district)
-                WHERE {scope}"""),
+                UPDATE shot_alert t SET district = s.district FROM (
+                    SELECT x.id, coalesce((SELECT b.name FROM district_piece b WHERE ST_Intersects(b.geom, x.geom)
+                                           LIMIT 1), x.reported_district) AS district
+                    FROM shot_alert x WHERE {scope}) s
+                WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
             ("alerts corroborating incidents", """
                 UPDATE shot_alert s SET incident_id = m.id
                 FROM shot_alert s2 CROSS JOIN LATERAL (
-                    SELECT i.id FROM incident i
-                    WHERE i.is_firearm AND i.agency = s2.agency
+                    SELECT i.id FROM gun_incident i
+                    WHERE i.agency = s2.agency
                       AND i.crime_datetime BETWEEN s2.alert_time - make_interval(mins => %(minutes)s)
                                                AND s2.alert_time + make_interval(mins => %(minutes)s)
                       AND ST_DWithin(i.geom, s2.geom, 0.005)
