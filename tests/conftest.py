@@ -63,3 +63,39 @@ def sql(database_url):
             return conn.execute(query, params).fetchall()
 
     return run
+
+
+@pytest.fixture(scope="session")
+def synthetic_url(database_url, tmp_path_factory):
+    """A second throwaway database holding a small synthetic Baltimore (2 years at 5% scale), loaded
+    through the real ETL once per session. Read-only for tests: use `synthetic_db` to point at it."""
+    from etl.derive import derive
+    from etl.loader import load_file
+    from etl.synth import generate
+    from layers import cluster, db, migrate
+
+    name = f"cga_test_{os.getpid()}_synth"
+    cluster.drop_database(name)
+    cluster.ensure_database(name)
+    url = cluster.url(name)
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    migrate.upgrade(db.engine(url))
+    out = tmp_path_factory.mktemp("synth")
+    manifest = generate(out, seed=7, years=(2024, 2025), scale=0.05, progress=False)
+    for f in manifest["files"]:
+        load_file(out / f["path"], kind=f["kind"], boundary_kind=f.get("boundary_kind"), progress=False, dsn=dsn)
+    derive(dsn=dsn, full=True)
+    yield url
+    db.engine(url).dispose()
+    cluster.drop_database(name)
+
+
+@pytest.fixture
+def synthetic_db(synthetic_url, monkeypatch):
+    """Point the project (DATABASE_URL) at the loaded synthetic database for one test."""
+    from layers import db
+
+    monkeypatch.setenv("DATABASE_URL", synthetic_url.replace("postgresql+psycopg://", "postgresql://", 1))
+    db.reset_engines()
+    yield synthetic_url
+    db.reset_engines()
