@@ -316,9 +316,13 @@ def demo(rebuild: bool, no_serve: bool) -> None:
                    "`make demo-rebuild` regenerates it.")
     else:
         click.echo(f"Loading {len(todo)} file(s) through the ETL ...")
-        kinds = {str(out / f["path"]): f["kind"] for f in manifest["files"]}
+        entries = {str(out / f["path"]): f for f in manifest["files"]}
         for f in todo:
-            load_files([f], kind=kinds[str(f)], derive_after=False)
+            entry = entries[str(f)]
+            _, failed = load_files([f], kind=entry["kind"], boundary_kind=entry.get("boundary_kind"),
+                                   derive_after=False)
+            if failed:
+                raise click.ClickException(f"the demo data did not load: {failed[0]}")
         from etl.derive import derive
 
         click.echo("Deriving districts, time-to-crime, alert matches and NIBIN links ...")
