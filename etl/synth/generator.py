@@ -1,0 +1,165 @@
+"""generate(): write every synthetic source file, the ground truth and the manifest.
+
+Order matters: incidents first (their firearm scenes feed NIBIN, ShotSpotter and recoveries),
+then the gun-use model and planted schemes, alerts, traces per year, and the NIBIN leads (which
+need the trace numbers of recovered guns). Each step has its own random stream derived from the
+seed, so the output is byte-identical for the same seed, years and scale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from etl.synth import dealers as dealers_mod
+from etl.synth import geography, incidents, nibin, schemes, shots, traces
+from etl.synth.writer import write_csv
+
+STREAMS = {"dealers": 1, "incidents": 2, "nibin": 3, "schemes": 4, "shots": 5, "traces": 6,
+           "leads": 7}
+OWNED_GLOBS = ("boundaries/*_approx.geojson", "dealers/ffl_list.csv", "traces/etrace_*.csv",
+               "incidents/part1_crime_*.csv", "shots/shotspotter_alerts.csv",
+               "nibin/nibin_leads.csv", "ground_truth.json", "manifest.json")
+
+
+def _rng(seed: int, stream: str, year: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, STREAMS[stream], year])
+
+
+def _check(years: tuple[int, int], scale: float) -> None:
+    if len(years) != 2 or years[0] > years[1] or years[0] < 2000 or years[1] > 2100:
+        raise ValueError(f"years must be (first, last) with 2000 <= first <= last, got {years!r}")
+    if not (0 < scale <= 1000):
+        raise ValueError(f"scale must be in (0, 1000], got {scale!r}")
+
+
+def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 2025),
+             scale: float = 1.0, progress: bool = True) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    years = (int(years[0]), int(years[1]))
+    _check(years, scale)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for pattern in OWNED_GLOBS:  # stale files of an earlier run with other years would mislead
+        for old in out_dir.glob(pattern):
+            old.unlink()
+    all_years = list(range(years[0], years[1] + 1))
+    end_day = np.datetime64(f"{years[1]}-12-31", "D")
+    bar = tqdm(total=3 + 3 * len(all_years) + 2, desc="synthetic data", unit="step",
+               disable=not progress, file=sys.stderr)
+    files: list[dict[str, Any]] = []
+
+    def done(path: Path, kind: str, rows: int, **extra: Any) -> None:
+        files.append({"path": path.relative_to(out_dir).as_posix(), "kind": kind, "rows": int(rows), **extra})
+
+    for name, text in geography.geojson_texts().items():
+        path = out_dir / "boundaries" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        done(path, "boundaries", len(json.loads(text)["features"]),
+             boundary_kind="city" if name == geography.CITY_FILE else "district")
+    bar.update(1)
+
+    dealers = dealers_mod.build_dealers(_rng(seed, "dealers"), scale)
+    path = out_dir / "dealers" / "ffl_list.csv"
+    done(path, "dealers", write_csv(dealers[dealers["listed"]], path, dealers_mod.LISTING_COLUMNS))
+    bar.update(1)
+
+    year_inc: dict[int, incidents.YearIncidents] = {}
+    row_id = 1
+    for year in all_years:
+        path = out_dir / "incidents" / f"part1_crime_{year}.csv"
+        inc, n = incidents.generate_year(_rng(seed, "incidents", year), year, scale, path, row_id)
+        row_id += n
+        year_inc[year] = inc
+        done(path, "incidents", n)
+        bar.update(1)
+
+    events = pd.concat([inc.events for inc in year_inc.values()], ignore_index=True)
+    use = nibin.assign_guns(_rng(seed, "nibin"), events, end_day)
+    planted, truth = schemes.plant_schemes(_rng(seed, "schemes"), dealers, years, scale)
+    bar.update(1)
+
+    path = out_dir / "shots" / "shotspotter_alerts.csv"
+    total, next_id = 0, 100_001
+    for i, year in enumerate(all_years):
+        n, next_id = shots.generate_year(_rng(seed, "shots", year), year, scale, year_inc[year].events,
+                                         path, next_id, append=i > 0)
+        total += n
+        bar.update(1)
+    done(path, "shots", total)
+
+    trace_files, internals, pool = [], [], None
+    planted_year = planted["recovery_day"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
+    rec_year = use.guns["recovery_day"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
+    has_rec = ~np.isnat(use.guns["recovery_day"].to_numpy())
+    for year in all_years:
+        rng = _rng(seed, "traces", year)
+        ty = traces.generate_year(rng, year, scale, dealers, year_inc[year],
+                                  planted[planted_year == year].reset_index(drop=True),
+                                  use.guns[has_rec & (rec_year == year)].reset_index(drop=True),
+                                  pool, end_day)
+        path = out_dir / "traces" / f"etrace_{year}.csv"
+        trace_files.append((path, write_csv(ty.written, path, traces.COLUMNS)))
+        internals.append(ty.internal[["kind", "scheme_id", "gun", "trace_number", "recovery_day"]])
+        sample = traces.pool_sample(rng, ty.internal)
+        pool = sample if pool is None else pd.concat([pool, sample], ignore_index=True)
+        bar.update(1)
+    internal = pd.concat(internals, ignore_index=True)
+
+    nib = internal[internal["kind"] == "nibin"]
+    trace_of_gun = dict(zip(nib["gun"].astype(int), nib["trace_number"], strict=True))
+    leads, leads_of_gun = nibin.build_leads(_rng(seed, "leads"), use, trace_of_gun, end_day)
+    path = out_dir / "nibin" / "nibin_leads.csv"
+    nibin_rows = write_csv(leads, path, nibin.LEAD_COLUMNS)
+    # Load order: boundaries, dealers, incidents, shots, traces, nibin.
+    for p, n in trace_files:
+        done(p, "traces", n)
+    done(path, "nibin", nibin_rows)
+    bar.update(1)
+
+    _write_ground_truth(out_dir, truth, internal, use, leads, leads_of_gun, trace_of_gun,
+                        seed, years, scale)
+    manifest = {"seed": seed, "years": list(years), "scale": scale,
+                "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "files": files}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    bar.update(1)
+    bar.close()
+    return manifest
+
+
+def _write_ground_truth(out_dir: Path, truth: list[dict], internal: pd.DataFrame, use: nibin.GunUse,
+                        leads: pd.DataFrame, leads_of_gun: dict[int, list[str]],
+                        trace_of_gun: dict[int, str], seed: int, years: tuple[int, int],
+                        scale: float) -> None:
+    by_scheme = internal[internal["scheme_id"] != ""].sort_values("recovery_day", kind="stable")
+    numbers = by_scheme.groupby("scheme_id")["trace_number"].apply(list).to_dict()
+    schemes_out = []
+    for entry in truth:
+        tn = numbers.get(entry["id"], [])
+        if tn:
+            schemes_out.append({**entry, "trace_numbers": tn})
+    # NIBIN chains: guns whose leads tie two or more different shooting scenes together.
+    scenes = use.scenes.sort_values(["day", "cc"], kind="stable")
+    linked_cases = set(leads["case_number_a"]) | set(leads["case_number_b"]) if len(leads) else set()
+    scenes = scenes[scenes["cc"].isin(linked_cases)]
+    cases_of_gun = scenes.groupby("gun", sort=True)["cc"].apply(list).to_dict()
+    chains = []
+    for gun_id, lead_ids in sorted(leads_of_gun.items()):
+        cases = cases_of_gun.get(gun_id, [])
+        if len(cases) < 2:
+            continue
+        chains.append({"id": f"nibin-{len(chains) + 1:04d}", "type": "nibin_chain",
+                       "firearm_trace_number": trace_of_gun.get(gun_id), "case_numbers": cases,
+                       "lead_ids": sorted(lead_ids)})
+    doc = {"note": "Synthetic ground truth: planted schemes. Never part of the source files.",
+           "seed": seed, "years": list(years), "scale": scale, "schemes": schemes_out + chains}
+    (out_dir / "ground_truth.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
