@@ -35,6 +35,9 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         params = {"runs": runs, "state": settings.get("CGA_HOME_STATE"),
                   "county": settings.get("CGA_HOME_COUNTY_FIPS"),
                   "meters": MATCH_METERS, "minutes": MATCH_MINUTES}
+        # Fresh statistics first: right after a bulk load the planner knows nothing of the new rows.
+        for table in ("incident", "shot_alert", "trace", "recovery", "dealer", "ballistic_evidence", "boundary"):
+            conn.execute(f"ANALYZE {table}")
         # Point-in-polygon against small pieces of the polygons is far cheaper than against whole districts.
         conn.execute("""CREATE TEMP TABLE district_piece ON COMMIT DROP AS
             SELECT name, ST_Subdivide(geom, 64) AS geom FROM boundary WHERE kind = 'district'""")
@@ -96,11 +99,14 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                     LIMIT 1) m
                 WHERE s.id = s2.id AND s.incident_id IS NULL"""),
             ("evidence incidents and guns", """
-                UPDATE ballistic_evidence e SET
-                    incident_id = (SELECT i.id FROM incident i WHERE i.agency = e.agency
-                                   AND i.cc_number = e.case_number ORDER BY i.is_firearm DESC, i.id LIMIT 1),
-                    firearm_id = (SELECT t.firearm_id FROM trace t WHERE t.agency = e.agency
-                                  AND t.trace_number = e.trace_number)"""),
+                UPDATE ballistic_evidence e SET incident_id = s.incident_id, firearm_id = s.firearm_id
+                FROM (SELECT e2.id,
+                             (SELECT i.id FROM incident i WHERE i.agency = e2.agency AND i.cc_number = e2.case_number
+                              ORDER BY i.is_firearm DESC, i.id LIMIT 1) AS incident_id,
+                             t.firearm_id
+                      FROM ballistic_evidence e2
+                      LEFT JOIN trace t ON t.agency = e2.agency AND t.trace_number = e2.trace_number) s
+                WHERE s.id = e.id AND (e.incident_id, e.firearm_id) IS DISTINCT FROM (s.incident_id, s.firearm_id)"""),
         ]
         for name, sql in steps:
             started = time.perf_counter()

@@ -54,7 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
             "beyond it the map shows aggregated cells and asks to zoom in.", int, 100, 100000),
     Setting("CGA_SYNTH_SEED", 2021, "Seed of the synthetic Baltimore used by `crimegun demo`.", int),
     Setting("CGA_SYNTH_YEARS", "2021-2025", "Years of synthetic data generated for the demo (A-B)."),
-    Setting("CGA_SYNTH_SCALE", "1", "Scale of the synthetic data (1 = Baltimore-sized).", float),
+    Setting("CGA_SYNTH_SCALE", 1.0, "Scale of the synthetic data (1 = Baltimore-sized).", float),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
