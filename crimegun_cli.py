@@ -264,6 +264,15 @@ def serve(host: str, port: int, debug: bool, workers: int) -> None:
 
     if cluster.managed():
         cluster.start(quiet=True)
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port} ({exc.strerror}); is the dashboard "
+                                       "already running? Use --port or CGA_PORT for another port") from None
     click.echo(f"Crime Gun Atlas on http://{host}:{port}/  (Ctrl-C stops it)")
     if debug:
         from dashboard.app import create_app
