@@ -139,6 +139,13 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
             copy.write_row((row.line_number, *(values[n] for n in names)))
     key = ", ".join(source.key)
     with conn.cursor() as cur:
+        if source.repeats_are_distinct:
+            # Numbered in SQL, not in a Python dict that would grow with the file.
+            last = source.key[-1]
+            cur.execute(f"""UPDATE stg SET {last} = stg.{last} || ':' || (o.n - 1)
+                FROM (SELECT line_number, row_number() OVER (PARTITION BY {key} ORDER BY line_number) AS n
+                      FROM stg) o
+                WHERE o.line_number = stg.line_number AND o.n > 1""")
         cur.execute(f"""CREATE TEMP TABLE stg_u ON COMMIT DROP AS
             SELECT DISTINCT ON ({key}) * FROM stg ORDER BY {key}, line_number DESC""")
         result.loaded, result.updated = source.merge(cur, result.run_id)

@@ -37,7 +37,8 @@ def check_readable(path: Path, encoding: str) -> None:
         raise LoadError(f"{path}: is a directory; name the files to load (e.g. {path}/*.csv)")
     if path.stat().st_size == 0:
         raise LoadError(f"{path}: the file is empty")
-    head = path.read_bytes()[:65536]
+    with open(path, "rb") as f:
+        head = f.read(65536)
     if b"\x00" in head:
         raise LoadError(f"{path}: looks like a binary file (spreadsheet or archive?); export it as CSV")
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -21,18 +21,11 @@ class Layout:
 
 @dataclass
 class LoadContext:
-    """What a parser may need besides the row: the agency default and per-file state."""
+    """What a parser may need besides the row: the agency default and the file's layout."""
 
     agency: str
     file_path: str
     layout: Layout
-    seen: dict[str, int] = field(default_factory=dict)
-
-    def ordinal(self, key: str) -> int:
-        """How many times this content key appeared before in the file (identical rows stay distinct)."""
-        n = self.seen.get(key, 0)
-        self.seen[key] = n + 1
-        return n
 
 
 class Source:
@@ -42,6 +35,9 @@ class Source:
     staging: tuple[tuple[str, str], ...] = ()
     # Columns identifying a record inside a file (the last occurrence wins).
     key: tuple[str, ...] = ()
+    # True when rows repeating a key are distinct records (victims of one incident), not duplicates:
+    # the loader then numbers the repeats (key, key:1, key:2 ...) in file order.
+    repeats_are_distinct: bool = False
 
     def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict[str, Any]:
         raise NotImplementedError

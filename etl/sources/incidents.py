@@ -79,6 +79,7 @@ class Incidents(Source):
     )
     staging = tuple((c, _TYPES.get(c, "text")) for c in COLUMNS)
     key = ("agency", "source_key")
+    repeats_are_distinct = True  # e.g. one row per victim of the same shooting
 
     def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict:
         layout = ctx.layout.name
@@ -111,13 +112,10 @@ class Incidents(Source):
         identity = content_key(cc_number or "", when.isoformat(), code, location, post, description,
                                point)
         source_key = f"{cc_number}:{code}" if cc_number else "h:" + identity[:24]
-        n = ctx.ordinal(source_key)
-        if n:
-            source_key = f"{source_key}:{n}"
         total = parse_int(rec.get("total_incidents"), "Total_Incidents", 0, 1000)
         return {
             "agency": ctx.agency,
-            "source_key": source_key[:40],
+            "source_key": source_key[:34],
             "cc_number": cc_number,
             "crime_datetime": when,
             "crime_code": code,
