@@ -4,7 +4,7 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     CGA_HOST=0.0.0.0 CGA_PORT=8050 CGA_DATA_DIR=/var/lib/crimegun
 
-# libgdal/proj come with the pyogrio/pyproj wheels; nothing else is needed at run time.
+# libgdal/proj come with the pyogrio/pyproj wheels. Editable install: the app finds assets/ beside its code.
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY crimegun_cli.py ./
@@ -12,7 +12,7 @@ COPY layers ./layers
 COPY etl ./etl
 COPY dashboard ./dashboard
 COPY assets ./assets
-RUN pip install . && useradd --system --create-home --home-dir /var/lib/crimegun crimegun
+RUN pip install -e . && useradd --system --create-home --home-dir /var/lib/crimegun crimegun
 
 USER crimegun
 EXPOSE 8050
