@@ -35,6 +35,11 @@ class _Errors(click.Group):
             import psycopg
             import sqlalchemy.exc
 
+            cause = getattr(exc, "orig", exc)
+            if isinstance(cause, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
+                click.secho(f"error: the database schema is out of date ({str(cause).splitlines()[0]}); "
+                            "run `crimegun db upgrade`", fg="red", err=True)
+                sys.exit(EXIT_USER_ERROR)
             if isinstance(exc, psycopg.OperationalError | sqlalchemy.exc.OperationalError):
                 first = str(exc).strip().splitlines()[0]
                 click.secho(f"error: cannot reach the database ({first}); run `crimegun db start` "
@@ -186,7 +191,7 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--type", "kind", type=click.Choice(["traces", "dealers", "incidents", "shots", "nibin", "boundaries"]),
               help="Force the source kind instead of detecting it from the header.")
 @click.option("--map", "mapping", help="Rename columns: canonical=file header,... or a JSON file.")
@@ -221,8 +226,13 @@ def load(files, kind, mapping, encoding, agency, boundary_kind, name_field, no_d
 def derive_cmd(full: bool) -> None:
     """Recompute districts, time-to-crime, alert matches and NIBIN links."""
     from etl.derive import derive
+    from layers import cluster, migrate
+    from layers.db import engine
 
-    derive(full=True if full else False, run_ids=[], echo=click.echo)
+    if cluster.managed():
+        cluster.start(quiet=True)
+    migrate.upgrade(engine())
+    derive(full=full, run_ids=[], echo=click.echo)
 
 
 @main.command()

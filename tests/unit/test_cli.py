@@ -26,9 +26,9 @@ def test_every_command_has_help(args):
 def test_wrong_path_is_one_line_and_non_zero(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "crimegun_cli", "load", str(tmp_path / "nope.csv")],
                           capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert "no such file" in proc.stderr
+    assert "does not exist" in proc.stderr
 
 
 def test_bad_years_option_is_a_usage_error():
