@@ -121,6 +121,14 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             echo(f"  derived NIBIN gun groups and firearm links ({timings['NIBIN gun groups and firearm links']:.1f}s)")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ANALYZE")
+    # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow).
+    started = time.perf_counter()
+    from layers.density import refresh_map_cells
+
+    refresh_map_cells(db.engine(dsn.replace("postgresql://", "postgresql+psycopg://", 1)))
+    timings["map cells"] = time.perf_counter() - started
+    if echo:
+        echo(f"  refreshed map cells ({timings['map cells']:.1f}s)")
     return timings
 
 

@@ -32,3 +32,9 @@ def city_bounds() -> list[list[float]] | None:
             SELECT ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e) FROM (
                 SELECT ST_Extent(geom)::geometry AS e FROM boundary WHERE kind IN ('city', 'district')) x""")).one()
     return None if row[0] is None else [[row[0], row[1]], [row[2], row[3]]]
+
+
+def district_names() -> list[str]:
+    """Names of the loaded police districts, for filters."""
+    with read_engine().connect() as conn:
+        return list(conn.execute(text("SELECT name FROM boundary WHERE kind = 'district' ORDER BY name")).scalars())

@@ -55,8 +55,8 @@ def shot_alerts(start: dt.date, end: dt.date, limit: int | None = None) -> dict:
     """ShotSpotter alerts between two local dates (inclusive)."""
     cap = _limit(limit)
     params = {"s": start, "e": end + dt.timedelta(days=1), "n": cap}
-    where = ("alert_time >= (CAST(:s AS date) AT TIME ZONE 'America/New_York') "
-             "AND alert_time < (CAST(:e AS date) AT TIME ZONE 'America/New_York')")
+    where = ("alert_time >= (CAST(:s AS timestamp) AT TIME ZONE 'America/New_York') "
+             "AND alert_time < (CAST(:e AS timestamp) AT TIME ZONE 'America/New_York')")
     with read_engine().connect() as conn:
         total = conn.execute(text(f"SELECT count(*) FROM shot_alert WHERE {where}"), params).scalar_one()
         rows = conn.execute(text(f"""

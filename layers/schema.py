@@ -331,3 +331,11 @@ class FirearmIncident(Base):
     via: Mapped[str] = mapped_column(String(12))  # recovery | nibin
     lead_id: Mapped[str | None] = mapped_column(String(32))
     lead_status: Mapped[str | None] = mapped_column(String(4))
+
+
+# Map read path (migration 0002): time indexes and partial indexes for the shootings layer.
+_GUN_INCIDENT = Incident.is_firearm & Incident.category.in_(("shooting", "homicide"))
+Index("ix_map_shot_alert_time", ShotAlert.alert_time)
+Index("ix_map_recovery_date", Recovery.recovery_date)
+Index("ix_map_incident_gun_time", Incident.crime_datetime, postgresql_where=_GUN_INCIDENT)
+Index("ix_map_incident_gun_geom", Incident.geom, postgresql_using="gist", postgresql_where=_GUN_INCIDENT)

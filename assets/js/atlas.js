@@ -1,13 +1,34 @@
-/* Functions the map layers call (dash-leaflet function props refer to them as atlas.<name>). */
+/* Functions the map layers call (dash-leaflet function props refer to them as atlas.<name>).
+   Styling reads `context.hideout`, so colours, classes and the selected district change without
+   sending the data again. Every colour has a shape or a text twin (legend, tooltip, summary table). */
 window.atlas = Object.assign({}, window.atlas, {
-    outlineStyle: function (feature) {
-        return {color: "#1a202c", weight: 2, opacity: 0.8, fillColor: "#e2e8f0", fillOpacity: 0.25,
-                dashArray: feature.properties.approximate ? "6 4" : null};
+    _esc: function (s) {
+        return String(s === null || s === undefined ? "" : s).replace(/[&<>"]/g, function (c) {
+            return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c];
+        });
+    },
+    _classOf: function (value, breaks) {
+        if (value === null || value === undefined || !breaks) { return -1; }
+        for (var i = 0; i < breaks.length; i++) { if (value <= breaks[i]) { return i; } }
+        return breaks.length - 1;
+    },
+    outlineStyle: function (feature, context) {
+        var h = (context && context.hideout) || {};
+        var p = feature.properties;
+        var style = {color: "#1a202c", weight: 2, opacity: 0.8, fillColor: "#e2e8f0", fillOpacity: 0.15,
+                     dashArray: p.approximate ? "6 4" : null};
+        if (h.values) {
+            var k = window.atlas._classOf(h.values[p.name], h.breaks);
+            if (k >= 0) { style.fillColor = h.colors[k]; style.fillOpacity = 0.6; }
+        }
+        if (h.selected && h.selected === p.name) { style.weight = 4; style.color = "#000"; style.dashArray = null; }
+        return style;
     },
     outlineTooltip: function (feature, layer) {
         var p = feature.properties;
         var text = p.name + (p.approximate ? " (approximate boundary)" : "");
         if (p.population) { text += "<br>Population " + p.population.toLocaleString(); }
+        text += "<br><i>Click for the district panel</i>";
         layer.bindTooltip(text, {sticky: true});
     },
     labelMarker: function (feature, latlng) {
@@ -16,34 +37,92 @@ window.atlas = Object.assign({}, window.atlas, {
             interactive: false, keyboard: false
         });
     },
-    recoveryMarker: function (feature, latlng, context) {
-        var p = feature.properties;
-        var colors = context.hideout.colors;
-        var key = p.source_in_state === true ? "in_state" : (p.source_in_state === false ? "out_of_state" : "unknown");
-        var marker = L.circleMarker(latlng, {radius: 6, color: "#fff", weight: 1, fillColor: colors[key], fillOpacity: 0.9});
-        marker.bindTooltip(
-            "<b>Gun recovered " + p.date + "</b><br>" + (p.firearm_type || "firearm") + " " + (p.caliber || "") +
-            (p.manufacturer ? " · " + p.manufacturer : "") +
-            "<br>Time to crime: " + (p.ttc_band || "unknown") +
-            "<br>First sold in: " + (p.source_state || "unknown") +
-            (p.district ? "<br>" + p.district + " district" : ""));
-        return marker;
+    _pointColor: function (p, h) {
+        var by = h.colorBy || "kind";
+        if (h.layer === "recoveries") {
+            if (by === "source") {
+                return h.colors.source[p.source_in_state === true ? "in_state" :
+                                       (p.source_in_state === false ? "out_of_state" : "unknown")];
+            }
+            if (by === "ttc") { return h.colors.ttc[p.ttc_band || "unknown"] || "#718096"; }
+            return h.colors.kind[p.kind] || h.colors.kind.OTHER || "#718096";
+        }
+        return h.colors.kind[p.kind] || "#4a5568";
     },
-    alertMarker: function (feature, latlng, context) {
-        var p = feature.properties;
-        var color = context.hideout.colors[p.alert_type] || "#4a5568";
-        // Squares for alerts, circles for recoveries: shape tells layers apart without colour.
-        var marker = L.marker(latlng, {icon: L.divIcon({className: "alert-icon",
-            html: '<span style="background:' + color + '"></span>', iconSize: [12, 12]})});
-        marker.bindTooltip("<b>ShotSpotter " + p.time + "</b><br>" + p.alert_type.replace(/_/g, " ").toLowerCase() +
-            (p.rounds ? " · " + p.rounds + " rounds" : "") + (p.corroborated ? "<br>Matches a reported shooting" : ""));
+    pointMarker: function (feature, latlng, context) {
+        var h = context.hideout, p = feature.properties, A = window.atlas;
+        var stacked = p.stack && p.stack > 1;
+        var color = A._pointColor(p, h);
+        var size = 12;
+        if (h.layer === "alerts" && p.rounds) { size = Math.min(20, 10 + 2 * Math.sqrt(p.rounds)); }
+        var html = '<span class="pt-shape" style="background:' + color + ';width:' + size + 'px;height:' + size + 'px"></span>';
+        if (stacked) { html += '<b class="stack-badge">' + p.stack + '</b>'; }
+        var marker = L.marker(latlng, {
+            icon: L.divIcon({className: "pt pt-" + h.layer + (stacked ? " pt-stacked" : ""), html: html,
+                             iconSize: [size + 2, size + 2]}),
+            keyboard: true, title: (stacked ? p.stack + " at this place" : (p.kind || "") + " " + (p.time || ""))
+        });
+        var tip;
+        if (stacked) {
+            tip = "<b>" + p.stack + " " + A._esc(h.label) + " at this place</b><br>latest " + A._esc(p.time) +
+                  "<br><i>Click to list them</i>";
+        } else {
+            tip = "<b>" + A._esc(h.label) + "</b><br>" + A._esc(p.time) + "<br>" +
+                  A._esc(String(p.kind || "").replace(/_/g, " ").toLowerCase());
+            if (p.rounds) { tip += " · " + p.rounds + " rounds"; }
+            if (h.layer === "recoveries") {
+                tip += "<br>Time to crime: " + A._esc(p.ttc_band || "unknown") + "<br>First sold " +
+                       (p.source_in_state === true ? "in state" : (p.source_in_state === false ? "out of state" : "— unknown"));
+            }
+            tip += "<br><i>Click for details</i>";
+        }
+        marker.bindTooltip(tip);
         return marker;
     },
     clusterIcon: function (feature, latlng, index, context) {
         var n = feature.properties.point_count;
         var size = n < 10 ? 28 : (n < 100 ? 34 : 42);
         var cls = "cluster " + (context.hideout && context.hideout.clusterClass || "");
-        return L.marker(latlng, {icon: L.divIcon({html: "<span>" + n + "</span>", className: cls,
-                                                  iconSize: L.point(size, size)})});
+        var marker = L.marker(latlng, {icon: L.divIcon({html: "<span>" + n + "</span>", className: cls,
+                                                        iconSize: L.point(size, size)}),
+                                       title: n + " points: click to list them", keyboard: true});
+        return marker;
+    },
+    cellStyle: function (feature, context) {
+        var h = context.hideout;
+        var k = window.atlas._classOf(feature.properties.n, h.breaks);
+        return {color: "#fff", weight: 0.5, fillColor: k >= 0 ? h.colors[k] : "#ccc", fillOpacity: 0.72};
+    },
+    cellTooltip: function (feature, layer, context) {
+        layer.bindTooltip(feature.properties.n + " in this cell — click for details");
+    },
+    dealerMarker: function (feature, latlng, context) {
+        var h = context.hideout, p = feature.properties, A = window.atlas;
+        var r = 3 + 17 * Math.sqrt(p.guns / Math.max(1, h.maxGuns || 1));
+        var m = L.circleMarker(latlng, {radius: r, weight: p.in_state ? 1 : 2, color: "#1a202c",
+                                        dashArray: p.in_state ? null : "3 2",
+                                        fillColor: p.in_state ? h.colors.in_state : h.colors.out_of_state,
+                                        fillOpacity: 0.65});
+        m.bindTooltip("<b>" + A._esc(p.name) + "</b><br>" + A._esc(p.city) + ", " + A._esc(p.state) + "<br>" +
+                      p.guns + " traced gun" + (p.guns === 1 ? "" : "s") + " recovered (" + p.under_1y +
+                      " under 1 year)<br>" + (p.in_state ? "in state" : "out of state") +
+                      (p.precision === "zip" ? "<br><i>placed at its ZIP centre</i>" : ""));
+        return m;
+    },
+    flowStyle: function (feature, context) {
+        var h = context.hideout, p = feature.properties;
+        var w = 1 + 11 * Math.sqrt(p.guns / Math.max(1, h.maxGuns || 1));
+        return {color: p.in_state ? h.colors.in_state : h.colors.out_of_state, weight: w, opacity: 0.65,
+                dashArray: p.in_state ? null : "8 4"};
+    },
+    flowLabel: function (feature, latlng) {
+        return L.marker(latlng, {
+            icon: L.divIcon({className: "flow-label", html: window.atlas._esc(feature.properties.name), iconSize: null}),
+            interactive: false, keyboard: false
+        });
+    },
+    flowTooltip: function (feature, layer) {
+        var p = feature.properties;
+        layer.bindTooltip(p.state + " → city: " + p.guns + " gun" + (p.guns === 1 ? "" : "s"), {sticky: true});
     }
 });

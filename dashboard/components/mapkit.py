@@ -12,6 +12,13 @@ BALTIMORE_CENTER = (39.2904, -76.6122)
 # Colour + shape pairs: never colour alone (the legend also names each).
 RECOVERY_COLORS = {"in_state": "#2b6cb0", "out_of_state": "#c05621", "unknown": "#718096"}
 ALERT_COLORS = {"SINGLE_GUNSHOT": "#d69e2e", "MULTIPLE_GUNSHOTS": "#c53030", "PROBABLE_GUNFIRE": "#805ad5"}
+SHOOTING_COLORS = {"shooting": "#e53e3e", "homicide": "#1a202c"}
+TTC_COLORS = {"under 1 year": "#c53030", "1–3 years": "#dd6b20", "over 3 years": "#3182ce", "unknown": "#a0aec0"}
+FIREARM_COLORS = {"PISTOL": "#2c5282", "REVOLVER": "#2f855a", "RIFLE": "#9c4221", "SHOTGUN": "#6b46c1",
+                  "DERRINGER": "#b7791f", "MACHINE GUN": "#000000", "OTHER": "#718096"}
+# Sequential classes (ColorBrewer YlOrRd / Purples, 5 classes), light = few, dark = many.
+DENSITY_COLORS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
+CHOROPLETH_COLORS = ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"]
 
 
 def js(name: str) -> dict:
@@ -41,9 +48,10 @@ def outlines(geojson: dict, layer_id: str, label: bool = True) -> list:
     return layers
 
 
-def legend(title: str, entries: dict[str, str], shape: str = "dot") -> html.Div:
+def legend(title: str, entries: dict[str, str], shape: str = "dot", id: str | None = None) -> html.Div:
+    extra = {"id": id} if id else {}
     return html.Div([
         html.Div(title, className="legend-title"),
         *[html.Div([html.Span(className=f"legend-swatch legend-{shape}", style={"backgroundColor": color}),
                     html.Span(label)], className="legend-row") for label, color in entries.items()],
-    ], className="legend-block")
+    ], className="legend-block", **extra)

@@ -1,108 +1,448 @@
-"""The command map: district outlines, gun recoveries and ShotSpotter alerts for a date range."""
+"""The command map: point layers or density cells per viewport, districts, source dealers and flows.
+
+The view (dates, filters, layers, centre, zoom) is read from the URL (`layout(**query)`) and written
+back to it (dcc.Location, refresh=False: no reload). Callbacks never set the map's centre or zoom
+except when the user asks (national / city view), so a data refresh never moves the map.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from typing import Any
 
 import dash
 import dash_leaflet as dl
-from dash import Input, Output, callback, dcc, html
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
+from dashboard.components import map_panels
+from dashboard.components.map_sidebar import LAYER_LABELS, recovery_legend, sidebar
+from dashboard.components.map_state import (
+    POINT_LAYERS,
+    change_text,
+    meters_per_pixel,
+    parse_view,
+    playback_frames,
+    playback_window,
+    preset_range,
+    view_query,
+)
 from dashboard.components.mapkit import (
     ALERT_COLORS,
     BALTIMORE_CENTER,
+    CHOROPLETH_COLORS,
+    DENSITY_COLORS,
+    FIREARM_COLORS,
     RECOVERY_COLORS,
+    SHOOTING_COLORS,
+    TTC_COLORS,
     basemap,
     js,
     legend,
     outlines,
 )
-from layers import districts, points
+from layers import db, dealers_map, density, district_panel, districts, points, viewport
+from layers.map_filters import MapFilters
 
-dash.register_page(__name__, path="/", name="Map", title="Crime Gun Atlas — map")
+dash.register_page(__name__, path="/", name="Map", title="Crime Gun Atlas — map", order=0)
 
-RECOVERY_LEGEND = {"First sold in Maryland": RECOVERY_COLORS["in_state"],
-                   "First sold out of state": RECOVERY_COLORS["out_of_state"],
-                   "Source unknown": RECOVERY_COLORS["unknown"]}
-ALERT_LEGEND = {"Single gunshot": ALERT_COLORS["SINGLE_GUNSHOT"],
-                "Multiple gunshots": ALERT_COLORS["MULTIPLE_GUNSHOTS"],
-                "Gunshot or firecracker": ALERT_COLORS["PROBABLE_GUNFIRE"]}
+CLUSTER_RADIUS_PX = 50
+US_BOUNDS = [[24.5, -125.0], [49.5, -66.9]]
+POINT_HIDEOUT = {
+    "alerts": {"layer": "alerts", "label": "ShotSpotter alert", "colors": {"kind": ALERT_COLORS},
+               "clusterClass": "cluster-alerts"},
+    "shootings": {"layer": "shootings", "label": "shooting / homicide", "colors": {"kind": SHOOTING_COLORS},
+                  "clusterClass": "cluster-shootings"},
+    "recoveries": {"layer": "recoveries", "label": "gun recovery", "colorBy": "source",
+                   "colors": {"source": RECOVERY_COLORS, "ttc": TTC_COLORS, "kind": FIREARM_COLORS},
+                   "clusterClass": "cluster-recoveries"},
+}
+EMPTY = {"type": "FeatureCollection", "features": []}
+FILTER_INPUTS = [Input("map-dates", "start_date"), Input("map-dates", "end_date"), Input("map-district", "value"),
+                 Input("map-alert-types", "value"), Input("map-firearm-types", "value"), Input("map-ttc", "value"),
+                 Input("map-source-states", "value"), Input("map-oos", "value"), Input("map-frame", "data"),
+                 Input("map-step", "value"), Input("map-cumulative", "value")]
 
 
 def _empty_page() -> html.Div:
-    return html.Div(dbc_alert("No data is loaded yet. Run `crimegun demo` for synthetic Baltimore, or load "
-                              "files with `crimegun load FILE...`."), className="p-4")
+    return html.Div(html.Div("No data is loaded yet. Run `crimegun demo` for synthetic Baltimore, or load files "
+                             "with `crimegun load FILE...`.", className="alert alert-info", role="status"),
+                    className="p-4")
 
 
-def dbc_alert(text: str) -> html.Div:
-    return html.Div(text, className="alert alert-info", role="status")
-
-
-def layout(**_query) -> html.Div:
+def layout(**query) -> html.Div:
     extent = points.data_extent()
     if extent is None:
         return _empty_page()
     first, last = extent
-    start = max(first, last - dt.timedelta(days=364))
+    view = parse_view(query, first, last)
     outline = districts.boundaries_geojson("district")
     bounds = districts.city_bounds()
-    approximate = districts.any_approximate()
-    side = html.Div([
-        html.H1("District map", className="side-title"),
-        html.P("Gun recoveries and ShotSpotter alerts for the chosen dates.", className="side-note"),
-        html.Div("District boundaries shown are approximate (demo geography), not official.",
-                 className="notice", id="approximate-notice") if approximate else None,
-        html.Label("Dates", htmlFor="map-dates", className="form-label mt-2 mb-1 fw-semibold"),
-        dcc.DatePickerRange(id="map-dates", min_date_allowed=first, max_date_allowed=last, start_date=start,
-                            end_date=last, display_format="YYYY-MM-DD", first_day_of_week=1),
-        html.Div([
-            html.Div([html.Span("Gun recoveries: ", className="fw-semibold"),
-                      html.Span(id="count-recoveries", className="layer-count")]),
-            html.Div([html.Span("ShotSpotter alerts: ", className="fw-semibold"),
-                      html.Span(id="count-alerts", className="layer-count")]),
-        ], className="mt-3", **{"aria-live": "polite"}),
-        legend("Gun recoveries (circles)", RECOVERY_LEGEND, "dot"),
-        legend("ShotSpotter alerts (squares)", ALERT_LEGEND, "square"),
-        html.P("Use the layer control on the map to show or hide each layer.", className="side-note"),
-    ], className="map-side")
-    the_map = dl.Map(
-        [
-            *basemap(),
-            dl.LayersControl([
-                dl.Overlay(dl.LayerGroup(outlines(outline, "districts")), name="Police districts", checked=True),
-                dl.Overlay(dl.GeoJSON(id="recoveries", cluster=True, zoomToBoundsOnClick=True,
-                                      superClusterOptions={"radius": 50, "maxZoom": 16},
-                                      pointToLayer=js("recoveryMarker"), clusterToLayer=js("clusterIcon"),
-                                      hideout={"colors": RECOVERY_COLORS, "clusterClass": "cluster-recoveries"}),
-                           name="Gun recoveries", checked=True),
-                dl.Overlay(dl.GeoJSON(id="alerts", cluster=True, zoomToBoundsOnClick=True,
-                                      superClusterOptions={"radius": 50, "maxZoom": 16},
-                                      pointToLayer=js("alertMarker"), clusterToLayer=js("clusterIcon"),
-                                      hideout={"colors": ALERT_COLORS, "clusterClass": "cluster-alerts"}),
-                           name="ShotSpotter alerts", checked=True),
-            ], id="layers-control", collapsed=False, position="topright"),
-            dl.ScaleControl(position="bottomleft"),
-        ],
-        id="map", center=BALTIMORE_CENTER, zoom=12, bounds=bounds, style={"height": "100%"},
-    )
-    return html.Div([side, html.Div(the_map, className="map-wrap")], className="map-page")
+    # A bookmarked view opens where it was; otherwise the city is fitted to the screen, whatever its size
+    # (dash-leaflet needs a centre and zoom too; `viewport` fits the bounds once the map exists).
+    map_view: dict[str, Any] = {"center": view["center"] or BALTIMORE_CENTER, "zoom": view["zoom"] or 12}
+    if not view["center"] and bounds:
+        map_view["viewport"] = {"bounds": bounds}
+    point_layers = []
+    for key in POINT_LAYERS:
+        point_layers += [
+            dl.GeoJSON(id=f"cells-{key}", data=EMPTY, style=js("cellStyle"), onEachFeature=js("cellTooltip"),
+                       hideout={"breaks": [], "colors": DENSITY_COLORS}),
+            dl.GeoJSON(id=f"pts-{key}", data=EMPTY, cluster=True, zoomToBoundsOnClick=False,
+                       superClusterOptions={"radius": CLUSTER_RADIUS_PX, "maxZoom": 16},
+                       pointToLayer=js("pointMarker"), clusterToLayer=js("clusterIcon"), hideout=POINT_HIDEOUT[key]),
+        ]
+    the_map = dl.Map([
+        *basemap(),
+        dl.GeoJSON(id="flows", data=EMPTY, style=js("flowStyle"), onEachFeature=js("flowTooltip"),
+                   hideout={"colors": RECOVERY_COLORS, "maxGuns": 1}),
+        dl.GeoJSON(id="flow-labels", data=EMPTY, pointToLayer=js("flowLabel"), interactive=False),
+        *outlines(outline, "districts"),
+        *point_layers,
+        dl.GeoJSON(id="dealers", data=EMPTY, pointToLayer=js("dealerMarker"),
+                   hideout={"colors": RECOVERY_COLORS, "maxGuns": 1}),
+        dl.ScaleControl(position="bottomleft"),
+    ], id="map", style={"height": "100%"}, keyboard=True, **map_view)
+    status = html.Div(id="map-status", className="map-status", role="status", **{"aria-live": "polite"})
+    details = html.Aside([html.Button("×", id="map-details-close", n_clicks=0, type="button",
+                                      className="btn-close-panel", **{"aria-label": "Close details"}),
+                          html.Div(id="map-details-body", **{"aria-live": "polite"})],
+                         id="map-details", className="map-details", hidden=True, **{"aria-label": "Details"})
+    return html.Div([
+        dcc.Location(id="map-url", refresh=False),
+        dcc.Store(id="map-frame", data=None),
+        dcc.Store(id="map-last", data=last.isoformat()),
+        dcc.Store(id="map-version", data=db.data_version()),
+        dcc.Interval(id="map-play-tick", interval=1200, disabled=True),
+        dcc.Interval(id="map-refresh", interval=60_000),
+        sidebar(view, first, last, districts.district_names(), dealers_map.source_states(),
+                districts.any_approximate()),
+        html.Div([the_map, status, details], className="map-wrap"),
+    ], className="map-page")
 
 
-def _count_text(result: dict) -> str:
-    if result["truncated"]:
-        return f"{result['count']:,} most recent of {result['total']:,} — narrow the dates to see all"
-    return f"{result['total']:,}"
+def _on(value: list | None) -> bool:
+    return bool(value and "on" in value)
 
 
-@callback(
-    Output("recoveries", "data"), Output("count-recoveries", "children"),
-    Output("alerts", "data"), Output("count-alerts", "children"),
-    Input("map-dates", "start_date"), Input("map-dates", "end_date"),
-)
-def show_dates(start_date: str | None, end_date: str | None):
+def map_filters(start_date, end_date, district, alert_types, firearm_types, ttc, states, oos, frame, step,
+                cumulative) -> tuple[MapFilters, str]:
+    """The filters the controls describe, narrowed to the playback frame when playing; and its label."""
     if not start_date or not end_date:
         raise dash.exceptions.PreventUpdate
     start, end = dt.date.fromisoformat(start_date[:10]), dt.date.fromisoformat(end_date[:10])
-    rec = points.recoveries(start, end)
-    alerts = points.shot_alerts(start, end)
-    return rec["geojson"], _count_text(rec), alerts["geojson"], _count_text(alerts)
+    if start > end:
+        start, end = end, start
+    shown_start, shown_end, label = playback_window(start, end, step or "week", frame, _on(cumulative))
+    return MapFilters(start=shown_start, end=shown_end, districts=tuple(district or ()),
+                      alert_types=tuple(alert_types or ()), firearm_types=tuple(firearm_types or ()),
+                      ttc_bands=tuple(ttc or ()), source_states=tuple(states or ()),
+                      out_of_state_only=_on(oos)), label
+
+
+def _bbox(bounds, center=None, zoom=None) -> tuple[float, float, float, float] | None:
+    """The viewport box; before the map has reported its bounds (a view opened from a URL with centre
+    and zoom), a box around the centre big enough for a large screen."""
+    try:
+        (s, w), (n, e) = bounds
+        return float(w), float(s), float(e), float(n)
+    except (TypeError, ValueError):
+        pass
+    if isinstance(center, dict):
+        center = [center.get("lat"), center.get("lng")]
+    if not center or zoom is None or None in center:
+        return None
+    lat, lon = float(center[0]), float(center[1])
+    half_w = 1000 * meters_per_pixel(float(zoom), lat) / (111_320.0 * math.cos(math.radians(lat)))
+    half_h = 600 * meters_per_pixel(float(zoom), lat) / 110_574.0
+    return lon - half_w, lat - half_h, lon + half_w, lat + half_h
+
+
+@callback(Output("map-dates", "start_date"), Output("map-dates", "end_date"),
+          Input({"type": "map-preset", "preset": ALL}, "n_clicks"), State("map-last", "data"),
+          State("map-dates", "min_date_allowed"), prevent_initial_call=True)
+def apply_preset(_clicks, last, first):
+    if not ctx.triggered_id or not any(_clicks):
+        raise dash.exceptions.PreventUpdate
+    start, end = preset_range(ctx.triggered_id["preset"], dt.date.fromisoformat(last),
+                              dt.date.fromisoformat(str(first)[:10]) if first else None)
+    return start.isoformat(), end.isoformat()
+
+
+@callback(Output("map-frame", "data"), Output("map-play-tick", "disabled"), Output("map-play", "children"),
+          Output("map-play", "aria-pressed"),
+          Input("map-play", "n_clicks"), Input("map-play-tick", "n_intervals"), Input("map-back", "n_clicks"),
+          Input("map-fwd", "n_clicks"), Input("map-stop", "n_clicks"), Input("map-dates", "start_date"),
+          Input("map-dates", "end_date"), Input("map-step", "value"),
+          State("map-frame", "data"), State("map-play-tick", "disabled"), prevent_initial_call=True)
+def playback(_play, _tick, _back, _fwd, _stop, start_date, end_date, step, frame, paused):
+    """Play / pause / step through the date range; changing the dates or step stops playback."""
+    trigger = ctx.triggered_id
+    if trigger in ("map-stop", "map-dates", "map-step") or not start_date or not end_date:
+        return None, True, "▶ Play", "false"
+    n = len(playback_frames(dt.date.fromisoformat(start_date[:10]), dt.date.fromisoformat(end_date[:10]),
+                            step or "week"))
+    if trigger == "map-play":
+        if not paused:
+            return frame, True, "▶ Play", "false"
+        start_at = 0 if frame is None or frame >= n - 1 else frame
+        return start_at, False, "❚❚ Pause", "true"
+    if trigger == "map-play-tick":
+        if frame is None or frame >= n - 1:
+            return frame, True, "▶ Play", "false"
+        return frame + 1, False, "❚❚ Pause", "true"
+    current = -1 if frame is None else frame
+    new = max(0, current - 1) if trigger == "map-back" else min(n - 1, current + 1)
+    return new, True, "▶ Play", "false"
+
+
+@callback(Output("map-version", "data"), Input("map-refresh", "n_intervals"), State("map-version", "data"),
+          prevent_initial_call=True)
+def poll_data_version(_n, known):
+    """Ask cheaply whether a load finished; layers re-query only when it did (the view stays put)."""
+    version = db.data_version()
+    if version == known:
+        raise dash.exceptions.PreventUpdate
+    return version
+
+
+def _count_line(total: int, before: int | None, shown: bool) -> str:
+    text = f"{total:,}"
+    if before is not None:
+        text += f" ({change_text(total, before)})"
+    return text if shown else text + " — hidden"
+
+
+def _in_view_line(result: dict | None) -> str:
+    if result is None:
+        return ""
+    if result["mode"] == "cells":
+        return f"in view: {result['shown']:,} as density cells"
+    if result["truncated"]:
+        return f"in view: newest {result['shown']:,} of {result['total']:,}"
+    return f"in view: {result['shown']:,}"
+
+
+@callback(*[Output(f"count-{k}", "children") for k in POINT_LAYERS],
+          *FILTER_INPUTS, Input("map-layers", "value"), Input("map-compare", "value"), Input("map-version", "data"))
+def update_counts(*args):
+    """Each layer's count for the dates and filters (city-wide), and the same a year earlier.
+    Not tied to the viewport, so panning does not re-count."""
+    *filter_args, layers_on, compare, _version = args
+    filters, _ = map_filters(*filter_args)
+    totals = viewport.layer_totals(filters)
+    before = viewport.layer_totals(filters.shifted_years(-1)) if _on(compare) else {}
+    return tuple(_count_line(totals[k], before.get(k) if _on(compare) else None, k in (layers_on or []))
+                 for k in POINT_LAYERS)
+
+
+@callback(
+    *[Output(f"pts-{k}", "data") for k in POINT_LAYERS], *[Output(f"cells-{k}", "data") for k in POINT_LAYERS],
+    *[Output(f"cells-{k}", "hideout") for k in POINT_LAYERS], *[Output(f"inview-{k}", "children") for k in POINT_LAYERS],
+    Output("map-status", "children"), Output("map-play-label", "children"), Output("map-summary", "children"),
+    Output("density-legend", "children"),
+    Input("map", "bounds"), Input("map", "zoom"), *FILTER_INPUTS, Input("map-layers", "value"),
+    Input("map-display", "value"), Input("map-density-layer", "value"), Input("map-version", "data"),
+    State("map", "center"),
+)
+def update_point_layers(bounds, zoom, *args):
+    """One viewport update: for each visible point layer, points or cells for the box and zoom.
+
+    Only the chosen density layer is drawn as cells (overlapping cell grids would be unreadable); another
+    layer with too many points in view is left out with a note to zoom in."""
+    *filter_args, layers_on, display, density_layer, _version, center = args
+    filters, play_label = map_filters(*filter_args)
+    bbox = _bbox(bounds, center, zoom)
+    if bbox is None:
+        raise dash.exceptions.PreventUpdate
+    zoom = float(zoom or 12)
+    results: dict[str, dict | None] = {}
+    for key in POINT_LAYERS:
+        mode = "cells" if display == "cells" and key == density_layer else "auto"
+        results[key] = (viewport.layer_in_view(key, filters, bbox, zoom, mode=mode)
+                        if key in (layers_on or []) else None)
+    pts, cells, hideouts, in_view, notes, summary = [], [], [], [], [], []
+    density_legend = None
+    for key in POINT_LAYERS:
+        r = results[key]
+        drawn_cells = bool(r and r["mode"] == "cells" and key == density_layer)
+        pts.append(r["geojson"] if r and r["mode"] == "points" else EMPTY)
+        cells.append(r["geojson"] if drawn_cells else EMPTY)
+        breaks = density.class_breaks([f["properties"]["n"] for f in r["geojson"]["features"]]) if drawn_cells else []
+        hideouts.append({"breaks": breaks, "colors": DENSITY_COLORS})
+        in_view.append(_in_view_line(r) if not (r and r["mode"] == "cells" and not drawn_cells)
+                       else f"in view: {r['shown']:,} — too many to draw here; zoom in")
+        if drawn_cells:
+            lows = [1] + [b + 1 for b in breaks[:-1]]
+            density_legend = legend(f"Density: {LAYER_LABELS[key].lower()} per ~{r['cell_size_m']:,} m cell",
+                                    {(f"{lo:,}–{hi:,}" if hi > lo else f"{hi:,}"): DENSITY_COLORS[i]
+                                     for i, (lo, hi) in enumerate(zip(lows, breaks, strict=True))}, "square")
+        if r and r["mode"] == "cells" and not drawn_cells:
+            notes.append(html.Div(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, too many to draw as points — "
+                                  "zoom in, or choose it for the density cells", className="status-info",
+                                  id=f"hidden-note-{key}"))
+            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, not drawn at this zoom."))
+        elif r and r["truncated"]:
+            notes.append(html.Div(f"{LAYER_LABELS[key]}: showing the newest {r['shown']:,} of {r['total']:,} "
+                                  "in view — zoom in to see all", className="status-warn", id=f"cap-{key}"))
+        elif r and r["mode"] == "cells":
+            ranges = ", ".join(f"≤{b:,}" for b in breaks)
+            notes.append(html.Div(f"{LAYER_LABELS[key]}: density cells (~{r['cell_size_m']:,} m); "
+                                  "zoom in to see points", className="status-info", id=f"cells-note-{key}"))
+            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, counted in {r['places']:,} cells of "
+                                   f"~{r['cell_size_m']:,} m; busiest cell {r['max_cell']:,}; colour classes {ranges} "
+                                   "(light to dark)."))
+        elif r:
+            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view at {r['places']:,} places "
+                                   "(a number on a marker = several at one place)."))
+    if play_label:
+        notes.insert(0, html.Div(play_label, className="status-info", id="status-play"))
+    summary.insert(0, html.Li(f"Dates: {filters.start:%d %b %Y} – {filters.end:%d %b %Y}."))
+    return (*pts, *cells, *hideouts, *in_view, notes, play_label, html.Ul(summary, className="mb-1"), density_legend)
+
+
+@callback(Output("districts", "hideout"), Output("districts-summary-holder", "children"),
+          *FILTER_INPUTS, Input("map-measure", "value"), Input("map-rate", "value"), Input("map-layers", "value"),
+          Input("map-version", "data"), State("districts", "hideout"))
+def update_choropleth(*args):
+    *filter_args, measure, rate, layers_on, _version, hideout = args
+    filters, _ = map_filters(*filter_args)
+    hideout = dict(hideout or {})
+    hideout.pop("values", None)
+    if measure in (None, "none") or "districts" not in (layers_on or []):
+        hideout["breaks"] = []
+        return hideout, html.P("No district choropleth is shown.", className="side-note")
+    rows = district_panel.district_measures(filters)
+    field = f"{measure}_rate" if _on(rate) else measure
+    values = {r["district"]: r[field] for r in rows if r[field] is not None}
+    breaks = density.class_breaks(list(values.values()))
+    hideout.update({"values": values, "breaks": breaks, "colors": CHOROPLETH_COLORS})
+    unit = " per 1,000 residents" if _on(rate) else ""
+    table = html.Table([
+        html.Caption(f"District choropleth: {district_panel.MEASURES[measure].lower()}{unit} (darker = more)"),
+        html.Thead(html.Tr([html.Th("District", scope="col"), html.Th("Value", scope="col"),
+                            html.Th("Class", scope="col")])),
+        html.Tbody([html.Tr([html.Th(d.title(), scope="row"), html.Td(f"{v:,.2f}" if _on(rate) else f"{v:,}"),
+                             html.Td(f"{_class_of(v, breaks) + 1} of {len(breaks)}")])
+                    for d, v in sorted(values.items(), key=lambda kv: -kv[1])]),
+    ], className="table table-sm choropleth-table", id="choropleth-table")
+    return hideout, table
+
+
+def _class_of(value: float, breaks: list[float]) -> int:
+    for i, b in enumerate(breaks):
+        if value <= b:
+            return i
+    return len(breaks) - 1
+
+
+@callback(Output("dealers", "data"), Output("dealers", "hideout"), Output("flows", "data"), Output("flows", "hideout"),
+          Output("flow-labels", "data"), Output("count-dealers", "children"), *FILTER_INPUTS, Input("map-layers", "value"),
+          Input("map-version", "data"))
+def update_dealers(*args):
+    *filter_args, layers_on, _version = args
+    filters, _ = map_filters(*filter_args)
+    layers_on = layers_on or []
+    dealers = dealers_map.source_dealers(filters) if "dealers" in layers_on else None
+    flows = dealers_map.state_flows(filters) if "flows" in layers_on else None
+    parts = []
+    if dealers:
+        parts.append(f"{dealers['dealers']:,} dealers sold {dealers['guns']:,} traced guns"
+                     + (f" (largest {dealers['shown']:,} drawn)" if dealers["shown"] < dealers["dealers"] else ""))
+    if flows:
+        top = ", ".join(f"{r['state']} {r['guns']:,}" for r in flows["table"][:6])
+        parts.append(f"{flows['states']} source states: {top}")
+    return (dealers["geojson"] if dealers else EMPTY,
+            {"colors": RECOVERY_COLORS, "maxGuns": dealers["max_guns"] if dealers else 1},
+            flows["geojson"] if flows else EMPTY, {"colors": RECOVERY_COLORS, "maxGuns": flows["max_guns"] if flows else 1},
+            flows["labels"] if flows else EMPTY, "; ".join(parts) if parts else "hidden")
+
+
+@callback(*[Output(f"pts-{k}", "hideout") for k in POINT_LAYERS], Output("legend-recoveries", "children"),
+          Input("map-color-by", "value"), *[State(f"pts-{k}", "hideout") for k in POINT_LAYERS])
+def recolour(color_by, *hideouts):
+    """Restyle recoveries in the browser (hideout) without sending them again."""
+    out = [dict(h) for h in hideouts]
+    out[POINT_LAYERS.index("recoveries")]["colorBy"] = color_by or "source"
+    return (*out, recovery_legend(color_by or "source"))
+
+
+@callback(Output("map", "viewport"), Input("map-national", "n_clicks"), Input("map-city", "n_clicks"),
+          prevent_initial_call=True)
+def jump(_national, _city):
+    """Only an explicit user request moves the map."""
+    if ctx.triggered_id == "map-national":
+        return {"bounds": US_BOUNDS, "transition": "flyToBounds"}
+    return {"bounds": districts.city_bounds(), "transition": "flyToBounds"}
+
+
+@callback(Output("map-url", "search"),
+          Input("map-dates", "start_date"), Input("map-dates", "end_date"), Input("map-district", "value"),
+          Input("map-alert-types", "value"), Input("map-firearm-types", "value"), Input("map-ttc", "value"),
+          Input("map-source-states", "value"), Input("map-oos", "value"), Input("map-layers", "value"),
+          Input("map-display", "value"), Input("map-compare", "value"), Input("map-measure", "value"),
+          Input("map-rate", "value"), Input("map-step", "value"), Input("map-cumulative", "value"),
+          Input("map-density-layer", "value"), Input("map", "center"), Input("map", "zoom"), prevent_initial_call=True)
+def write_url(start, end, district, alert_types, ftypes, ttc, states, oos, layers_on, display, compare, measure,
+              rate, step, cumulative, density_layer, center, zoom):
+    """The whole view in the query string, so the address bar is always a bookmark of what is on screen."""
+    if not start or not end:
+        raise dash.exceptions.PreventUpdate
+    if isinstance(center, dict):
+        center = [center.get("lat"), center.get("lng")]
+    view = {"start": start[:10], "end": end[:10], "districts": district or [], "alert_types": alert_types or [],
+            "firearm_types": ftypes or [], "ttc_bands": ttc or [], "source_states": states or [],
+            "out_of_state_only": _on(oos), "layers": layers_on or [], "display": display, "compare": _on(compare),
+            "measure": measure, "rate": _on(rate), "step": step, "cumulative": _on(cumulative),
+            "density_layer": density_layer,
+            "center": center if center and None not in center else None, "zoom": zoom}
+    return view_query(view)
+
+
+@callback(Output("map-details-body", "children"), Output("map-details", "hidden"), Output("districts", "hideout",
+                                                                                       allow_duplicate=True),
+          *[Input(f"pts-{k}", "clickData") for k in POINT_LAYERS],
+          *[Input(f"cells-{k}", "clickData") for k in POINT_LAYERS],
+          Input("districts", "clickData"), Input("dealers", "clickData"), Input("map-details-close", "n_clicks"),
+          *[State(c.component_id, c.component_property) for c in FILTER_INPUTS],
+          State("map", "zoom"), State("map-compare", "value"), State("districts", "hideout"),
+          prevent_initial_call=True)
+def show_details(*args):
+    """A click on a point, a stacked place, a cluster, a cell, a district or a dealer opens the panel."""
+    trigger = ctx.triggered_id
+    n_point = len(POINT_LAYERS)
+    filter_args = args[2 * n_point + 3: 2 * n_point + 3 + len(FILTER_INPUTS)]
+    zoom, compare, hideout = args[-3:]
+    hideout = dict(hideout or {})
+    if trigger == "map-details-close" or trigger is None:
+        hideout["selected"] = None
+        return None, True, hideout
+    click = ctx.triggered[0]["value"]
+    if not click:
+        raise dash.exceptions.PreventUpdate
+    filters, _ = map_filters(*filter_args)
+    props = click.get("properties") or {}
+    if trigger == "districts":
+        hideout["selected"] = props.get("name")
+        panel = district_panel.district_panel(props["name"], filters)
+        return map_panels.district_details(panel, _on(compare), district_panel.MEASURES), False, hideout
+    if trigger == "dealers":
+        card = dealers_map.dealer_card(props["id"])
+        return (map_panels.dealer_details(card) if card else None), card is None, no_update
+    kind, layer = trigger.split("-", 1)
+    if kind == "cells":
+        return map_panels.cell_details(layer, props.get("n", 0), None), False, no_update
+    if props.get("cluster"):
+        lon, lat = click["geometry"]["coordinates"]
+        radius = CLUSTER_RADIUS_PX * meters_per_pixel(float(zoom or 12), lat)
+        near = viewport.points_near(layer, filters, lat, lon, radius)
+        return (map_panels.point_list(layer, near["rows"], f"{props.get('point_count', len(near['rows']))} "
+                                      f"{map_panels.LAYER_NOUN[layer]} in this cluster", near["more"]), False, no_update)
+    if props.get("stack", 1) > 1:
+        rows = viewport.points_by_id(layer, filters, props.get("ids", []))
+        return map_panels.point_list(layer, rows, f"{len(rows)} {map_panels.LAYER_NOUN[layer]} at one place"), \
+            False, no_update
+    rows = viewport.points_by_id(layer, filters, [props["id"]])
+    if not rows:
+        raise dash.exceptions.PreventUpdate
+    return map_panels.point_details(layer, rows[0]), False, no_update

@@ -35,3 +35,25 @@ def app(loaded_db):
 
     reset_engines()
     return create_app()
+
+
+@pytest.fixture
+def synth_app(synthetic_db):
+    """The app on the session's small synthetic Baltimore (2024–2025 at 5% scale, loaded through the ETL)."""
+    from dashboard.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+def synth_sql(synthetic_url):
+    """Run one query on the synthetic database (independent of the layers under test)."""
+    import psycopg
+
+    dsn = synthetic_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    def run(query: str, params=None):
+        with psycopg.connect(dsn) as conn:
+            return conn.execute(query, params).fetchall()
+
+    return run

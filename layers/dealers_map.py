@@ -1,0 +1,99 @@
+"""Source dealers and flows for the national view: where the city's recovered crime guns were first sold.
+
+Both are aggregates of the recoveries that match the map's filters (recovery date, district, firearm
+type, time-to-crime band, source state, out-of-state only): dealers sized by traced-gun count and
+flagged in/out of the home state, and one flow per source state from the centroid of its selling
+dealers to the city, so the map stays legible however many guns there are. Dealer business names and
+cities come from the public ATF licensee list; licensee personal names are not sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from layers import settings
+from layers.db import read_engine
+from layers.map_filters import LAYERS, MapFilters, where_clause
+
+MAX_DEALERS = 400
+
+
+def source_dealers(filters: MapFilters, limit: int = MAX_DEALERS) -> dict[str, Any]:
+    """Dealers that first sold the matching recovered guns: GeoJSON points with `guns`, `in_state`."""
+    where, params = where_clause(LAYERS["recoveries"], filters)
+    params.update({"home": settings.get("CGA_HOME_STATE"), "limit": limit})
+    sql = f"""
+        WITH per_dealer AS (
+            SELECT t.dealer_id, count(*)::int AS guns,
+                   count(*) FILTER (WHERE t.ttc_days < 365)::int AS under_1y
+            FROM {LAYERS["recoveries"].from_sql}
+            WHERE {where} AND t.dealer_id IS NOT NULL GROUP BY t.dealer_id)
+        SELECT d.id, coalesce(d.business_name, 'Dealer ' || d.ffl_key) AS name, d.premise_city AS city,
+               d.premise_state AS state, d.premise_state = :home AS in_state, d.geocode_precision AS precision,
+               pd.guns, pd.under_1y, count(*) OVER () AS dealers, sum(pd.guns) OVER () AS guns_all,
+               ST_X(d.geom) AS lon, ST_Y(d.geom) AS lat
+        FROM per_dealer pd JOIN dealer d ON d.id = pd.dealer_id
+        WHERE d.geom IS NOT NULL
+        ORDER BY pd.guns DESC, d.id LIMIT :limit"""
+    with read_engine().connect() as conn:
+        rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(r["lon"], 4), round(r["lat"], 4)]},
+                 "properties": {"id": r["id"], "name": r["name"], "city": r["city"], "state": r["state"],
+                                "in_state": r["in_state"], "guns": r["guns"], "under_1y": r["under_1y"],
+                                "precision": r["precision"], "url": f"/dealer/{r['id']}"}} for r in rows]
+    return {"geojson": {"type": "FeatureCollection", "features": features},
+            "shown": len(rows), "dealers": rows[0]["dealers"] if rows else 0,
+            "guns": int(rows[0]["guns_all"]) if rows else 0, "max_guns": rows[0]["guns"] if rows else 0}
+
+
+def state_flows(filters: MapFilters) -> dict[str, Any]:
+    """One line per source state, from its dealers' centroid to the city, with the number of guns."""
+    where, params = where_clause(LAYERS["recoveries"], filters)
+    params["home"] = settings.get("CGA_HOME_STATE")
+    sql = f"""
+        WITH city AS (
+            SELECT ST_Centroid(ST_Collect(geom)) AS g FROM boundary
+            WHERE kind = (SELECT CASE WHEN bool_or(kind = 'city') THEN 'city' ELSE 'district' END FROM boundary)),
+        per_state AS (
+            SELECT t.source_state AS state, count(*)::int AS guns, ST_Centroid(ST_Collect(d.geom)) AS origin
+            FROM {LAYERS["recoveries"].from_sql} JOIN dealer d ON d.id = t.dealer_id
+            WHERE {where} AND t.source_state IS NOT NULL AND d.geom IS NOT NULL
+            GROUP BY t.source_state)
+        SELECT s.state, s.guns, s.state = :home AS in_state,
+               ST_AsGeoJSON(ST_MakeLine(s.origin, c.g), 4) AS geometry, ST_X(s.origin) AS lon, ST_Y(s.origin) AS lat
+        FROM per_state s CROSS JOIN city c WHERE c.g IS NOT NULL
+        ORDER BY s.guns DESC"""
+    import orjson
+
+    with read_engine().connect() as conn:
+        rows = conn.execute(text(sql), params).mappings().all()
+    features = [{"type": "Feature", "geometry": orjson.loads(r["geometry"]),
+                 "properties": {"state": r["state"], "guns": r["guns"], "in_state": r["in_state"]}} for r in rows]
+    labels = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(r["lon"], 4), round(r["lat"], 4)]},
+               "properties": {"name": f"{r['state']} {r['guns']:,}"}} for r in rows]
+    return {"geojson": {"type": "FeatureCollection", "features": features},
+            "labels": {"type": "FeatureCollection", "features": labels},
+            "states": len(rows), "guns": sum(r["guns"] for r in rows), "max_guns": rows[0]["guns"] if rows else 0,
+            "table": [{"state": r["state"], "guns": r["guns"]} for r in rows]}
+
+
+def source_states() -> list[str]:
+    """States that first sold at least one traced gun, most guns first (for the source-state filter)."""
+    with read_engine().connect() as conn:
+        return list(conn.execute(text(
+            "SELECT source_state FROM trace WHERE source_state IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1"
+        )).scalars())
+
+
+def dealer_card(dealer_id: int) -> dict[str, Any] | None:
+    """One dealer for the map's details panel (public licensee-list fields only)."""
+    with read_engine().connect() as conn:
+        row = conn.execute(text("""
+            SELECT d.id, coalesce(d.business_name, 'Dealer ' || d.ffl_key) AS name, d.premise_city AS city,
+                   d.premise_state AS state, d.ffl_key, d.geocode_precision AS precision,
+                   (SELECT count(*) FROM trace t WHERE t.dealer_id = d.id)::int AS traced_guns,
+                   (SELECT count(*) FROM trace t WHERE t.dealer_id = d.id AND t.ttc_days < 365)::int AS under_1y
+            FROM dealer d WHERE d.id = :id"""), {"id": int(dealer_id)}).mappings().first()
+    return dict(row) if row else None

@@ -1,0 +1,93 @@
+"""District figures for the map: the choropleth measure of every district, and one district's panel.
+
+Counts follow the map's filters (dates, firearm type, ...); rates are per 1,000 residents when the
+boundary carries a population. The comparison period is the same dates one year earlier.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from layers.db import read_engine
+from layers.map_filters import LAYERS, MapFilters, where_clause
+
+MEASURES = {"shootings": "Shootings and homicides", "alerts": "ShotSpotter alerts", "recoveries": "Gun recoveries"}
+
+
+def _counts_by_district(conn, filters: MapFilters) -> dict[str, dict[str, int]]:
+    parts, params = [], {}
+    for i, key in enumerate(MEASURES):
+        where, p = where_clause(LAYERS[key], filters, prefix=f"m{i}_")
+        parts.append(f"SELECT '{key}' AS measure, p.district, count(*)::int AS n FROM {LAYERS[key].from_sql} "
+                     f"WHERE {where} AND p.district IS NOT NULL GROUP BY p.district")
+        params.update(p)
+    out: dict[str, dict[str, int]] = {}
+    for r in conn.execute(text(" UNION ALL ".join(parts)), params).mappings():
+        out.setdefault(r["district"], {})[r["measure"]] = r["n"]
+    return out
+
+
+def pct_change(now: int, before: int) -> float | None:
+    """Percent change from the comparison period; None when there is nothing to compare with."""
+    if not before:
+        return None
+    return round(100.0 * (now - before) / before, 1)
+
+
+def district_measures(filters: MapFilters) -> list[dict[str, Any]]:
+    """Every district with its counts, comparison counts, population and rates per 1,000 residents."""
+    with read_engine().connect() as conn:
+        districts = conn.execute(text(
+            "SELECT name, population FROM boundary WHERE kind = 'district' ORDER BY name")).mappings().all()
+        now = _counts_by_district(conn, filters)
+        before = _counts_by_district(conn, filters.shifted_years(-1))
+    rows = []
+    for d in districts:
+        row: dict[str, Any] = {"district": d["name"], "population": d["population"]}
+        for key in MEASURES:
+            n = now.get(d["name"], {}).get(key, 0)
+            b = before.get(d["name"], {}).get(key, 0)
+            row[key] = n
+            row[f"{key}_before"] = b
+            row[f"{key}_change"] = pct_change(n, b)
+            row[f"{key}_rate"] = round(1000.0 * n / d["population"], 2) if d["population"] else None
+        rows.append(row)
+    return rows
+
+
+def district_panel(district: str, filters: MapFilters, top: int = 5) -> dict[str, Any]:
+    """One district: counts now and a year earlier, top shooting locations, recoveries against shootings
+    by month, and the source states of the guns recovered there."""
+    scoped = MapFilters(**{**filters.__dict__, "districts": (district,)})
+    with read_engine().connect() as conn:
+        pop = conn.execute(text("SELECT population FROM boundary WHERE kind = 'district' AND name = :d"),
+                           {"d": district}).scalar()
+        now = _counts_by_district(conn, scoped).get(district, {})
+        before = _counts_by_district(conn, scoped.shifted_years(-1)).get(district, {})
+        where, params = where_clause(LAYERS["shootings"], scoped)
+        params["top"] = top
+        places = conn.execute(text(f"""
+            SELECT p.location, count(*)::int AS n, max(to_char(p.crime_datetime AT TIME ZONE 'America/New_York',
+                   'YYYY-MM-DD')) AS latest
+            FROM {LAYERS["shootings"].from_sql} WHERE {where} AND p.location IS NOT NULL
+            GROUP BY p.location ORDER BY n DESC, p.location LIMIT :top"""), params).mappings().all()
+        monthly: dict[str, dict[str, int]] = {}
+        for key, month in (("shootings", "date_trunc('month', p.crime_datetime AT TIME ZONE 'America/New_York')"),
+                           ("recoveries", "date_trunc('month', p.recovery_date)")):
+            w, p = where_clause(LAYERS[key], scoped)
+            for r in conn.execute(text(f"SELECT to_char({month}, 'YYYY-MM') AS m, count(*)::int AS n "
+                                       f"FROM {LAYERS[key].from_sql} WHERE {w} GROUP BY 1 ORDER BY 1"), p):
+                monthly.setdefault(r.m, {"shootings": 0, "recoveries": 0})[key] = r.n
+        w, p = where_clause(LAYERS["recoveries"], scoped)
+        states = conn.execute(text(f"""
+            SELECT coalesce(t.source_state, 'unknown') AS state, count(*)::int AS n
+            FROM {LAYERS["recoveries"].from_sql} WHERE {w} GROUP BY 1 ORDER BY n DESC, 1"""), p).mappings().all()
+    counts = {key: {"now": now.get(key, 0), "before": before.get(key, 0),
+                    "change": pct_change(now.get(key, 0), before.get(key, 0)),
+                    "rate": round(1000.0 * now.get(key, 0) / pop, 2) if pop else None} for key in MEASURES}
+    return {"district": district, "population": pop, "counts": counts,
+            "top_locations": [dict(r) for r in places],
+            "monthly": [{"month": m, **v} for m, v in sorted(monthly.items())],
+            "source_states": [dict(r) for r in states]}

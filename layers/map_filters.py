@@ -1,0 +1,144 @@
+"""What the command map asks for: the point layers it can show and the filters that apply to them.
+
+Each point layer is one SQL source with a time column, a district column and a geometry; `MapFilters`
+turns the user's choices into a WHERE clause with bound parameters (never string-built values).
+No Dash here: the dashboard builds a `MapFilters` from its controls and hands it to the layer queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Any
+
+LOCAL_TZ = "America/New_York"
+TTC_BANDS = ("under 1 year", "1–3 years", "over 3 years", "unknown")
+ALERT_TYPES = ("SINGLE_GUNSHOT", "MULTIPLE_GUNSHOTS", "PROBABLE_GUNFIRE")
+FIREARM_TYPES = ("PISTOL", "REVOLVER", "RIFLE", "SHOTGUN", "DERRINGER", "MACHINE GUN", "OTHER")
+SHOOTING_CATEGORIES = ("shooting", "homicide")
+
+TTC_BAND_SQL = ("CASE WHEN t.ttc_days IS NULL THEN 'unknown' WHEN t.ttc_days < 365 THEN 'under 1 year' "
+                "WHEN t.ttc_days < 1095 THEN '1–3 years' ELSE 'over 3 years' END")
+
+
+@dataclass(frozen=True)
+class PointLayer:
+    """One point layer: where its rows come from and which of their columns reach the browser."""
+
+    key: str
+    label: str
+    from_sql: str          # FROM ... (with joins); the point table is aliased p
+    time_sql: str          # a timestamptz or date expression
+    time_is_date: bool
+    base_where: str        # always applied
+    map_sql: str           # the few properties a marker needs (style, tooltip), kept small per point
+    props_sql: str         # non-personal properties for details and lists, comma-separated "expr AS name"
+    personal_props_sql: str = ""   # selected only for viewers allowed personal data, then redacted
+    link: str = ""          # URL path prefix of the detail page, with the id column after it
+    link_id: str = "id"
+
+
+LAYERS: dict[str, PointLayer] = {
+    "alerts": PointLayer(
+        key="alerts", label="ShotSpotter alerts",
+        from_sql="shot_alert p", time_sql="p.alert_time", time_is_date=False, base_where="TRUE",
+        map_sql=("p.id, to_char(p.alert_time AT TIME ZONE 'America/New_York', 'YYYY-MM-DD HH24:MI') AS time, "
+                 "p.alert_type AS kind, p.rounds"),
+        props_sql=("p.id, to_char(p.alert_time AT TIME ZONE 'America/New_York', 'YYYY-MM-DD HH24:MI') AS time, "
+                   "p.alert_type, p.rounds, p.district, p.incident_id"),
+        personal_props_sql="p.address AS address",
+        link="/incident/", link_id="incident_id"),
+    "shootings": PointLayer(
+        key="shootings", label="Shootings and homicides",
+        from_sql="incident p", time_sql="p.crime_datetime", time_is_date=False,
+        base_where="p.is_firearm AND p.category IN ('shooting', 'homicide')",
+        map_sql=("p.id, to_char(p.crime_datetime AT TIME ZONE 'America/New_York', 'YYYY-MM-DD HH24:MI') AS time, "
+                 "p.category AS kind"),
+        # The block-level location ("1000 N MOUNT ST") is public Open Baltimore data.
+        props_sql=("p.id, to_char(p.crime_datetime AT TIME ZONE 'America/New_York', 'YYYY-MM-DD HH24:MI') AS time, "
+                   "p.category, p.crime_code, p.description, p.location, p.district"),
+        link="/incident/"),
+    "recoveries": PointLayer(
+        key="recoveries", label="Gun recoveries",
+        from_sql="recovery p JOIN trace t ON t.id = p.trace_id JOIN firearm f ON f.id = p.firearm_id",
+        time_sql="p.recovery_date", time_is_date=True, base_where="TRUE",
+        map_sql=("p.id, p.recovery_date::text AS time, f.firearm_type AS kind, "
+                 f"{TTC_BAND_SQL} AS ttc_band, t.source_in_state"),
+        props_sql=("p.id, p.firearm_id, p.incident_id, p.recovery_date::text AS time, p.district, f.firearm_type, "
+                   f"f.caliber, f.manufacturer, {TTC_BAND_SQL} AS ttc_band, t.source_state, t.source_in_state, "
+                   "t.trace_status"),
+        personal_props_sql="p.street AS street, f.serial_number AS serial_number, t.trace_number AS trace_number",
+        link="/firearm/", link_id="firearm_id"),
+}
+
+
+@dataclass(frozen=True)
+class MapFilters:
+    """The user's choices. Dates are local calendar days, both inclusive."""
+
+    start: dt.date
+    end: dt.date
+    districts: tuple[str, ...] = ()
+    alert_types: tuple[str, ...] = ()
+    firearm_types: tuple[str, ...] = ()
+    ttc_bands: tuple[str, ...] = ()
+    source_states: tuple[str, ...] = ()
+    out_of_state_only: bool = False
+
+    def shifted_years(self, years: int = -1) -> MapFilters:
+        """The same filters over the same calendar period `years` earlier (29 Feb becomes 28 Feb)."""
+        return replace(self, start=_shift_year(self.start, years), end=_shift_year(self.end, years))
+
+
+def _shift_year(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def where_clause(layer: PointLayer, f: MapFilters, prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """The WHERE conditions (joined with AND) and bound parameters of one layer under the filters.
+
+    `prefix` keeps parameter names apart when two clauses share one statement."""
+    k = prefix
+    params: dict[str, Any] = {f"{k}start": f.start, f"{k}end": f.end + dt.timedelta(days=1)}
+    if layer.time_is_date:
+        conds = [f"{layer.time_sql} >= :{k}start", f"{layer.time_sql} < :{k}end"]
+    else:
+        conds = [f"{layer.time_sql} >= (CAST(:{k}start AS timestamp) AT TIME ZONE '{LOCAL_TZ}')",
+                 f"{layer.time_sql} < (CAST(:{k}end AS timestamp) AT TIME ZONE '{LOCAL_TZ}')"]
+    conds.append(layer.base_where)
+    if f.districts:
+        conds.append(f"p.district = ANY(:{k}districts)")
+        params[f"{k}districts"] = list(f.districts)
+    if layer.key == "alerts" and f.alert_types:
+        conds.append(f"p.alert_type = ANY(:{k}alert_types)")
+        params[f"{k}alert_types"] = list(f.alert_types)
+    if layer.key == "recoveries":
+        if f.firearm_types:
+            conds.append(f"f.firearm_type = ANY(:{k}firearm_types)")
+            params[f"{k}firearm_types"] = list(f.firearm_types)
+        if f.ttc_bands:
+            conds.append(f"({TTC_BAND_SQL}) = ANY(:{k}ttc_bands)")
+            params[f"{k}ttc_bands"] = list(f.ttc_bands)
+        if f.source_states:
+            conds.append(f"t.source_state = ANY(:{k}source_states)")
+            params[f"{k}source_states"] = list(f.source_states)
+        if f.out_of_state_only:
+            conds.append("t.source_in_state IS FALSE")
+    return " AND ".join(conds), params
+
+
+def applies(layer_key: str, f: MapFilters) -> list[str]:
+    """Names of the filters that narrow this layer (for the legend: 'filtered by ...')."""
+    names = []
+    if f.districts:
+        names.append("district")
+    if layer_key == "alerts" and f.alert_types:
+        names.append("alert type")
+    if layer_key == "recoveries":
+        names += [n for n, v in (("firearm type", f.firearm_types), ("time-to-crime", f.ttc_bands),
+                                 ("source state", f.source_states), ("out-of-state only", f.out_of_state_only))
+                  if v]
+    return names

@@ -1,0 +1,209 @@
+"""Map data products on a real PostGIS holding a small synthetic Baltimore (loaded through the ETL).
+
+Expected numbers are computed with independent SQL on the same database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from layers import access, dealers_map, density, district_panel, viewport
+from layers.map_filters import MapFilters
+
+pytestmark = pytest.mark.db
+
+CITY = (-76.72, 39.19, -76.52, 39.38)
+YEAR = MapFilters(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+PRESS = access.Viewer("t", "press")
+DETECTIVE = access.Viewer("t", "detective")
+PERSONAL = {"street", "serial_number", "trace_number", "address", "cc_number", "last_name", "first_name"}
+
+
+@pytest.fixture
+def ssql(synthetic_db):
+    import psycopg
+
+    dsn = synthetic_db.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    def run(query, params=None):
+        with psycopg.connect(dsn) as conn:
+            return conn.execute(query, params).fetchall()
+
+    return run
+
+
+def test_points_in_view_match_sql_and_carry_nothing_personal(ssql):
+    box = (-76.66, 39.28, -76.62, 39.31)
+    expected = ssql("""SELECT count(*) FROM recovery WHERE recovery_date BETWEEN '2025-01-01' AND '2025-12-31'
+                       AND geom && ST_MakeEnvelope(-76.66, 39.28, -76.62, 39.31, 4326)""")[0][0]
+    assert 0 < expected < 5000
+    r = viewport.layer_in_view("recoveries", YEAR, box, 15, viewer=DETECTIVE)
+    assert r["mode"] == "points" and not r["truncated"] and r["shown"] == r["total"] == expected
+    feats = r["geojson"]["features"]
+    assert sum(f["properties"]["stack"] for f in feats) == expected
+    for f in feats:
+        assert not PERSONAL & set(f["properties"]), "marker payloads never carry personal fields"
+        lon, lat = f["geometry"]["coordinates"]
+        assert box[0] - 1e-4 <= lon <= box[2] + 1e-4 and box[1] - 1e-4 <= lat <= box[3] + 1e-4
+    assert len(json.dumps(r["geojson"])) / max(1, len(feats)) < 250, "small features"
+
+
+def test_cap_sends_the_newest_points_and_says_it_is_truncated(ssql):
+    total = ssql("""SELECT count(*) FROM shot_alert WHERE geom && ST_MakeEnvelope(-76.72, 39.19, -76.52, 39.38, 4326)
+                    AND alert_time >= '2024-01-01 00:00-05' AND alert_time < '2026-01-01 00:00-05'""")[0][0]
+    assert total > 100
+    two_years = MapFilters(dt.date(2024, 1, 1), dt.date(2025, 12, 31))
+    r = viewport.layer_in_view("alerts", two_years, CITY, 16, cap=100, viewer=PRESS)
+    assert r["mode"] == "points" and r["truncated"] and r["shown"] == 100 and r["total"] == total
+    times = [f["properties"]["time"] for f in r["geojson"]["features"]]
+    newest = ssql("""SELECT to_char(max(alert_time AT TIME ZONE 'America/New_York'), 'YYYY-MM-DD HH24:MI')
+                     FROM shot_alert WHERE geom IS NOT NULL AND alert_time < '2026-01-01 00:00-05'""")[0][0]
+    assert max(times) == newest
+    # Below POINT_ZOOM the same request is answered with cells holding every point.
+    cells = viewport.layer_in_view("alerts", two_years, CITY, 12, cap=100, viewer=PRESS)
+    assert cells["mode"] == "cells"
+    w, s, e, n = density.snapped_bbox(CITY, density.cell_size(12))
+    in_cells = ssql("""SELECT count(*) FROM shot_alert WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)
+                       AND alert_time >= '2024-01-01 00:00-05' AND alert_time < '2026-01-01 00:00-05'""",
+                    (w, s, e, n))[0][0]
+    assert cells["total"] == sum(f["properties"]["n"] for f in cells["geojson"]["features"]) == in_cells
+
+
+def test_cells_are_squares_of_the_zoom_size(ssql):
+    c = density.cells("shootings", YEAR, CITY, 13)
+    size = density.cell_size(13)
+    assert c["geojson"]["features"]
+    for f in c["geojson"]["features"][:20]:
+        ring = f["geometry"]["coordinates"][0]
+        xs = [density.mercator(lon, lat)[0] for lon, lat in ring]
+        ys = [density.mercator(lon, lat)[1] for lon, lat in ring]
+        assert max(xs) - min(xs) == pytest.approx(size, rel=5e-3)
+        assert max(ys) - min(ys) == pytest.approx(size, rel=5e-3)
+    assert c["max_cell"] == max(f["properties"]["n"] for f in c["geojson"]["features"])
+
+
+def test_filters_narrow_recoveries(ssql):
+    f = MapFilters(dt.date(2025, 1, 1), dt.date(2025, 12, 31), firearm_types=("PISTOL",), ttc_bands=("under 1 year",),
+                   out_of_state_only=True, districts=("WESTERN", "EASTERN"))
+    expected = ssql("""SELECT count(*) FROM recovery r JOIN trace t ON t.id = r.trace_id JOIN firearm f ON f.id = r.firearm_id
+                       WHERE r.recovery_date BETWEEN '2025-01-01' AND '2025-12-31' AND f.firearm_type = 'PISTOL'
+                       AND t.ttc_days < 365 AND t.source_in_state IS FALSE AND r.district IN ('WESTERN', 'EASTERN')""")[0][0]
+    assert viewport.layer_totals(f)["recoveries"] == expected
+    r = viewport.layer_in_view("recoveries", f, CITY, 12, viewer=PRESS)
+    assert r["shown"] == expected or r["mode"] == "cells"
+    for feat in r["geojson"]["features"]:
+        p = feat["properties"]
+        if p["stack"] == 1:
+            assert p["kind"] == "PISTOL" and p["ttc_band"] == "under 1 year" and p["source_in_state"] is False
+
+
+def test_details_redact_personal_fields_for_press_only(ssql):
+    rid = ssql("""SELECT r.id FROM recovery r JOIN firearm f ON f.id = r.firearm_id
+                  WHERE r.street IS NOT NULL AND f.serial_number IS NOT NULL
+                  AND r.recovery_date BETWEEN '2025-01-01' AND '2025-12-31' LIMIT 1""")[0][0]
+    press = viewport.points_by_id("recoveries", YEAR, [rid], viewer=PRESS)[0]
+    detective = viewport.points_by_id("recoveries", YEAR, [rid], viewer=DETECTIVE)[0]
+    assert not PERSONAL & {k for k, v in press.items() if v not in (None, "[restricted]")}
+    street = ssql("SELECT street FROM recovery WHERE id = %s", (rid,))[0][0]
+    assert detective["street"] == street and detective["serial_number"]
+    assert press["url"] == detective["url"] == f"/firearm/{press['firearm_id']}"
+
+
+def test_points_near_and_stacked_ids(ssql):
+    lat, lon = 39.30, -76.645
+    expected = ssql("""SELECT count(*) FROM incident WHERE is_firearm AND category IN ('shooting', 'homicide')
+                       AND (crime_datetime AT TIME ZONE 'America/New_York')::date BETWEEN '2025-01-01' AND '2025-12-31'
+                       AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, 800)""",
+                    (lon, lat))[0][0]
+    near = viewport.points_near("shootings", YEAR, lat, lon, 800, viewer=PRESS)
+    assert len(near["rows"]) == min(expected, viewport.NEAR_LIMIT) and near["more"] == (expected > viewport.NEAR_LIMIT)
+    assert all(r["url"] == f"/incident/{r['id']}" for r in near["rows"])
+    times = [r["time"] for r in near["rows"]]
+    assert times == sorted(times, reverse=True)
+
+
+def test_alert_links_go_to_the_corroborated_incident(ssql):
+    matched, unmatched = ssql("""SELECT (SELECT id FROM shot_alert WHERE incident_id IS NOT NULL ORDER BY id LIMIT 1),
+                                        (SELECT id FROM shot_alert WHERE incident_id IS NULL ORDER BY id LIMIT 1)""")[0]
+    everything = MapFilters(dt.date(2000, 1, 1), dt.date(2100, 1, 1))
+    rows = {r["id"]: r for r in viewport.points_by_id("alerts", everything, [matched, unmatched], viewer=PRESS)}
+    incident = ssql("SELECT incident_id FROM shot_alert WHERE id = %s", (matched,))[0][0]
+    assert rows[matched]["url"] == f"/incident/{incident}"
+    assert rows[unmatched]["url"] is None
+    assert rows[matched].get("address") in (None, "[restricted]")
+
+
+def test_stack_places_groups_points_at_one_place():
+    rows = [{"id": 3, "time": "c", "kind": "shooting", "lon": -76.60001, "lat": 39.30001},
+            {"id": 2, "time": "b", "kind": "shooting", "lon": -76.60002, "lat": 39.30002},
+            {"id": 1, "time": "a", "kind": "homicide", "lon": -76.61, "lat": 39.31}]
+    fc = viewport.stack_places(rows)
+    stacks = sorted(f["properties"]["stack"] for f in fc["features"])
+    assert stacks == [1, 2]
+    stacked = [f for f in fc["features"] if f["properties"]["stack"] == 2][0]
+    assert stacked["properties"]["ids"] == [3, 2] and stacked["properties"]["time"] == "c"
+
+
+def test_district_measures_and_panel(ssql):
+    rows = district_panel.district_measures(YEAR)
+    by_sql = dict(ssql("""SELECT district, count(*) FROM incident WHERE is_firearm AND category IN ('shooting', 'homicide')
+                          AND (crime_datetime AT TIME ZONE 'America/New_York')::date BETWEEN '2025-01-01' AND '2025-12-31'
+                          AND district IS NOT NULL GROUP BY 1"""))
+    assert {r["district"]: r["shootings"] for r in rows if r["shootings"]} == by_sql
+    for r in rows:
+        if r["population"]:
+            assert r["shootings_rate"] == round(1000 * r["shootings"] / r["population"], 2)
+    panel = district_panel.district_panel("WESTERN", YEAR)
+    assert panel["counts"]["shootings"]["now"] == by_sql["WESTERN"]
+    assert sum(s["n"] for s in panel["source_states"]) == panel["counts"]["recoveries"]["now"]
+    assert sum(m["shootings"] for m in panel["monthly"]) == by_sql["WESTERN"]
+    assert [p["n"] for p in panel["top_locations"]] == sorted((p["n"] for p in panel["top_locations"]), reverse=True)
+
+
+def test_dealers_and_flows_add_up(ssql):
+    guns = ssql("""SELECT count(*) FROM recovery r JOIN trace t ON t.id = r.trace_id JOIN dealer d ON d.id = t.dealer_id
+                   WHERE r.recovery_date BETWEEN '2025-01-01' AND '2025-12-31' AND d.geom IS NOT NULL""")[0][0]
+    dealers = dealers_map.source_dealers(YEAR)
+    assert dealers["guns"] == guns
+    feats = dealers["geojson"]["features"]
+    assert all(f["properties"]["in_state"] == (f["properties"]["state"] == "MD") for f in feats)
+    assert [f["properties"]["guns"] for f in feats] == sorted((f["properties"]["guns"] for f in feats), reverse=True)
+    assert not {"license_name", "premise_street", "voice_phone"} & set(feats[0]["properties"])
+    flows = dealers_map.state_flows(YEAR)
+    by_state = dict(ssql("""SELECT t.source_state, count(*) FROM recovery r JOIN trace t ON t.id = r.trace_id
+                            JOIN dealer d ON d.id = t.dealer_id WHERE d.geom IS NOT NULL AND t.source_state IS NOT NULL
+                            AND r.recovery_date BETWEEN '2025-01-01' AND '2025-12-31' GROUP BY 1"""))
+    assert {r["state"]: r["guns"] for r in flows["table"]} == by_state
+    assert all(f["geometry"]["type"] == "LineString" for f in flows["geojson"]["features"])
+
+
+def test_precomputed_cells_equal_counted_points_and_are_skipped_when_stale(ssql, synthetic_db):
+    from layers import db
+
+    density.refresh_map_cells(db.engine(synthetic_db))
+    two_years = MapFilters(dt.date(2024, 1, 1), dt.date(2025, 12, 31))
+    cases = [("alerts", two_years, 11), ("alerts", MapFilters(dt.date(2025, 3, 1), dt.date(2025, 5, 31),
+                                                                alert_types=("MULTIPLE_GUNSHOTS",)), 13),
+             ("shootings", MapFilters(dt.date(2025, 1, 1), dt.date(2025, 12, 31), districts=("WESTERN",)), 12),
+             ("recoveries", MapFilters(dt.date(2024, 6, 1), dt.date(2025, 6, 1), firearm_types=("PISTOL", "RIFLE")), 14)]
+    for layer, f, z in cases:
+        assert density.precomputed(layer, f, z)
+        fast = density.cells(layer, f, CITY, z, use_precomputed=True)
+        slow = density.cells(layer, f, CITY, z, use_precomputed=False)
+        assert fast["precomputed"] and not slow["precomputed"]
+        assert fast["total"] > 0
+        assert {c["properties"]["cell"]: c["properties"]["n"] for c in fast["geojson"]["features"]} == \
+            {c["properties"]["cell"]: c["properties"]["n"] for c in slow["geojson"]["features"]}, (layer, z)
+    assert not density.precomputed("alerts", two_years, 15), "finer than the stored grid"
+    assert not density.precomputed("recoveries", MapFilters(dt.date(2025, 1, 1), dt.date(2025, 2, 1),
+                                                            out_of_state_only=True), 12)
+    # A finished load makes the stored cells stale: the map counts points again until the next refresh.
+    ssql("INSERT INTO etl_run (status, file_path, rows_read, rows_loaded, rows_updated, rows_duplicate, rows_rejected) "
+         "VALUES ('succeeded', 'map-stale-check', 0, 0, 0, 0, 0) RETURNING id")
+    try:
+        assert not density.precomputed("alerts", two_years, 11)
+    finally:
+        ssql("DELETE FROM etl_run WHERE file_path = 'map-stale-check' RETURNING id")
+    assert density.precomputed("alerts", two_years, 11)
