@@ -333,6 +333,30 @@ class FirearmIncident(Base):
     lead_status: Mapped[str | None] = mapped_column(String(4))
 
 
+# Indexes for search, journeys and the link network (migration 0003).
+Index("ix_recovery_possessor_id", Recovery.possessor_id)
+Index("ix_recovery_incident_id", Recovery.incident_id)
+Index("ix_recovery_street", Recovery.street)
+Index("ix_trace_associate_id", Trace.associate_id)
+Index("ix_incident_location", Incident.location)
+Index("ix_nibin_lead_lead_date", NibinLead.lead_date)
+
+
+# Trigram indexes for partial search (layers/search.py and migration 0003 use the same expressions).
+def _trgm(name: str, expr) -> Index:
+    return Index(name, expr.label("trgm"), postgresql_using="gin", postgresql_ops={"trgm": "gin_trgm_ops"})
+
+
+_trgm("ix_firearm_serial_trgm", func.upper(func.regexp_replace(Firearm.serial_number, "[^A-Za-z0-9]", "", "g")))
+_trgm("ix_trace_number_trgm", func.upper(Trace.trace_number))
+_trgm("ix_incident_cc_number_trgm", func.upper(Incident.cc_number))
+_trgm("ix_dealer_ffl_trgm", func.replace(Dealer.ffl_key, "-", ""))
+_trgm("ix_dealer_business_name_trgm", func.upper(Dealer.business_name))
+_trgm("ix_dealer_license_name_trgm", func.upper(Dealer.license_name))
+_trgm("ix_person_last_name_trgm", func.upper(Person.last_name))
+_trgm("ix_person_first_name_trgm", func.upper(Person.first_name))
+
+
 # Map read path (migration 0002): time indexes and partial indexes for the shootings layer.
 _GUN_INCIDENT = Incident.is_firearm & Incident.category.in_(("shooting", "homicide"))
 Index("ix_map_shot_alert_time", ShotAlert.alert_time)

@@ -1,0 +1,51 @@
+"""Leads: trafficking patterns turned into work, each saying why it is there."""
+
+from __future__ import annotations
+
+import dash
+from dash import dcc, html
+
+from dashboard.components.investigate import restricted_notice
+from layers.access import current_viewer
+from layers.leads import LIMIT, RECENT_DAYS, leads
+
+dash.register_page(__name__, path="/leads", name="Leads", order=2, title="Crime Gun Atlas — leads")
+
+SECTIONS = (
+    ("purchasers", "Repeat and straw-pattern purchasers",
+     "Purchasers with two or more traced guns, or a gun recovered from someone else within a year of the sale."),
+    ("unrecovered", "Guns still on the street",
+     "NIBIN ties casings from several incidents to one gun, and no gun has been recovered and test-fired."),
+    ("dealers", "Dealers out of line with their peers",
+     "Many more traced guns than most dealers, or a much higher share of traces under one year."),
+    ("recent_nibin", f"New NIBIN links (last {RECENT_DAYS} days of leads)",
+     "Recently delivered leads and hits that touch a traced gun or a known person."),
+)
+
+
+def _lead(item: dict, n: int, section: str) -> html.Li:
+    return html.Li([
+        html.Div(item["title"], className="inv-lead-title"),
+        html.Div(item["why"], className="inv-lead-why"),
+        html.Div([dcc.Link(label, href=href, className="inv-lead-link") for label, href in item["links"]],
+                 className="inv-lead-links"),
+    ], className="inv-lead", id=f"lead-{section}-{n}")
+
+
+def layout(**_query) -> html.Div:
+    viewer = current_viewer()
+    data = leads(viewer)
+    sections = []
+    for key, title, note in SECTIONS:
+        items = data[key]
+        sections.append(html.Section([
+            html.H2(f"{title} ({'top ' if len(items) >= LIMIT else ''}{len(items)})", className="inv-h2"),
+            html.P(note, className="inv-note"),
+            html.Ol([_lead(x, n, key) for n, x in enumerate(items)], className="inv-leads") if items
+            else html.P("None at the moment."),
+        ], id=f"leads-{key}", className="inv-lead-section"))
+    return html.Div([
+        html.H1("Leads", className="inv-title"),
+        None if viewer.personal_data else restricted_notice(),
+        html.Div(sections, className="inv-lead-grid"),
+    ], className="inv-page", id="leads-page")

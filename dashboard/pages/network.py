@@ -1,0 +1,213 @@
+"""The link network: /network?focus=<kind>:<id> — expand on click, filter, shortest connection, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dash
+import dash_cytoscape as cyto
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from dashboard.components import network_view as nv
+from dashboard.components.investigate import KIND_LABELS, restricted_notice, search_form
+from layers import network as net
+from layers.access import current_viewer
+
+dash.register_page(__name__, path="/network", name="Network", order=3, title="Crime Gun Atlas — network")
+
+
+def _date(s: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(s[:10]) if s else None
+    except ValueError:
+        return None
+
+
+def _legend() -> html.Div:
+    rows = [html.Div([html.Span(className=f"inv-shape inv-shape-{k}", style={"backgroundColor": c}),
+                      html.Span(KIND_LABELS[k])], className="legend-row")
+            for k, (_, c) in nv.KIND_STYLE.items()]
+    return html.Div([html.Div("Nodes", className="legend-title"), *rows], className="legend-block")
+
+
+def layout(focus: str | None = None, **_query) -> html.Div:
+    viewer = current_viewer()
+    error = None
+    if focus:
+        try:
+            net.parse_node(focus)
+        except ValueError as exc:
+            error, focus = str(exc), None
+    controls = html.Div([
+        html.H1("Network", className="side-title"),
+        search_form(),
+        html.Div(error, className="alert alert-warning") if error else None,
+        None if focus else html.P("Open a network from a firearm, person, dealer or incident page, or from "
+                                  "a search result.", className="inv-note", id="network-no-focus"),
+        html.Label("Hops from the focus", htmlFor="network-hops", className="form-label fw-semibold mt-2"),
+        dcc.RadioItems(id="network-hops", options=[{"label": f" {n}", "value": n} for n in (1, 2, 3)], value=2,
+                       inline=True, inputClassName="me-1", labelClassName="me-3"),
+        html.Fieldset([
+            html.Legend("Relations", className="form-label fw-semibold mt-2 fs-6"),
+            dcc.Checklist(id="network-relations", options=[{"label": f" {r}", "value": r} for r in net.RELATIONS],
+                          value=list(net.RELATIONS), labelClassName="d-block"),
+        ]),
+        html.Div([
+            html.Label("From", htmlFor="network-start", className="form-label fw-semibold mt-2 me-2"),
+            dcc.Input(id="network-start", type="date", debounce=True, className="form-control form-control-sm"),
+            html.Label("To", htmlFor="network-end", className="form-label fw-semibold mt-1 me-2"),
+            dcc.Input(id="network-end", type="date", debounce=True, className="form-control form-control-sm"),
+        ]),
+        html.Div(id="network-count", className="inv-note mt-2", **{"aria-live": "polite"}),
+        html.Hr(),
+        html.Div(id="network-selected", children=html.P("Click a node: it expands, and its details show here.",
+                                                         className="inv-note")),
+        html.Div([
+            html.Button("Use as start", id="network-set-a", className="btn btn-sm btn-outline-secondary me-1"),
+            html.Button("Use as end", id="network-set-b", className="btn btn-sm btn-outline-secondary"),
+        ], className="mt-2"),
+        html.Div(id="network-ends", className="inv-note mt-1"),
+        html.Button("Find shortest connection", id="network-find-path", className="btn btn-sm btn-primary mt-1"),
+        html.Div(id="network-path-result", className="mt-1", **{"aria-live": "polite"}),
+        html.Hr(),
+        html.Div([
+            html.Button("Export image (PNG)", id="network-export-png", className="btn btn-sm btn-outline-primary me-1"),
+            html.Button("Export table (CSV)", id="network-export-csv", className="btn btn-sm btn-outline-primary"),
+        ]),
+        html.Div(id="network-export-status", className="inv-note mt-1", **{"aria-live": "polite"}),
+        dcc.Download(id="network-download"),
+        _legend(),
+        None if viewer.personal_data else restricted_notice("People and places (addresses)"),
+    ], className="map-side inv-network-side")
+    graph = html.Div(cyto.Cytoscape(
+        id="network-graph", elements=[], stylesheet=nv.stylesheet(),
+        layout={"name": "cose", "animate": False, "nodeRepulsion": 9000, "idealEdgeLength": 90},
+        style={"width": "100%", "height": "100%"}, minZoom=0.2, maxZoom=3, responsive=True,
+    ), className="inv-network-wrap", role="img",
+        **{"aria-label": "Link network graph; the node list below is the text alternative."})
+    return html.Div([
+        dcc.Store(id="network-focus", data=focus),
+        dcc.Store(id="network-store"),
+        dcc.Store(id="network-selected-node"),
+        dcc.Store(id="network-path-ends", data={"a": None, "b": None}),
+        controls,
+        html.Div([graph, html.Details([html.Summary("Nodes and edges as text"),
+                                       html.Div(id="network-text")], className="inv-network-text")],
+                 className="inv-network-main"),
+    ], className="map-page inv-network-page")
+
+
+def _filters(relations, start, end) -> dict:
+    return {"relations": relations or [], "start": _date(start), "end": _date(end)}
+
+
+@callback(Output("network-store", "data"),
+          Input("network-hops", "value"), Input("network-relations", "value"),
+          Input("network-start", "value"), Input("network-end", "value"),
+          State("network-focus", "data"))
+def build(hops, relations, start, end, focus):
+    if not focus:
+        return nv.empty_graph()
+    g = net.network(focus, hops=int(hops or 2), **_filters(relations, start, end))
+    return {**g, "path": []}
+
+
+@callback(Output("network-store", "data", allow_duplicate=True), Output("network-selected-node", "data"),
+          Input("network-graph", "tapNodeData"),
+          State("network-store", "data"), State("network-relations", "value"),
+          State("network-start", "value"), State("network-end", "value"), prevent_initial_call=True)
+def expand_on_tap(node, graph, relations, start, end):
+    if not node or not graph:
+        raise dash.exceptions.PreventUpdate
+    known = [n["id"] for n in graph["nodes"]]
+    addition = net.expand(node["id"], known=known, **_filters(relations, start, end))
+    return nv.merge(graph, addition), node
+
+
+@callback(Output("network-graph", "elements"), Output("network-count", "children"), Output("network-text", "children"),
+          Input("network-store", "data"))
+def render(graph):
+    if not graph or not graph["nodes"]:
+        return [], "No nodes to show.", None
+    msg = f"{len(graph['nodes'])} nodes, {len(graph['edges'])} links."
+    if graph.get("truncated"):
+        msg += f" Capped at {net.MAX_NODES} nodes: narrow the relations, dates or hops to see everything."
+    labels = {n["id"]: n["label"] for n in graph["nodes"]}
+    text = html.Ul([html.Li(f"{labels.get(e['source'], e['source'])} — {e['relation']}"
+                            f"{' ' + e['date'] if e.get('date') else ''} — {labels.get(e['target'], e['target'])}")
+                    for e in graph["edges"][:500]])
+    return nv.elements(graph), msg, text
+
+
+@callback(Output("network-selected", "children"), Input("network-selected-node", "data"))
+def show_selected(node):
+    if not node:
+        raise dash.exceptions.PreventUpdate
+    kind = node.get("kind", "")
+    return html.Div([
+        html.Div(KIND_LABELS.get(kind, kind), className="inv-kind"),
+        html.Div(node.get("label", "").split("\n")[0], className="fw-semibold", id="network-selected-label"),
+        html.Div("\n".join(node.get("label", "").split("\n")[1:]), className="inv-note"),
+        dcc.Link("Open its page", href=node["page"], id="network-open-page") if node.get("page") else None,
+    ])
+
+
+@callback(Output("network-path-ends", "data"), Output("network-ends", "children"),
+          Input("network-set-a", "n_clicks"), Input("network-set-b", "n_clicks"),
+          State("network-selected-node", "data"), State("network-path-ends", "data"), prevent_initial_call=True)
+def set_ends(_a, _b, node, ends):
+    if not node:
+        return no_update, "Click a node first."
+    ends = dict(ends or {})
+    ends["a" if ctx.triggered_id == "network-set-a" else "b"] = {"id": node["id"],
+                                                                 "label": node["label"].split("\n")[0]}
+    text = " → ".join(x["label"] if x else "?" for x in (ends.get("a"), ends.get("b")))
+    return ends, f"Connection: {text}"
+
+
+@callback(Output("network-store", "data", allow_duplicate=True), Output("network-path-result", "children"),
+          Input("network-find-path", "n_clicks"),
+          State("network-path-ends", "data"), State("network-store", "data"), State("network-relations", "value"),
+          State("network-start", "value"), State("network-end", "value"), prevent_initial_call=True)
+def find_path(_n, ends, graph, relations, start, end):
+    a, b = (ends or {}).get("a"), (ends or {}).get("b")
+    if not a or not b:
+        return no_update, html.Span("Choose a start and an end node first.", id="network-path-text")
+    res = net.shortest_path(a["id"], b["id"], **_filters(relations, start, end))
+    if not res["path"]:
+        return no_update, html.Span(f"No connection within {res['searched_hops']} hops with these filters.",
+                                    id="network-path-text")
+    merged = nv.merge(graph, res)
+    merged["path"] = res["path"]
+    labels = {n["id"]: n["label"] for n in merged["nodes"]}
+    hops = len(res["path"]) - 1
+    return merged, html.Div([
+        html.Span(f"Connected in {hops} step{'s' if hops != 1 else ''}: ", id="network-path-text"),
+        html.Span(" → ".join(labels.get(n, n) for n in res["path"]), id="network-path-chain"),
+    ])
+
+
+@callback(Output("network-graph", "generateImage"), Input("network-export-png", "n_clicks"), prevent_initial_call=True)
+def export_png(_n):
+    return {"type": "png", "action": "both", "filename": "network", "options": {"full": True, "scale": 2}}
+
+
+@callback(Output("network-export-status", "children"), Input("network-graph", "imageData"), prevent_initial_call=True)
+def png_done(data):
+    if not data:
+        raise dash.exceptions.PreventUpdate
+    return html.Span(f"Image exported ({len(data) * 3 // 4 // 1024} KB PNG).", id="network-png-done")
+
+
+@callback(Output("network-download", "data"), Input("network-export-csv", "n_clicks"),
+          State("network-store", "data"), prevent_initial_call=True)
+def export_csv(_n, graph):
+    if not graph or not graph["nodes"]:
+        raise dash.exceptions.PreventUpdate
+    viewer = current_viewer()
+    rows = net.to_csv_rows(graph)
+    if viewer.personal_data:
+        from layers.access import record_access
+        record_access(viewer, "export network csv", "node", [n["id"] for n in graph["nodes"]])
+    return {"content": nv.to_csv(rows), "filename": "network.csv", "type": "text/csv"}
+

@@ -1,0 +1,249 @@
+"""Benchmark: firearm journeys, two-hop networks, shortest paths and search at 1x and 100x Baltimore.
+
+Run with `make bench` (pytest tests/bench -s); never part of `make test`.
+
+Scale 1 is a copy of a loaded database (CGA_BENCH_SOURCE_URL, else the configured DATABASE_URL /
+embedded `crimegun` database: run `make demo` once first), made in a throwaway database with the
+current migrations. Loading a real 100x dataset through the ETL takes far too long here, so the
+100x database is built from that copy *in SQL*: every row of the journey/network tables (dealers,
+people, firearms, traces, recoveries, incidents, ShotSpotter alerts, NIBIN evidence and leads,
+firearm-incident links) is replicated 99 more times with INSERT ... SELECT ... generate_series,
+with new ids and keys (serials, trace, case and lead numbers, addresses get a copy suffix), so
+per-gun, per-person and per-dealer structure is that of Baltimore while every table and index is
+100 times larger. Free-text incident columns the read path never uses (premise, neighborhood,
+victim fields) are left empty in the copies to keep the database to a few GB.
+
+Times are server-side (the layers function, SQL included), warm cache, as median and p95. The dealers'
+peer figures (one pass over all traces) are computed once per loaded-data version and cached; that
+one-off cost is printed separately.
+Set CGA_BENCH_KEEP=1 to keep the 100x database for the next run (it takes ~10 minutes to build).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import time
+
+import psycopg
+import pytest
+
+from layers import cluster, db, migrate
+
+pytestmark = pytest.mark.bench
+
+X1, X100 = "cga_bench_inv_x1", "cga_bench_inv_x100"
+OFF = 10_000_000  # id offset per copy (scale-1 ids stay below it)
+COPIES = 99
+
+TABLES = ("etl_run", "boundary", "dealer", "pii.person", "firearm", "incident", "trace", "recovery", "shot_alert",
+          "ballistic_evidence", "nibin_lead", "firearm_incident")
+
+# Per replicated table: column -> SQL expression of the copy k (other columns are copied as they are).
+REPLICA = {
+    "dealer": {"id": "id + k * {off}", "ffl_key": "ffl_key || '-' || k",
+               "license_number": "license_number || '-' || k"},
+    "pii.person": {"id": "id + k * {off}", "person_key": "md5(person_key || '-' || k)"},
+    "firearm": {"id": "id + k * {off}", "firearm_key": "firearm_key || '#' || k",
+                "serial_number": "serial_number || 'K' || k"},
+    "incident": {"id": "id + k * {off}", "source_key": "md5(source_key || '-' || k)",
+                 "cc_number": "cc_number || '-' || k", "location": "location || ' #' || k",
+                 "premise": "NULL", "neighborhood": "NULL", "victim_gender": "NULL", "victim_age": "NULL",
+                 "victim_race": "NULL", "victim_ethnicity": "NULL"},
+    "trace": {"id": "id + k * {off}", "trace_number": "trace_number || '-' || k",
+              "case_number": "case_number || '-' || k", "firearm_id": "firearm_id + k * {off}",
+              "purchaser_id": "purchaser_id + k * {off}", "possessor_id": "possessor_id + k * {off}",
+              "associate_id": "associate_id + k * {off}", "dealer_ffl_key": "dealer_ffl_key || '-' || k",
+              "dealer_id": "dealer_id + k * {off}"},
+    "recovery": {"id": "id + k * {off}", "trace_id": "trace_id + k * {off}", "firearm_id": "firearm_id + k * {off}",
+                 "possessor_id": "possessor_id + k * {off}", "incident_id": "incident_id + k * {off}",
+                 "case_number": "case_number || '-' || k", "street": "street || ' #' || k"},
+    "shot_alert": {"id": "id + k * {off}", "source_key": "left(source_key, 58) || '-' || k",
+                   "source_id": "source_id || '-' || k", "incident_id": "incident_id + k * {off}"},
+    "ballistic_evidence": {"id": "id + k * {off}", "evidence_id": "evidence_id || '-' || k",
+                           "case_number": "case_number || '-' || k", "trace_number": "trace_number || '-' || k",
+                           "incident_id": "incident_id + k * {off}", "firearm_id": "firearm_id + k * {off}",
+                           "gun_group": "gun_group + k * {off}"},
+    "nibin_lead": {"id": "id + k * {off}", "lead_id": "lead_id || '-' || k",
+                   "evidence_a_id": "evidence_a_id + k * {off}", "evidence_b_id": "evidence_b_id + k * {off}"},
+    "firearm_incident": {"firearm_id": "firearm_id + k * {off}", "incident_id": "incident_id + k * {off}",
+                         "lead_id": "lead_id || '-' || k"},
+}
+
+
+def _dsn(name: str) -> str:
+    return db.dsn(cluster.url(name))
+
+
+def _columns(conn: psycopg.Connection, table: str) -> list[str]:
+    schema, _, name = table.rpartition(".")
+    return [r[0] for r in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+        "ORDER BY ordinal_position", (schema or "public", name))]
+
+
+def _count(name: str, table: str = "firearm") -> int | None:
+    try:
+        with psycopg.connect(_dsn(name)) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except psycopg.Error:
+        return None
+
+
+def _source_url() -> str:
+    return os.environ.get("CGA_BENCH_SOURCE_URL") or db.dsn()
+
+
+def build_x1(say) -> None:
+    src = _source_url()
+    with psycopg.connect(src) as s:
+        n_src = s.execute("SELECT count(*) FROM firearm").fetchone()[0]
+    if n_src < 1000:
+        pytest.skip(f"the source database holds {n_src} firearms: load synthetic Baltimore first (make demo)")
+    if _count(X1) == n_src:
+        say(f"scale 1: reusing {X1} ({n_src:,} firearms)")
+        return
+    started = time.perf_counter()
+    cluster.drop_database(X1)
+    cluster.ensure_database(X1)
+    migrate.upgrade(db.engine(cluster.url(X1)))
+    db.engine(cluster.url(X1)).dispose()
+    with psycopg.connect(src) as s, psycopg.connect(_dsn(X1)) as t:
+        for table in TABLES:
+            cols = ", ".join(_columns(t, table))
+            with s.cursor().copy(f"COPY (SELECT {cols} FROM {table}) TO STDOUT (FORMAT binary)") as out, \
+                    t.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT binary)") as inp:
+                for chunk in out:
+                    inp.write(chunk)
+        t.commit()
+    with psycopg.connect(_dsn(X1), autocommit=True) as t:
+        t.execute("VACUUM ANALYZE")
+    say(f"scale 1: copied {n_src:,} firearms and their records into {X1} in {time.perf_counter() - started:.0f} s")
+
+
+def build_x100(say) -> None:
+    n1 = _count(X1)
+    if _count(X100) == n1 * (COPIES + 1):
+        say(f"scale 100: reusing {X100}")
+        return
+    started = time.perf_counter()
+    cluster.drop_database(X100)
+    with psycopg.connect(_dsn("postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{X100}" TEMPLATE "{X1}"')
+    with psycopg.connect(_dsn(X100)) as conn:
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        conn.execute("SET synchronous_commit = off")
+        for table in REPLICA:
+            schema, _, name = table.rpartition(".")
+            # Secondary indexes are rebuilt after the bulk insert (much faster than maintaining them).
+            indexes = conn.execute("""
+                SELECT i.indexname, i.indexdef FROM pg_indexes i
+                WHERE i.schemaname = %s AND i.tablename = %s AND NOT EXISTS (
+                    SELECT 1 FROM pg_constraint c WHERE c.conindid = format('%%I.%%I', i.schemaname, i.indexname)::regclass)
+                """, (schema or "public", name)).fetchall()
+            for ix, _ in indexes:
+                conn.execute(f'DROP INDEX "{schema or "public"}"."{ix}"')
+            cols = _columns(conn, table)
+            exprs = [REPLICA[table].get(c, c).format(off=OFF) for c in cols]
+            t0 = time.perf_counter()
+            conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(exprs)} "
+                         f"FROM {table} CROSS JOIN generate_series(1, {COPIES}) AS k")
+            for _, ddl in indexes:
+                conn.execute(ddl)
+            conn.commit()
+            say(f"  replicated {table} x{COPIES + 1} ({len(indexes)} indexes rebuilt) "
+                f"in {time.perf_counter() - t0:.0f} s")
+    with psycopg.connect(_dsn(X100), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    say(f"scale 100: built {X100} in SQL in {time.perf_counter() - started:.0f} s")
+
+
+def _stats(samples: list[float]) -> str:
+    ms = sorted(1000 * s for s in samples)
+    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    return f"median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   max {ms[-1]:7.1f} ms   (n={len(ms)})"
+
+
+def _targets(name: str, shift: bool) -> dict[str, list]:
+    """Guns to open: the 25 with most links plus 25 at random; at 100x the same guns in random copies."""
+    rng = random.Random(7)
+    with psycopg.connect(_dsn(name)) as conn:
+        busy = [r[0] for r in conn.execute("""
+            SELECT firearm_id FROM firearm_incident WHERE firearm_id < %s GROUP BY 1
+            ORDER BY count(*) DESC, 1 LIMIT 25""", (OFF,))]
+        ids = [r[0] for r in conn.execute("SELECT id FROM firearm WHERE id < %s ORDER BY id", (OFF,))]
+        persons = [r[0] for r in conn.execute(
+            "SELECT purchaser_id FROM trace WHERE purchaser_id < %s GROUP BY 1 ORDER BY count(*) DESC LIMIT 10", (OFF,))]
+        serials = [r[0] for r in conn.execute(
+            "SELECT serial_number FROM firearm WHERE id < %s AND serial_number IS NOT NULL ORDER BY id LIMIT 200",
+            (OFF,))]
+    guns = busy + rng.sample(ids, 25)
+    k = (lambda: rng.randint(1, COPIES) * OFF) if shift else (lambda: 0)
+    return {"guns": [g + k() for g in guns], "persons": [p + k() for p in persons],
+            "serials": [s[1:5] for s in rng.sample(serials, 20)]}
+
+
+def _measure(label: str, fn, args: list, say) -> None:
+    fn(args[0])  # warm-up (connection pool, dealer peer figures cached per data version)
+    times = []
+    for a in args:
+        t0 = time.perf_counter()
+        fn(a)
+        times.append(time.perf_counter() - t0)
+    say(f"  {label:<34} {_stats(times)}")
+
+
+def test_bench_journey_and_network(monkeypatch, capsys):
+    from layers import leads as leads_module
+    from layers.access import Viewer
+    from layers.indicators import dealer_peers
+    from layers.journey import firearm_journey
+    from layers.leads import leads
+    from layers.network import network, shortest_path
+    from layers.search import search
+
+    lines: list[str] = []
+
+    def say(msg: str) -> None:
+        lines.append(msg)
+        with capsys.disabled():
+            print(msg, flush=True)
+
+    say("\nbench_journey: server-side times of the investigation read path (warm cache)")
+    build_x1(say)
+    build_x100(say)
+    detective = Viewer("bench", "detective")
+    for scale, name in ((1, X1), (100, X100)):
+        monkeypatch.setenv("DATABASE_URL", _dsn(name))
+        db.reset_engines()
+        with psycopg.connect(_dsn(name)) as conn:
+            counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                      for t in ("firearm", "trace", "incident", "pii.person", "nibin_lead")}
+        say(f"scale {scale}{' (replicated in SQL from scale 1)' if scale == 100 else ''}: "
+            + ", ".join(f"{v:,} {k.split('.')[-1]}" for k, v in counts.items()))
+        t = _targets(name, shift=scale > 1)
+        cold = time.perf_counter()
+        with db.read_engine().connect() as conn:
+            dealer_peers(conn)
+        say(f"  dealer peer figures, once per loaded-data version: {1000 * (time.perf_counter() - cold):.0f} ms")
+        _measure("firearm journey", lambda g: firearm_journey(g, detective), t["guns"], say)
+        _measure("network, 2 hops around a gun", lambda g: network(f"firearm:{g}", hops=2, viewer=detective),
+                 t["guns"], say)
+        _measure("network, 2 hops around a purchaser", lambda p: network(f"person:{p}", hops=2, viewer=detective),
+                 t["persons"], say)
+        pairs = list(zip(t["guns"][:20], t["guns"][25:45], strict=True))
+        _measure("shortest path between two guns", lambda ab: shortest_path(
+            f"firearm:{ab[0]}", f"firearm:{ab[1]}", max_hops=4, viewer=detective), pairs, say)
+        _measure("search (4 characters of a serial)", lambda s: search(s, detective), t["serials"], say)
+        leads_module._cache.clear()
+        cold = time.perf_counter()
+        leads(detective)
+        say(f"  leads, first call after a load (four whole-table aggregates): "
+            f"{1000 * (time.perf_counter() - cold):.0f} ms")
+        _measure("leads page, cached rows per viewer", lambda _: leads(detective), [0, 1, 2, 3, 4], say)
+    db.reset_engines()
+    if not os.environ.get("CGA_BENCH_KEEP"):
+        cluster.drop_database(X100)
+        say(f"dropped {X100} (set CGA_BENCH_KEEP=1 to keep it for the next run)")
+    assert lines
