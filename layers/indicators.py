@@ -201,8 +201,9 @@ def firearm_indicators(conn: Connection, firearm: dict[str, Any], traces: list[d
     out.append({"key": "obliterated", "label": "Obliterated serial",
                 "status": "strong" if firearm["serial_obliterated"] else "clear",
                 "finding": "The serial number was obliterated — someone tried to make it untraceable."
-                if firearm["serial_obliterated"] else "Serial number intact.",
-                "evidence": {"serial obliterated": firearm["serial_obliterated"]}})
+                if firearm["serial_obliterated"] else "Serial number intact." if firearm.get("serial_number")
+                else "No serial number recorded (not obliterated).",
+                "evidence": {"serial obliterated": "yes" if firearm["serial_obliterated"] else "no"}})
 
     purchasers = sorted({t["purchaser_id"] for t in traces if t["purchaser_id"]})
     if purchasers:

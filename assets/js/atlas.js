@@ -2,6 +2,20 @@
    Styling reads `context.hideout`, so colours, classes and the selected district change without
    sending the data again. Every colour has a shape or a text twin (legend, tooltip, summary table). */
 window.atlas = Object.assign({}, window.atlas, {
+    stateFeature: function (feature, layer) {
+        // State outlines are a national-scale backdrop; at city zoom their 1:10M coastline is wrong.
+        layer.once("add", function () {
+            var map = layer._map;
+            if (!map || map._atlasStates) { return; }
+            map._atlasStates = true;
+            var update = function () {
+                var pane = map.getPane("base-states");
+                if (pane) { pane.style.display = map.getZoom() >= 10 ? "none" : ""; }
+            };
+            map.on("zoomend", update);
+            update();
+        });
+    },
     _esc: function (s) {
         return String(s === null || s === undefined ? "" : s).replace(/[&<>"]/g, function (c) {
             return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c];
@@ -34,7 +48,8 @@ window.atlas = Object.assign({}, window.atlas, {
     labelMarker: function (feature, latlng) {
         return L.marker(latlng, {
             icon: L.divIcon({className: "district-label", html: feature.properties.name, iconSize: null}),
-            interactive: false, keyboard: false
+            // Above the points: a commander must always see which district is which.
+            interactive: false, keyboard: false, pane: "tooltipPane"
         });
     },
     _pointColor: function (p, h) {

@@ -27,10 +27,17 @@ def js(name: str) -> dict:
 
 
 def basemap() -> list:
-    """The configured tile layer, or nothing: outlines and labels must read well without tiles."""
+    """The configured tile layer; without one, US state outlines shipped in assets/geo, so that
+    national views (dealers, flows, a gun's path) still show where things are."""
     url = settings.get("CGA_TILE_URL")
     if not url:
-        return []
+        # Its own pane under the overlays: it loads last (by URL) and must not cover what is drawn.
+        return [dl.Pane(dl.GeoJSON(url="/assets/geo/us_states.geojson", interactive=False,
+                                   style={"color": "#a0aec0", "weight": 1, "fillColor": "#f7fafc",
+                                          "fillOpacity": 1},
+                                   # 1:10M outlines are kilometres off at street level: hide them there.
+                                   onEachFeature=js("stateFeature")),
+                        name="base-states", style={"zIndex": 250})]
     return [dl.TileLayer(url=url, attribution=settings.get("CGA_TILE_ATTRIBUTION") or None, opacity=0.7)]
 
 

@@ -46,7 +46,7 @@ from layers.map_filters import MapFilters
 
 dash.register_page(__name__, path="/", name="Map", title="Crime Gun Atlas — map", order=0)
 
-CLUSTER_RADIUS_PX = 50
+CLUSTER_RADIUS_PX = 70
 US_BOUNDS = [[24.5, -125.0], [49.5, -66.9]]
 POINT_HIDEOUT = {
     "alerts": {"layer": "alerts", "label": "ShotSpotter alert", "colors": {"kind": ALERT_COLORS},
