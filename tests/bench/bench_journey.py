@@ -23,19 +23,18 @@ from __future__ import annotations
 
 import os
 import random
-import statistics
 import time
 
 import psycopg
 import pytest
 
-from layers import cluster, db, migrate
+from layers import cluster, db
+from tests.bench import scaling
+from tests.bench.scaling import COPIES, OFF
 
 pytestmark = pytest.mark.bench
 
 X1, X100 = "cga_bench_inv_x1", "cga_bench_inv_x100"
-OFF = 10_000_000  # id offset per copy (scale-1 ids stay below it)
-COPIES = 99
 
 TABLES = ("etl_run", "boundary", "dealer", "pii.person", "firearm", "incident", "trace", "recovery", "shot_alert",
           "ballistic_evidence", "nibin_lead", "firearm_incident")
@@ -72,103 +71,18 @@ REPLICA = {
 }
 
 
-def _dsn(name: str) -> str:
-    return db.dsn(cluster.url(name))
-
-
-def _columns(conn: psycopg.Connection, table: str) -> list[str]:
-    schema, _, name = table.rpartition(".")
-    return [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-        "ORDER BY ordinal_position", (schema or "public", name))]
-
-
-def _count(name: str, table: str = "firearm") -> int | None:
-    try:
-        with psycopg.connect(_dsn(name)) as conn:
-            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    except psycopg.Error:
-        return None
-
-
-def _source_url() -> str:
-    return os.environ.get("CGA_BENCH_SOURCE_URL") or db.dsn()
-
-
 def build_x1(say) -> None:
-    src = _source_url()
-    with psycopg.connect(src) as s:
-        n_src = s.execute("SELECT count(*) FROM firearm").fetchone()[0]
-    if n_src < 1000:
-        pytest.skip(f"the source database holds {n_src} firearms: load synthetic Baltimore first (make demo)")
-    if _count(X1) == n_src:
-        say(f"scale 1: reusing {X1} ({n_src:,} firearms)")
-        return
-    started = time.perf_counter()
-    cluster.drop_database(X1)
-    cluster.ensure_database(X1)
-    migrate.upgrade(db.engine(cluster.url(X1)))
-    db.engine(cluster.url(X1)).dispose()
-    with psycopg.connect(src) as s, psycopg.connect(_dsn(X1)) as t:
-        for table in TABLES:
-            cols = ", ".join(_columns(t, table))
-            with s.cursor().copy(f"COPY (SELECT {cols} FROM {table}) TO STDOUT (FORMAT binary)") as out, \
-                    t.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT binary)") as inp:
-                for chunk in out:
-                    inp.write(chunk)
-        t.commit()
-    with psycopg.connect(_dsn(X1), autocommit=True) as t:
-        t.execute("VACUUM ANALYZE")
-    say(f"scale 1: copied {n_src:,} firearms and their records into {X1} in {time.perf_counter() - started:.0f} s")
+    scaling.copy_loaded(X1, TABLES, "firearm", say)
 
 
 def build_x100(say) -> None:
-    n1 = _count(X1)
-    if _count(X100) == n1 * (COPIES + 1):
-        say(f"scale 100: reusing {X100}")
-        return
-    started = time.perf_counter()
-    cluster.drop_database(X100)
-    with psycopg.connect(_dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{X100}" TEMPLATE "{X1}"')
-    with psycopg.connect(_dsn(X100)) as conn:
-        conn.execute("SET maintenance_work_mem = '512MB'")
-        conn.execute("SET synchronous_commit = off")
-        for table in REPLICA:
-            schema, _, name = table.rpartition(".")
-            # Secondary indexes are rebuilt after the bulk insert (much faster than maintaining them).
-            indexes = conn.execute("""
-                SELECT i.indexname, i.indexdef FROM pg_indexes i
-                WHERE i.schemaname = %s AND i.tablename = %s AND NOT EXISTS (
-                    SELECT 1 FROM pg_constraint c WHERE c.conindid = format('%%I.%%I', i.schemaname, i.indexname)::regclass)
-                """, (schema or "public", name)).fetchall()
-            for ix, _ in indexes:
-                conn.execute(f'DROP INDEX "{schema or "public"}"."{ix}"')
-            cols = _columns(conn, table)
-            exprs = [REPLICA[table].get(c, c).format(off=OFF) for c in cols]
-            t0 = time.perf_counter()
-            conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(exprs)} "
-                         f"FROM {table} CROSS JOIN generate_series(1, {COPIES}) AS k")
-            for _, ddl in indexes:
-                conn.execute(ddl)
-            conn.commit()
-            say(f"  replicated {table} x{COPIES + 1} ({len(indexes)} indexes rebuilt) "
-                f"in {time.perf_counter() - t0:.0f} s")
-    with psycopg.connect(_dsn(X100), autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    say(f"scale 100: built {X100} in SQL in {time.perf_counter() - started:.0f} s")
-
-
-def _stats(samples: list[float]) -> str:
-    ms = sorted(1000 * s for s in samples)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
-    return f"median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   max {ms[-1]:7.1f} ms   (n={len(ms)})"
+    scaling.replicate(X1, X100, {table: ("TRUE", exprs) for table, exprs in REPLICA.items()}, "firearm", say)
 
 
 def _targets(name: str, shift: bool) -> dict[str, list]:
     """Guns to open: the 25 with most links plus 25 at random; at 100x the same guns in random copies."""
     rng = random.Random(7)
-    with psycopg.connect(_dsn(name)) as conn:
+    with psycopg.connect(scaling.dsn(name)) as conn:
         busy = [r[0] for r in conn.execute("""
             SELECT firearm_id FROM firearm_incident WHERE firearm_id < %s GROUP BY 1
             ORDER BY count(*) DESC, 1 LIMIT 25""", (OFF,))]
@@ -191,7 +105,7 @@ def _measure(label: str, fn, args: list, say) -> None:
         t0 = time.perf_counter()
         fn(a)
         times.append(time.perf_counter() - t0)
-    say(f"  {label:<34} {_stats(times)}")
+    say(f"  {label:<34} {scaling.stats(times)}")
 
 
 def test_bench_journey_and_network(monkeypatch, capsys):
@@ -214,10 +128,10 @@ def test_bench_journey_and_network(monkeypatch, capsys):
     build_x1(say)
     build_x100(say)
     detective = Viewer("bench", "detective")
-    for scale, name in ((1, X1), (100, X100)):
-        monkeypatch.setenv("DATABASE_URL", _dsn(name))
+    for scale, name in ((1, X1), (COPIES + 1, X100)):
+        monkeypatch.setenv("DATABASE_URL", scaling.dsn(name))
         db.reset_engines()
-        with psycopg.connect(_dsn(name)) as conn:
+        with psycopg.connect(scaling.dsn(name)) as conn:
             counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                       for t in ("firearm", "trace", "incident", "pii.person", "nibin_lead")}
         say(f"scale {scale}{' (replicated in SQL from scale 1)' if scale == 100 else ''}: "

@@ -34,13 +34,12 @@ import orjson
 import psycopg
 import pytest
 
-from layers import cluster, db, migrate
+from layers import cluster, db
+from tests.bench import scaling
 
 pytestmark = pytest.mark.bench
 
 X1, X100 = "cga_bench_map_x1", "cga_bench_map_x100"
-OFF = 10_000_000
-COPIES = 99
 TABLES = ("etl_run", "boundary", "dealer", "pii.person", "firearm", "incident", "trace", "recovery", "shot_alert")
 JITTER = ("ST_SetSRID(ST_MakePoint(ST_X(geom) + (random() - 0.5) * 0.0058, "
           "ST_Y(geom) + (random() - 0.5) * 0.0045), 4326)")  # about +-250 m each way in Baltimore
@@ -65,25 +64,6 @@ ZOOMS = (11, 12, 13, 14, 15, 16, 17)
 VIEW_PX = (1100, 800)
 
 
-def _dsn(name: str) -> str:
-    return db.dsn(cluster.url(name))
-
-
-def _columns(conn, table: str) -> list[str]:
-    schema, _, name = table.rpartition(".")
-    return [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-        "ORDER BY ordinal_position", (schema or "public", name))]
-
-
-def _count(name: str, table: str) -> int | None:
-    try:
-        with psycopg.connect(_dsn(name)) as conn:
-            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    except psycopg.Error:
-        return None
-
-
 def _refresh_cells(name: str) -> None:
     from layers.density import refresh_map_cells
 
@@ -92,87 +72,16 @@ def _refresh_cells(name: str) -> None:
     eng.dispose()
 
 
-def _has_cells(name: str) -> bool:
-    try:
-        with psycopg.connect(_dsn(name)) as conn:
-            return conn.execute("SELECT count(*) FROM map_cell_day").fetchone()[0] > 0
-    except psycopg.Error:
-        return False
-
-
 def build_x1(say) -> None:
-    src = os.environ.get("CGA_BENCH_SOURCE_URL") or db.dsn()
-    with psycopg.connect(src) as s:
-        n_src = s.execute("SELECT count(*) FROM shot_alert").fetchone()[0]
-    if n_src < 1000:
-        pytest.skip(f"the source database holds {n_src} alerts: load synthetic Baltimore first (make demo)")
-    if _count(X1, "shot_alert") == n_src and _has_cells(X1):
-        say(f"scale 1: reusing {X1}")
-        return
-    t0 = time.perf_counter()
-    cluster.drop_database(X1)
-    cluster.ensure_database(X1)
-    migrate.upgrade(db.engine(cluster.url(X1)))
-    db.engine(cluster.url(X1)).dispose()
-    with psycopg.connect(src) as s, psycopg.connect(_dsn(X1)) as t:
-        for table in TABLES:
-            cols = ", ".join(_columns(t, table))
-            with s.cursor().copy(f"COPY (SELECT {cols} FROM {table}) TO STDOUT (FORMAT binary)") as out, \
-                    t.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT binary)") as inp:
-                for chunk in out:
-                    inp.write(chunk)
-        t.commit()
-    _refresh_cells(X1)
-    with psycopg.connect(_dsn(X1), autocommit=True) as t:
-        t.execute("VACUUM ANALYZE")
-    say(f"scale 1: copied the loaded database into {X1} in {time.perf_counter() - t0:.0f} s")
+    scaling.copy_loaded(X1, TABLES, "shot_alert", say, after=_refresh_cells)
 
 
 def build_x100(say) -> None:
-    n1 = _count(X1, "shot_alert")
-    if _count(X100, "shot_alert") == n1 * (COPIES + 1) and _has_cells(X100):
-        say(f"scale 100: reusing {X100}")
-        return
-    t0 = time.perf_counter()
-    cluster.drop_database(X100)
-    with psycopg.connect(_dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{X100}" TEMPLATE "{X1}"')
-    with psycopg.connect(_dsn(X100)) as conn:
-        conn.execute("SET maintenance_work_mem = '512MB'")
-        conn.execute("SET synchronous_commit = off")
-        for table, (row_filter, exprs_by_col) in REPLICA.items():
-            indexes = conn.execute("""
-                SELECT i.indexname, i.indexdef FROM pg_indexes i
-                WHERE i.schemaname = 'public' AND i.tablename = %s AND NOT EXISTS (
-                    SELECT 1 FROM pg_constraint c WHERE c.conindid = format('%%I.%%I', i.schemaname, i.indexname)::regclass)
-                """, (table,)).fetchall()
-            for ix, _ in indexes:
-                conn.execute(f'DROP INDEX "public"."{ix}"')
-            cols = _columns(conn, table)
-            exprs = [exprs_by_col.get(c, c).format(off=OFF) for c in cols]
-            t1 = time.perf_counter()
-            conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(exprs)} "
-                         f"FROM {table} CROSS JOIN generate_series(1, {COPIES}) AS k WHERE {row_filter}")
-            for _, ddl in indexes:
-                conn.execute(ddl)
-            conn.commit()
-            say(f"  replicated {table} ({row_filter}) x{COPIES + 1}, {len(indexes)} indexes rebuilt, "
-                f"in {time.perf_counter() - t1:.0f} s")
-    t1 = time.perf_counter()
-    _refresh_cells(X100)
-    say(f"  refreshed the pre-aggregated density cells in {time.perf_counter() - t1:.0f} s")
-    with psycopg.connect(_dsn(X100), autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
+    scaling.replicate(X1, X100, REPLICA, "shot_alert", say, after=_refresh_cells)
+    with psycopg.connect(scaling.dsn(X100)) as conn:
         sizes = conn.execute("""SELECT (SELECT count(*) FROM shot_alert), (SELECT count(*) FROM incident WHERE is_firearm
                                 AND category IN ('shooting', 'homicide')), (SELECT count(*) FROM recovery)""").fetchone()
-    say(f"scale 100: built {X100} in SQL in {time.perf_counter() - t0:.0f} s: {sizes[0]:,} alerts, "
-        f"{sizes[1]:,} shootings/homicides, {sizes[2]:,} recoveries")
-
-
-def _stats(samples: list[float]) -> str:
-    ms = sorted(1000 * s for s in samples)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
-    return f"median {statistics.median(ms):7.1f} ms  p95 {p95:7.1f} ms"
+    say(f"scale {scaling.COPIES + 1}: {sizes[0]:,} alerts, {sizes[1]:,} shootings/homicides, {sizes[2]:,} recoveries")
 
 
 def _bytes(samples: list[int]) -> str:
@@ -218,7 +127,7 @@ def _run_scale(name: str, label: str, say, monkeypatch, ranges=("last 28 days", 
     from layers.access import Viewer
     from layers.map_filters import MapFilters
 
-    monkeypatch.setenv("DATABASE_URL", _dsn(name))
+    monkeypatch.setenv("DATABASE_URL", scaling.dsn(name))
     db.reset_engines()
     first, last = points.data_extent()
     extent = districts.city_bounds()
@@ -244,7 +153,7 @@ def _run_scale(name: str, label: str, say, monkeypatch, ranges=("last 28 days", 
             times.append(time.perf_counter() - t0)
             sizes.append(len(body))
         say(f"  {range_label:<15} viewport update (3 layers, {len(views)} views z{ZOOMS[0]}-{ZOOMS[-1]}): "
-            f"{_stats(times)}   sent {_bytes(sizes)}   layer answers: {modes}")
+            f"{scaling.stats(times)}   sent {_bytes(sizes)}   layer answers: {modes}")
         if not naive:
             continue
         naive_t, naive_b = [], 0
@@ -270,12 +179,12 @@ def test_bench_map_viewport(monkeypatch, capsys):
     build_x100(say)
     try:
         _run_scale(X1, "scale 1 (the loaded synthetic Baltimore)", say, monkeypatch)
-        _run_scale(X100, "scale 100 (built in SQL from scale 1: rows replicated x100 with ~250 m jitter)",
+        _run_scale(X100, f"scale {scaling.COPIES + 1} (built in SQL from scale 1: rows replicated with ~250 m jitter)",
                    say, monkeypatch)
         from layers import density
 
         monkeypatch.setattr(density, "precomputed", lambda *a, **k: False)
-        _run_scale(X100, "scale 100 without the pre-aggregated cells (points counted per request)", say, monkeypatch,
+        _run_scale(X100, f"scale {scaling.COPIES + 1} without the pre-aggregated cells (points counted per request)", say, monkeypatch,
                    ranges=("last 12 months",), naive=False)
     finally:
         if not os.environ.get("CGA_BENCH_KEEP"):
