@@ -10,7 +10,7 @@ help:
 	@echo "make demo          run the product on synthetic Baltimore at http://127.0.0.1:8050"
 	@echo "make demo-rebuild  regenerate and reload the synthetic data, then serve"
 	@echo "make test          lint + unit, database and browser tests"
-	@echo "make bench         benchmarks (print numbers)"
+	@echo "make bench         benchmarks on the demo data and a 100x copy built in SQL (print numbers)"
 	@echo "make stop          stop the embedded database"
 
 install:
@@ -33,7 +33,7 @@ test: install-test lint
 	CGA_REQUIRE_DB=1 .venv/bin/python -m pytest -q -p no:cacheprovider --headless tests/unit tests/db tests/browser
 
 bench: install-test
-	$(CG) db start --quiet
+	$(CG) demo --no-serve
 	.venv/bin/python -m pytest -q -s -p no:cacheprovider tests/bench
 
 stop:
