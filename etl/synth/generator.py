@@ -53,7 +53,8 @@ def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 20
     all_years = list(range(years[0], years[1] + 1))
     end_day = np.datetime64(f"{years[1]}-12-31", "D")
     bar = tqdm(total=3 + 3 * len(all_years) + 2, desc="synthetic data", unit="step",
-               disable=not progress, file=sys.stderr)
+               # None: a bar on a terminal, nothing in logs and CI output.
+               disable=None if progress else True, file=sys.stderr)
     files: list[dict[str, Any]] = []
 
     def done(path: Path, kind: str, rows: int, **extra: Any) -> None:
