@@ -1,7 +1,8 @@
 """Test setup: a fresh PostGIS database per test session on the real server, never a mock.
 
 The database comes from the embedded cluster (started by `make test`; started here if needed) or
-from DATABASE_URL. Database tests fail, not skip, when it cannot be reached.
+from DATABASE_URL. Database tests fail, not skip, when it cannot be reached, and under `make test`
+(CGA_NO_SKIPS=1) any skipped test counts as failed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,17 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With CGA_NO_SKIPS=1 (as `make test` sets) a skipped test is a failure: a suite that quietly
+    skipped its database or browser tests would pass while testing nothing."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CGA_NO_SKIPS") == "1" and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in a run that must not skip (CGA_NO_SKIPS=1): {report.longrepr}"
 
 TABLES = ("firearm_incident", "nibin_lead", "ballistic_evidence", "shot_alert", "recovery", "trace",
           "firearm", "pii.person", "incident", "dealer", "boundary", "etl_rejected_row", "etl_run")
