@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from dashboard.components.investigate import dl_table, int_or_none, network_link, not_found, page_head
 from dashboard.components.journey_view import indicators
-from layers.network import dealer_detail
+from layers.entities import dealer_detail
 
 dash.register_page(__name__, path_template="/dealer/<dealer_id>", name="Dealer", nav=False,
                    title="Crime Gun Atlas — dealer")

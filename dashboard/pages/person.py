@@ -13,7 +13,7 @@ from dashboard.components.investigate import (
     page_head,
     restricted_notice,
 )
-from layers.network import person_detail
+from layers.entities import person_detail
 
 dash.register_page(__name__, path_template="/person/<person_id>", name="Person", nav=False,
                    title="Crime Gun Atlas — person")

@@ -168,7 +168,7 @@ def test_detective_reads_are_recorded(ids, caplog):
 
 
 def test_person_dealer_and_incident_details(ids):
-    from layers.network import dealer_detail, incident_detail, person_detail
+    from layers.entities import dealer_detail, incident_detail, person_detail
 
     p = person_detail(ids["parker"], DETECTIVE)
     assert p["purchased"] == 3 and p["possessed"] == 1  # gun A twice (two traces), gun C
