@@ -63,18 +63,24 @@ def empty_db(database_url):
     return database_url
 
 
-@pytest.fixture
-def sql(database_url):
-    """Run one query on the test database and return all rows."""
+def query_runner(url: str):
+    """A function that runs one query on the database at `url` and returns all rows: tests check the
+    layers under test with SQL of their own, independent of them."""
     import psycopg
 
-    dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
 
     def run(query: str, params=None):
         with psycopg.connect(dsn) as conn:
             return conn.execute(query, params).fetchall()
 
     return run
+
+
+@pytest.fixture
+def sql(database_url):
+    """Run one query on the test database and return all rows."""
+    return query_runner(database_url)
 
 
 @pytest.fixture(scope="session")

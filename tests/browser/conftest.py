@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, query_runner
 
 
 @pytest.fixture
@@ -48,12 +48,4 @@ def synth_app(synthetic_db):
 @pytest.fixture
 def synth_sql(synthetic_url):
     """Run one query on the synthetic database (independent of the layers under test)."""
-    import psycopg
-
-    dsn = synthetic_url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-    def run(query: str, params=None):
-        with psycopg.connect(dsn) as conn:
-            return conn.execute(query, params).fetchall()
-
-    return run
+    return query_runner(synthetic_url)

@@ -11,6 +11,7 @@ import pytest
 
 from layers import access, dealers_map, density, district_panel, viewport
 from layers.map_filters import MapFilters
+from tests.conftest import query_runner
 
 pytestmark = pytest.mark.db
 
@@ -23,15 +24,7 @@ PERSONAL = {"street", "serial_number", "trace_number", "address", "cc_number", "
 
 @pytest.fixture
 def ssql(synthetic_db):
-    import psycopg
-
-    dsn = synthetic_db.replace("postgresql+psycopg://", "postgresql://", 1)
-
-    def run(query, params=None):
-        with psycopg.connect(dsn) as conn:
-            return conn.execute(query, params).fetchall()
-
-    return run
+    return query_runner(synthetic_db)
 
 
 def test_points_in_view_match_sql_and_carry_nothing_personal(ssql):
