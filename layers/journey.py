@@ -281,9 +281,10 @@ def summary(j: dict[str, Any], viewer: access.Viewer) -> str:
         place = ", ".join(x for x in (d.get("city"), d.get("state")) if x)
         where += f" in {place}" if place else ""
         when = f" on {s['date']}" if s["date"] else ""
-        by = f" by {_who(s['purchaser'], 'purchaser', viewer)}" if s["purchaser"] else ""
+        # "to FOX, ROY" for those who may see people; no pseudo-name for the others.
+        to = f" to {_who(s['purchaser'], 'purchaser', viewer)}" if s["purchaser"] and viewer.personal_data else ""
         multi = ", part of a multiple sale" if s["multiple_sale"] else ""
-        out.append(f"First sold{when}{where}{by}{multi}.")
+        out.append(f"First sold{when}{where}{to}{multi}.")
     elif traces:
         statuses = ", ".join(sorted({t["trace_status"].replace("_", " ").lower() for t in traces}))
         out.append(f"No retail sale is known (trace outcome: {statuses}).")

@@ -108,7 +108,7 @@ def test_summary_and_indicators_for_a_trafficked_gun(ids):
 
     j = firearm_journey(ids["gun_a"], DETECTIVE)
     s = j["summary"]
-    assert "First sold on 2021-01-10 at RIVER GUNS LLC in Richmond, VA by PARKER, PAT" in s
+    assert "First sold on 2021-01-10 at RIVER GUNS LLC in Richmond, VA to PARKER, PAT" in s
     assert "part of a multiple sale" in s and "from a different person (QUINN, ALEX)" in s
     assert "Recovered again" in s, s
     assert "Linked by NIBIN to 1 shooting, 1 homicide (2 before and 0 after" in s, s
@@ -149,7 +149,7 @@ def test_press_sees_no_people_serials_trace_or_case_numbers(ids, monkeypatch):
         assert secret not in blob, secret
     assert "[restricted]" in blob
     assert j["firearm"]["serial_number"] == "[restricted]"
-    assert "First sold on 2021-01-10 at RIVER GUNS LLC" in j["summary"]  # dealers are businesses
+    assert "First sold on 2021-01-10 at RIVER GUNS LLC in Richmond, VA." in j["summary"]  # dealers are public
     monkeypatch.setenv("CGA_ROLE", "detective")
     assert "PARKER" in repr(firearm_journey(ids["gun_a"]))
 
