@@ -1,7 +1,10 @@
-"""District figures for the map: the choropleth measure of every district, and one district's panel.
+"""Boundary figures for the map: the choropleth measure of every district (or post / neighborhood),
+and one district's panel.
 
 Counts follow the map's filters (dates, firearm type, ...); rates are per 1,000 residents when the
-boundary carries a population. The comparison period is the same dates one year earlier.
+boundary carries a population. The comparison period is the same dates one year earlier. Districts are
+counted by each point's district; posts and neighborhoods by a spatial join of the points to their polygons
+(a point on a shared edge goes to one polygon only: the first by name).
 """
 
 from __future__ import annotations
@@ -16,17 +19,32 @@ from layers.map_filters import LAYERS, MapFilters, where_clause
 MEASURES = {"shootings": "Shootings and homicides", "alerts": "ShotSpotter alerts", "recoveries": "Gun recoveries"}
 
 
-def _counts_by_district(conn, filters: MapFilters) -> dict[str, dict[str, int]]:
-    parts, params = [], {}
+BOUNDARY_KINDS = ("district", "post", "neighborhood")
+
+
+def _counts_by_boundary(conn, filters: MapFilters, kind: str = "district") -> dict[str, dict[str, int]]:
+    if kind not in BOUNDARY_KINDS:
+        raise ValueError(f"unknown boundary kind {kind!r}")
+    parts, params = [], {"kind": kind}
     for i, key in enumerate(MEASURES):
         where, p = where_clause(LAYERS[key], filters, prefix=f"m{i}_")
-        parts.append(f"SELECT '{key}' AS measure, p.district, count(*)::int AS n FROM {LAYERS[key].from_sql} "
-                     f"WHERE {where} AND p.district IS NOT NULL GROUP BY p.district")
+        if kind == "district":
+            parts.append(f"SELECT '{key}' AS measure, p.district AS name, count(*)::int AS n "
+                         f"FROM {LAYERS[key].from_sql} WHERE {where} AND p.district IS NOT NULL GROUP BY p.district")
+        else:
+            parts.append(f"SELECT '{key}' AS measure, b.name, count(*)::int AS n FROM {LAYERS[key].from_sql} "
+                         "CROSS JOIN LATERAL (SELECT b.name FROM boundary b WHERE b.kind = :kind "
+                         "AND ST_Intersects(b.geom, p.geom) ORDER BY b.name LIMIT 1) b "
+                         f"WHERE {where} AND p.geom IS NOT NULL GROUP BY b.name")
         params.update(p)
     out: dict[str, dict[str, int]] = {}
     for r in conn.execute(text(" UNION ALL ".join(parts)), params).mappings():
-        out.setdefault(r["district"], {})[r["measure"]] = r["n"]
+        out.setdefault(r["name"], {})[r["measure"]] = r["n"]
     return out
+
+
+def _counts_by_district(conn, filters: MapFilters) -> dict[str, dict[str, int]]:
+    return _counts_by_boundary(conn, filters, "district")
 
 
 def pct_change(now: int, before: int) -> float | None:
@@ -36,25 +54,38 @@ def pct_change(now: int, before: int) -> float | None:
     return round(100.0 * (now - before) / before, 1)
 
 
+def _measure_row(name: str, population: int | None, now: dict[str, int], before: dict[str, int]) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": name, "population": population}
+    for key in MEASURES:
+        n, b = now.get(key, 0), before.get(key, 0)
+        row[key] = n
+        row[f"{key}_before"] = b
+        row[f"{key}_change"] = pct_change(n, b)
+        row[f"{key}_rate"] = round(1000.0 * n / population, 2) if population else None
+    return row
+
+
+def boundary_measures(kind: str, filters: MapFilters) -> list[dict[str, Any]]:
+    """Every boundary of a kind (district, post, neighborhood) with its counts under the filters, the
+    counts a year earlier, population and rates per 1,000 residents (None without a population)."""
+    with read_engine().connect() as conn:
+        shapes = conn.execute(text("SELECT name, population FROM boundary WHERE kind = :kind ORDER BY name"),
+                              {"kind": kind}).mappings().all()
+        now = _counts_by_boundary(conn, filters, kind)
+        before = _counts_by_boundary(conn, filters.shifted_years(-1), kind)
+    return [_measure_row(d["name"], d["population"], now.get(d["name"], {}), before.get(d["name"], {}))
+            for d in shapes]
+
+
+def boundary_counts(kind: str, name: str, filters: MapFilters) -> dict[str, Any] | None:
+    """One post or neighborhood (or district): its population and counts now and a year earlier."""
+    rows = [r for r in boundary_measures(kind, filters) if r["name"] == name]
+    return rows[0] if rows else None
+
+
 def district_measures(filters: MapFilters) -> list[dict[str, Any]]:
     """Every district with its counts, comparison counts, population and rates per 1,000 residents."""
-    with read_engine().connect() as conn:
-        districts = conn.execute(text(
-            "SELECT name, population FROM boundary WHERE kind = 'district' ORDER BY name")).mappings().all()
-        now = _counts_by_district(conn, filters)
-        before = _counts_by_district(conn, filters.shifted_years(-1))
-    rows = []
-    for d in districts:
-        row: dict[str, Any] = {"district": d["name"], "population": d["population"]}
-        for key in MEASURES:
-            n = now.get(d["name"], {}).get(key, 0)
-            b = before.get(d["name"], {}).get(key, 0)
-            row[key] = n
-            row[f"{key}_before"] = b
-            row[f"{key}_change"] = pct_change(n, b)
-            row[f"{key}_rate"] = round(1000.0 * n / d["population"], 2) if d["population"] else None
-        rows.append(row)
-    return rows
+    return [{"district": r.pop("name"), **r} for r in boundary_measures("district", filters)]
 
 
 def district_panel(district: str, filters: MapFilters, top: int = 5) -> dict[str, Any]:

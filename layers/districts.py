@@ -1,4 +1,4 @@
-"""Boundaries as map data: district outlines (and the city) with their names and label points."""
+"""Boundaries as map data: district (post, neighborhood) outlines and the city, with names and label points."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def boundaries_geojson(kind: str = "district") -> dict:
     """Every boundary of one kind, simplified for display, with a label point inside each polygon."""
     with read_engine().connect() as conn:
         rows = conn.execute(text("""
-            SELECT name, code, approximate, population,
+            SELECT kind, name, code, approximate, population,
                    ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.0002), 6) AS geometry,
                    ST_Y(ST_PointOnSurface(geom)) AS label_lat, ST_X(ST_PointOnSurface(geom)) AS label_lon
             FROM boundary WHERE kind = :kind ORDER BY name"""), {"kind": kind}).mappings().all()
@@ -38,3 +38,19 @@ def district_names() -> list[str]:
     """Names of the loaded police districts, for filters."""
     with read_engine().connect() as conn:
         return list(conn.execute(text("SELECT name FROM boundary WHERE kind = 'district' ORDER BY name")).scalars())
+
+
+def boundary_kinds() -> list[str]:
+    """The map's boundary kinds that are loaded: district first, then post and neighborhood."""
+    with read_engine().connect() as conn:
+        present = set(conn.execute(text(
+            "SELECT DISTINCT kind FROM boundary WHERE kind IN ('district', 'post', 'neighborhood')")).scalars())
+    return [k for k in ("district", "post", "neighborhood") if k in present]
+
+
+def label_points(outlines: dict) -> dict:
+    """Point features at each outline's label point (from `boundaries_geojson`), carrying its name."""
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": f["properties"]["name"]},
+         "geometry": {"type": "Point", "coordinates": [f["properties"]["label_lon"], f["properties"]["label_lat"]]}}
+        for f in outlines["features"]]}

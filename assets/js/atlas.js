@@ -29,7 +29,7 @@ window.atlas = Object.assign({}, window.atlas, {
     outlineStyle: function (feature, context) {
         var h = (context && context.hideout) || {};
         var p = feature.properties;
-        var style = {color: "#1a202c", weight: 2, opacity: 0.8, fillColor: "#e2e8f0", fillOpacity: 0.15,
+        var style = {color: "#1a202c", weight: (p.kind && p.kind !== "district") ? 1 : 2, opacity: 0.8, fillColor: "#e2e8f0", fillOpacity: 0.15,
                      dashArray: p.approximate ? "6 4" : null};
         if (h.values) {
             var k = window.atlas._classOf(h.values[p.name], h.breaks);
@@ -39,10 +39,12 @@ window.atlas = Object.assign({}, window.atlas, {
         return style;
     },
     outlineTooltip: function (feature, layer) {
-        var p = feature.properties;
-        var text = p.name + (p.approximate ? " (approximate boundary)" : "");
+        var p = feature.properties, A = window.atlas;
+        var kind = p.kind || "district";
+        var text = (kind === "district" ? "" : (kind === "post" ? "Post " : "Neighborhood: ")) + A._esc(p.name) +
+                   (p.approximate ? " (approximate boundary)" : "");
         if (p.population) { text += "<br>Population " + p.population.toLocaleString(); }
-        text += "<br><i>Click for the district panel</i>";
+        text += kind === "district" ? "<br><i>Click for the district panel</i>" : "<br><i>Click for its counts</i>";
         layer.bindTooltip(text, {sticky: true});
     },
     labelMarker: function (feature, latlng) {

@@ -120,3 +120,62 @@ def district_details(panel: dict[str, Any], compare: bool, labels: dict[str, str
         html.Div("Source states as text: " + ", ".join(f"{s['state']} {s['n']}" for s in panel["source_states"]),
                  className="visually-hidden", id="district-sources-text"),
     ], id="details-district")
+
+
+def class_of(value: float, breaks: list[float]) -> int:
+    for i, b in enumerate(breaks):
+        if value <= b:
+            return i
+    return len(breaks) - 1
+
+
+def choropleth_table(kind_label: str, measure_label: str, values: dict[str, float], breaks: list[float],
+                     rate: bool) -> html.Table:
+    """The choropleth as text: each district (post, neighborhood) with its value and colour class."""
+    unit = " per 1,000 residents" if rate else ""
+    return html.Table([
+        html.Caption(f"{kind_label} choropleth: {measure_label.lower()}{unit} (darker = more)"),
+        html.Thead(html.Tr([html.Th(kind_label, scope="col"), html.Th("Value", scope="col"),
+                            html.Th("Class", scope="col")])),
+        html.Tbody([html.Tr([html.Th(d.title(), scope="row"), html.Td(f"{v:,.2f}" if rate else f"{v:,}"),
+                             html.Td(f"{class_of(v, breaks) + 1} of {len(breaks)}")])
+                    for d, v in sorted(values.items(), key=lambda kv: -kv[1])]),
+    ], className="table table-sm choropleth-table", id="choropleth-table")
+
+
+def boundary_details(kind_label: str, row: dict[str, Any], compare: bool, labels: dict[str, str]) -> html.Div:
+    """A post or neighborhood: its name and counts (now, per 1,000 residents, a year earlier)."""
+    rows = [html.Tr([html.Th("Layer", scope="col"), html.Th("Now", scope="col"),
+                     html.Th("Per 1,000", scope="col"), html.Th("Year earlier", scope="col") if compare else None])]
+    for key, label in labels.items():
+        rate = row.get(f"{key}_rate")
+        rows.append(html.Tr([html.Th(label, scope="row"), html.Td(f"{row[key]:,}", className="num"),
+                             html.Td("" if rate is None else f"{rate:.2f}", className="num"),
+                             html.Td(change_text(row[key], row[f"{key}_before"]) or "–", className="num")
+                             if compare else None], id=f"boundary-row-{key}"))
+    return html.Div([
+        _title(f"{kind_label} {row['name'].title()}" if kind_label == "Post" and row["name"].isdigit()
+               else f"{row['name'].title()} ({kind_label.lower()})"),
+        html.P(f"Population {row['population']:,}" if row["population"] else "Population not known",
+               className="side-note"),
+        html.Table(rows, className="table table-sm panel-table", id="boundary-counts"),
+        html.P("Counted by where each point lies inside this polygon, under the map's dates and filters.",
+               className="side-note"),
+    ], id="details-boundary")
+
+
+def count_line(total: int, before: int | None, shown: bool) -> str:
+    text = f"{total:,}"
+    if before is not None:
+        text += f" ({change_text(total, before)})"
+    return text if shown else text + " — hidden"
+
+
+def in_view_line(result: dict | None) -> str:
+    if result is None:
+        return ""
+    if result["mode"] == "cells":
+        return f"in view: {result['shown']:,} as density cells"
+    if result["truncated"]:
+        return f"in view: newest {result['shown']:,} of {result['total']:,}"
+    return f"in view: {result['shown']:,}"

@@ -11,7 +11,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard.components.map_state import PRESETS, STEPS
+from dashboard.components.map_state import BOUNDARY_LABELS, PRESETS, STEPS
 from dashboard.components.mapkit import (
     ALERT_COLORS,
     FIREARM_COLORS,
@@ -24,7 +24,7 @@ from layers.map_filters import ALERT_TYPES, FIREARM_TYPES, TTC_BANDS
 
 LAYER_LABELS = {"alerts": "ShotSpotter alerts", "shootings": "Shootings and homicides",
                 "recoveries": "Gun recoveries", "dealers": "Source dealers (national)",
-                "flows": "Flows from source states", "districts": "District choropleth"}
+                "flows": "Flows from source states", "districts": "Boundaries and choropleth"}
 LAYER_SHAPES = {"alerts": "square", "shootings": "diamond", "recoveries": "dot"}
 DEALER_COLORS = {"in_state": "#2b6cb0", "out_of_state": "#c05621"}
 
@@ -71,8 +71,20 @@ def recovery_legend(color_by: str) -> html.Div:
                    "Unknown": RECOVERY_COLORS["unknown"]}, "dot")
 
 
+def boundary_selector(kinds: list[str], value: str) -> html.Fieldset:
+    """Which polygons the outline layer and choropleth show: districts, and posts / neighborhoods when
+    loaded. Radio buttons (arrow keys move between them) in a fieldset whose legend labels them; hidden
+    when districts are the only kind loaded."""
+    return html.Fieldset([
+        html.Legend("Boundaries", className="form-label small mb-0"),
+        dcc.RadioItems(id="map-boundary", options=[{"label": BOUNDARY_LABELS[k], "value": k} for k in kinds],
+                       value=value, inline=True, className="side-radio", inputClassName="form-check-input me-1",
+                       labelClassName="me-3"),
+    ], className="side-fieldset mt-1", id="map-boundary-group", hidden=len(kinds) < 2)
+
+
 def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list[str], states: list[str],
-            approximate: bool) -> html.Div:
+            approximate: bool, boundary_kinds: list[str] | None = None) -> html.Div:
     return html.Div([
         html.H1("Command map", className="side-title"),
         html.Div("District boundaries shown are approximate (demo geography), not official.",
@@ -134,7 +146,8 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
                      {"label": "Always as density cells", "value": "cells"}], value=view["display"],
                      className="side-radio", inputClassName="form-check-input me-1", labelClassName="d-block"),
                  html.Div(id="density-legend"),
-                 html.Label("District choropleth measure", htmlFor="map-measure", className="form-label small mb-0 mt-1"),
+                 boundary_selector(boundary_kinds or ["district"], view.get("boundary", "district")),
+                 html.Label("Choropleth measure", htmlFor="map-measure", className="form-label small mb-0 mt-1"),
                  dcc.Dropdown(id="map-measure", options=[{"label": "None", "value": "none"},
                                                          {"label": "Shootings and homicides", "value": "shootings"},
                                                          {"label": "ShotSpotter alerts", "value": "alerts"},

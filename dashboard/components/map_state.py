@@ -1,7 +1,8 @@
 """The map's view as plain data: read from and written to the URL query string, date presets, playback.
 
 Pure functions (no Dash callbacks, no database) so they are unit-tested directly. The view is what a
-bookmark must restore: dates, comparison, filters, layers, display, choropleth measure, centre, zoom.
+bookmark must restore: dates, comparison, filters, layers, display, choropleth boundaries and
+measure, centre, zoom.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ DEFAULT_LAYERS = ("alerts", "shootings", "recoveries", "districts")
 PRESETS = {"7d": "Last 7 days", "28d": "Last 28 days", "ytd": "Year to date", "1y": "Last 12 months"}
 STEPS = {"day": "Day", "week": "Week", "month": "Month"}
 MEASURES = ("none", "shootings", "alerts", "recoveries")
+BOUNDARY_LABELS = {"district": "District", "post": "Post", "neighborhood": "Neighborhood"}
 LIST_KEYS = {"layers": "layers", "district": "districts", "alert": "alert_types", "ftype": "firearm_types",
              "ttc": "ttc_bands", "state": "source_states"}
 
@@ -76,6 +78,7 @@ def parse_view(query: dict[str, Any], first: dt.date, last: dt.date) -> dict[str
     view["density_layer"] = query.get("dens") if query.get("dens") in POINT_LAYERS else "shootings"
     view["measure"] = query.get("measure") if query.get("measure") in MEASURES else "shootings"
     view["rate"] = query.get("rate") == "1"
+    view["boundary"] = query.get("boundary") if query.get("boundary") in BOUNDARY_LABELS else "district"
     view["step"] = query.get("step") if query.get("step") in STEPS else "week"
     view["cumulative"] = query.get("cum") == "1"
     lat, lon, zoom = _float(query.get("lat"), -85, 85), _float(query.get("lon"), -180, 180), _float(query.get("z"), 2, 20)
@@ -106,6 +109,8 @@ def view_query(view: dict[str, Any]) -> str:
         q["measure"] = view["measure"]
     if view.get("rate"):
         q["rate"] = "1"
+    if view.get("boundary", "district") != "district":
+        q["boundary"] = view["boundary"]
     if view.get("step", "week") != "week":
         q["step"] = view["step"]
     if view.get("cumulative"):

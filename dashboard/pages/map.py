@@ -18,8 +18,8 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboard.components import map_panels
 from dashboard.components.map_sidebar import LAYER_LABELS, recovery_legend, sidebar
 from dashboard.components.map_state import (
+    BOUNDARY_LABELS,
     POINT_LAYERS,
-    change_text,
     meters_per_pixel,
     parse_view,
     playback_frames,
@@ -76,6 +76,9 @@ def layout(**query) -> html.Div:
         return _empty_page()
     first, last = extent
     view = parse_view(query, first, last)
+    kinds = districts.boundary_kinds()
+    if view["boundary"] not in kinds:
+        view["boundary"] = "district"
     outline = districts.boundaries_geojson("district")
     bounds = districts.city_bounds()
     # A bookmarked view opens where it was; otherwise the city is fitted to the screen, whatever its size
@@ -116,7 +119,7 @@ def layout(**query) -> html.Div:
         dcc.Interval(id="map-play-tick", interval=1200, disabled=True),
         dcc.Interval(id="map-refresh", interval=60_000),
         sidebar(view, first, last, districts.district_names(), dealers_map.source_states(),
-                districts.any_approximate()),
+                districts.any_approximate(), kinds),
         html.Div([the_map, status, details], className="map-wrap"),
     ], className="map-page")
 
@@ -206,23 +209,6 @@ def poll_data_version(_n, known):
     return version
 
 
-def _count_line(total: int, before: int | None, shown: bool) -> str:
-    text = f"{total:,}"
-    if before is not None:
-        text += f" ({change_text(total, before)})"
-    return text if shown else text + " — hidden"
-
-
-def _in_view_line(result: dict | None) -> str:
-    if result is None:
-        return ""
-    if result["mode"] == "cells":
-        return f"in view: {result['shown']:,} as density cells"
-    if result["truncated"]:
-        return f"in view: newest {result['shown']:,} of {result['total']:,}"
-    return f"in view: {result['shown']:,}"
-
-
 @callback(*[Output(f"count-{k}", "children") for k in POINT_LAYERS],
           *FILTER_INPUTS, Input("map-layers", "value"), Input("map-compare", "value"), Input("map-version", "data"))
 def update_counts(*args):
@@ -232,7 +218,7 @@ def update_counts(*args):
     filters, _ = map_filters(*filter_args)
     totals = viewport.layer_totals(filters)
     before = viewport.layer_totals(filters.shifted_years(-1)) if _on(compare) else {}
-    return tuple(_count_line(totals[k], before.get(k) if _on(compare) else None, k in (layers_on or []))
+    return tuple(map_panels.count_line(totals[k], before.get(k) if _on(compare) else None, k in (layers_on or []))
                  for k in POINT_LAYERS)
 
 
@@ -270,7 +256,7 @@ def update_point_layers(bounds, zoom, *args):
         cells.append(r["geojson"] if drawn_cells else EMPTY)
         breaks = density.class_breaks([f["properties"]["n"] for f in r["geojson"]["features"]]) if drawn_cells else []
         hideouts.append({"breaks": breaks, "colors": DENSITY_COLORS})
-        in_view.append(_in_view_line(r) if not (r and r["mode"] == "cells" and not drawn_cells)
+        in_view.append(map_panels.in_view_line(r) if not (r and r["mode"] == "cells" and not drawn_cells)
                        else f"in view: {r['shown']:,} — too many to draw here; zoom in")
         if drawn_cells:
             lows = [1] + [b + 1 for b in breaks[:-1]]
@@ -301,39 +287,38 @@ def update_point_layers(bounds, zoom, *args):
     return (*pts, *cells, *hideouts, *in_view, notes, play_label, html.Ul(summary, className="mb-1"), density_legend)
 
 
+@callback(Output("districts", "data"), Output("districts-labels", "data"), Input("map-boundary", "value"))
+def update_outlines(kind):
+    """The polygons of the chosen boundary kind. Only districts get permanent labels: posts and
+    neighborhoods are too many to label readably; their names are in the tooltip and the table."""
+    if ctx.triggered_id is None and kind in (None, "district"):
+        raise dash.exceptions.PreventUpdate  # the layout already holds the districts
+    outline = districts.boundaries_geojson(kind or "district")
+    return outline, districts.label_points(outline) if kind in (None, "district") else EMPTY
+
+
 @callback(Output("districts", "hideout"), Output("districts-summary-holder", "children"),
           *FILTER_INPUTS, Input("map-measure", "value"), Input("map-rate", "value"), Input("map-layers", "value"),
-          Input("map-version", "data"), State("districts", "hideout"))
+          Input("map-boundary", "value"), Input("map-version", "data"), State("districts", "hideout"))
 def update_choropleth(*args):
-    *filter_args, measure, rate, layers_on, _version, hideout = args
+    """Colour the chosen boundaries (districts, posts, neighborhoods) by the measure; a table as its text twin."""
+    *filter_args, measure, rate, layers_on, kind, _version, hideout = args
     filters, _ = map_filters(*filter_args)
+    kind = kind or "district"
     hideout = dict(hideout or {})
     hideout.pop("values", None)
+    if ctx.triggered_id == "map-boundary":
+        hideout["selected"] = None
     if measure in (None, "none") or "districts" not in (layers_on or []):
         hideout["breaks"] = []
-        return hideout, html.P("No district choropleth is shown.", className="side-note")
-    rows = district_panel.district_measures(filters)
+        return hideout, html.P(f"No {BOUNDARY_LABELS[kind].lower()} choropleth is shown.", className="side-note")
+    rows = district_panel.boundary_measures(kind, filters)
     field = f"{measure}_rate" if _on(rate) else measure
-    values = {r["district"]: r[field] for r in rows if r[field] is not None}
+    values = {r["name"]: r[field] for r in rows if r[field] is not None}
     breaks = density.class_breaks(list(values.values()))
     hideout.update({"values": values, "breaks": breaks, "colors": CHOROPLETH_COLORS})
-    unit = " per 1,000 residents" if _on(rate) else ""
-    table = html.Table([
-        html.Caption(f"District choropleth: {district_panel.MEASURES[measure].lower()}{unit} (darker = more)"),
-        html.Thead(html.Tr([html.Th("District", scope="col"), html.Th("Value", scope="col"),
-                            html.Th("Class", scope="col")])),
-        html.Tbody([html.Tr([html.Th(d.title(), scope="row"), html.Td(f"{v:,.2f}" if _on(rate) else f"{v:,}"),
-                             html.Td(f"{_class_of(v, breaks) + 1} of {len(breaks)}")])
-                    for d, v in sorted(values.items(), key=lambda kv: -kv[1])]),
-    ], className="table table-sm choropleth-table", id="choropleth-table")
-    return hideout, table
-
-
-def _class_of(value: float, breaks: list[float]) -> int:
-    for i, b in enumerate(breaks):
-        if value <= b:
-            return i
-    return len(breaks) - 1
+    return hideout, map_panels.choropleth_table(BOUNDARY_LABELS[kind], district_panel.MEASURES[measure], values,
+                                                breaks, _on(rate))
 
 
 @callback(Output("dealers", "data"), Output("dealers", "hideout"), Output("flows", "data"), Output("flows", "hideout"),
@@ -382,9 +367,10 @@ def jump(_national, _city):
           Input("map-source-states", "value"), Input("map-oos", "value"), Input("map-layers", "value"),
           Input("map-display", "value"), Input("map-compare", "value"), Input("map-measure", "value"),
           Input("map-rate", "value"), Input("map-step", "value"), Input("map-cumulative", "value"),
-          Input("map-density-layer", "value"), Input("map", "center"), Input("map", "zoom"), prevent_initial_call=True)
+          Input("map-density-layer", "value"), Input("map-boundary", "value"), Input("map", "center"),
+          Input("map", "zoom"), prevent_initial_call=True)
 def write_url(start, end, district, alert_types, ftypes, ttc, states, oos, layers_on, display, compare, measure,
-              rate, step, cumulative, density_layer, center, zoom):
+              rate, step, cumulative, density_layer, boundary, center, zoom):
     """The whole view in the query string, so the address bar is always a bookmark of what is on screen."""
     if not start or not end:
         raise dash.exceptions.PreventUpdate
@@ -394,7 +380,7 @@ def write_url(start, end, district, alert_types, ftypes, ttc, states, oos, layer
             "firearm_types": ftypes or [], "ttc_bands": ttc or [], "source_states": states or [],
             "out_of_state_only": _on(oos), "layers": layers_on or [], "display": display, "compare": _on(compare),
             "measure": measure, "rate": _on(rate), "step": step, "cumulative": _on(cumulative),
-            "density_layer": density_layer,
+            "density_layer": density_layer, "boundary": boundary or "district",
             "center": center if center and None not in center else None, "zoom": zoom}
     return view_query(view)
 
@@ -424,6 +410,10 @@ def show_details(*args):
     props = click.get("properties") or {}
     if trigger == "districts":
         hideout["selected"] = props.get("name")
+        if props.get("kind", "district") != "district":  # a post or neighborhood: its name and counts
+            row = district_panel.boundary_counts(props["kind"], props["name"], filters)
+            return (map_panels.boundary_details(BOUNDARY_LABELS[props["kind"]], row, _on(compare),
+                                                district_panel.MEASURES) if row else None), row is None, hideout
         panel = district_panel.district_panel(props["name"], filters)
         return map_panels.district_details(panel, _on(compare), district_panel.MEASURES), False, hideout
     if trigger == "dealers":

@@ -38,10 +38,11 @@ def test_view_round_trips_through_the_query_string():
     query = {"start": "2025-03-01", "end": "2025-03-31", "layers": "recoveries,dealers", "district": "WESTERN,CENTRAL",
              "alert": "SINGLE_GUNSHOT", "ftype": "PISTOL", "ttc": "under 1 year", "state": "VA,PA", "oos": "1",
              "cmp": "0", "display": "cells", "dens": "alerts", "measure": "alerts", "rate": "1", "step": "month", "cum": "1",
-             "lat": "39.3", "lon": "-76.6", "z": "14"}
+             "boundary": "post", "lat": "39.3", "lon": "-76.6", "z": "14"}
     view = parse_view(query, FIRST, LAST)
     assert view["districts"] == ["WESTERN", "CENTRAL"] and view["source_states"] == ["VA", "PA"]
-    assert view["center"] == [39.3, -76.6] and view["zoom"] == 14
+    assert view["center"] == [39.3, -76.6] and view["zoom"] == 14 and view["boundary"] == "post"
+    assert "boundary=post" in view_query(view)
     from urllib.parse import parse_qsl
 
     again = parse_view(dict(parse_qsl(view_query(view)[1:])), FIRST, LAST)
@@ -50,10 +51,10 @@ def test_view_round_trips_through_the_query_string():
 
 def test_defaults_and_nonsense_in_the_url():
     view = parse_view({"start": "garbage", "end": "2030-01-01", "layers": "alerts,bogus", "z": "99",
-                       "lat": "39", "measure": "DROP TABLE"}, FIRST, LAST)
+                       "lat": "39", "measure": "DROP TABLE", "boundary": "county"}, FIRST, LAST)
     assert view["end"] == "2025-12-31" and view["start"] == "2025-12-04"  # last 28 days of data
     assert view["layers"] == ["alerts"] and view["zoom"] is None and view["center"] is None
-    assert view["measure"] == "shootings"
+    assert view["measure"] == "shootings" and view["boundary"] == "district"
     assert parse_view({}, FIRST, LAST)["layers"] == list(DEFAULT_LAYERS)
     assert view_query(parse_view({}, FIRST, LAST)) == "?start=2025-12-04&end=2025-12-31"
 
