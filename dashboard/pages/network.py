@@ -81,7 +81,8 @@ def layout(focus: str | None = None, **_query) -> html.Div:
     ], className="map-side inv-network-side")
     graph = html.Div(cyto.Cytoscape(
         id="network-graph", elements=[], stylesheet=nv.stylesheet(),
-        layout={"name": "cose", "animate": False, "nodeRepulsion": 9000, "idealEdgeLength": 90},
+        # randomize False: a re-layout after an expansion starts from where the nodes were, so they move less.
+        layout={"name": "cose", "animate": False, "randomize": False, "nodeRepulsion": 9000, "idealEdgeLength": 90},
         style={"width": "100%", "height": "100%"}, minZoom=0.2, maxZoom=3, responsive=True,
     ), className="inv-network-wrap", role="img",
         **{"aria-label": "Link network graph; the node list below is the text alternative."})
