@@ -26,3 +26,47 @@ def loaded_hashes() -> set[str]:
     with engine().connect() as conn:
         return {r[0] for r in conn.execute(text(
             "SELECT DISTINCT file_sha256 FROM etl_run WHERE status = 'succeeded' AND file_sha256 IS NOT NULL"))}
+
+
+def load_history(limit: int = 50) -> list[dict]:
+    """Recent loads with their row accounting, for the dashboard (under the statement timeout)."""
+    from layers.db import read_engine
+
+    with read_engine().connect() as conn:
+        rows = conn.execute(text("""
+            SELECT id, status, kind, layout, regexp_replace(file_path, '^.*/', '') AS file,
+                   to_char(finished_at AT TIME ZONE 'America/New_York', 'YYYY-MM-DD HH24:MI') AS finished,
+                   rows_read, rows_loaded, rows_updated, rows_duplicate, rows_rejected, message
+            FROM etl_run ORDER BY id DESC LIMIT :n"""), {"n": limit})
+        return [dict(r._mapping) for r in rows]
+
+
+def freshness() -> list[dict]:
+    """Per source, how many records there are and the latest date they reach (local time)."""
+    from layers.db import read_engine
+
+    with read_engine().connect() as conn:
+        rows = conn.execute(text("""
+            SELECT 'Crime incidents' AS source, count(*) AS records,
+                   max(crime_datetime AT TIME ZONE 'America/New_York')::date AS latest FROM incident
+            UNION ALL SELECT 'ShotSpotter alerts', count(*), max(alert_time AT TIME ZONE 'America/New_York')::date
+                      FROM shot_alert
+            UNION ALL SELECT 'Gun recoveries (traces)', count(*), max(recovery_date) FROM recovery
+            UNION ALL SELECT 'NIBIN leads', count(*), max(lead_date) FROM nibin_lead
+            UNION ALL SELECT 'Dealers (FFL)', count(*), NULL FROM dealer"""))
+        return [dict(r._mapping) for r in rows]
+
+
+def rejected_for_run(run_id: int, viewer, limit: int = 200) -> list[dict]:
+    """Rejected rows of one load. Raw text can hold names and addresses: only personal-data roles see it."""
+    from layers import access
+    from layers.db import read_engine
+
+    with read_engine().connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text(
+            "SELECT line_number, reason, raw FROM etl_rejected_row WHERE run_id = :run "
+            "ORDER BY line_number LIMIT :n"), {"run": run_id, "n": limit})]
+    if access.personal_data_allowed(viewer):
+        access.record_access(viewer, "view", "rejected_row", [f"{run_id}:{r['line_number']}" for r in rows])
+        return rows
+    return [{**r, "raw": "[restricted]"} for r in rows]
