@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +138,9 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
                 rejects.append((row.line_number, row.raw, str(exc)))
                 continue
             copy.write_row((row.line_number, *(values[n] for n in names)))
+    if reader.progress and sys.stderr.isatty() and result.read >= 100_000:
+        # The bar ends with the reading; say what the wait that follows is.
+        print(f"  {reader.path.name}: merging {result.read - len(rejects):,} rows ...", file=sys.stderr, flush=True)
     key = ", ".join(source.key)
     with conn.cursor() as cur:
         if source.repeats_are_distinct:

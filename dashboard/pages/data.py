@@ -12,11 +12,16 @@ dash.register_page(__name__, path="/data", name="Data", title="Crime Gun Atlas â
 COUNTS = ("rows_read", "rows_loaded", "rows_updated", "rows_duplicate", "rows_rejected")
 
 
+def _numeric(cell) -> bool:
+    return isinstance(cell, int) or (isinstance(cell, str) and cell.replace(",", "").isdigit())
+
+
 def _table(caption: str, header: list[str], rows: list[list], table_id: str) -> html.Table:
     return html.Table([
         html.Caption(caption),
         html.Thead(html.Tr([html.Th(h, scope="col") for h in header])),
-        html.Tbody([html.Tr([html.Td(c) for c in row]) for row in rows]),
+        html.Tbody([html.Tr([html.Td(c, className="text-end" if _numeric(c) else None) for c in row])
+                    for row in rows]),
     ], className="table table-sm table-striped data-table", id=table_id)
 
 
