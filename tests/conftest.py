@@ -8,6 +8,8 @@ from DATABASE_URL. Database tests fail, not skip, when it cannot be reached, and
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -83,37 +85,59 @@ def sql(database_url):
     return query_runner(database_url)
 
 
-@pytest.fixture(scope="session")
-def synthetic_url(database_url, tmp_path_factory):
-    """A second throwaway database holding a small synthetic Baltimore (2 years at 5% scale), loaded
-    through the real ETL once per session. Read-only for tests: use `synthetic_db` to point at it."""
+def build_synthetic_database(name: str, out: Path, seed: int, scale: float, years=(2024, 2025),
+                             extra: Iterable[tuple[Path, dict]] = ()) -> str:
+    """(Re)create database `name` holding a small synthetic Baltimore loaded through the real ETL, plus
+    any `extra` (path, load_file options) files; derive; return its URL."""
     from etl.derive import derive
     from etl.loader import load_file
     from etl.synth import generate
     from layers import cluster, db, migrate
 
-    name = f"cga_test_{os.getpid()}_synth"
     cluster.drop_database(name)
     cluster.ensure_database(name)
     url = cluster.url(name)
     dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
     migrate.upgrade(db.engine(url))
-    out = tmp_path_factory.mktemp("synth")
-    manifest = generate(out, seed=7, years=(2024, 2025), scale=0.05, progress=False)
+    manifest = generate(out, seed=seed, years=years, scale=scale, progress=False)
     for f in manifest["files"]:
         load_file(out / f["path"], kind=f["kind"], boundary_kind=f.get("boundary_kind"), progress=False, dsn=dsn)
+    for path, options in extra:
+        load_file(path, progress=False, dsn=dsn, **options)
     derive(dsn=dsn, full=True)
-    yield url
+    return url
+
+
+def drop_database(url: str) -> None:
+    from layers import cluster, db
+
     db.engine(url).dispose()
-    cluster.drop_database(name)
+    cluster.drop_database(url.rsplit("/", 1)[1])
+
+
+@contextmanager
+def project_database(url: str, monkeypatch):
+    """Point the project (DATABASE_URL, cached engines) at `url` for the duration."""
+    from layers import db
+
+    monkeypatch.setenv("DATABASE_URL", url.replace("postgresql+psycopg://", "postgresql://", 1))
+    db.reset_engines()
+    yield url
+    db.reset_engines()
+
+
+@pytest.fixture(scope="session")
+def synthetic_url(database_url, tmp_path_factory):
+    """A second throwaway database holding a small synthetic Baltimore (2 years at 5% scale), loaded
+    through the real ETL once per session. Read-only for tests: use `synthetic_db` to point at it."""
+    url = build_synthetic_database(f"cga_test_{os.getpid()}_synth", tmp_path_factory.mktemp("synth"), seed=7,
+                                   scale=0.05)
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture
 def synthetic_db(synthetic_url, monkeypatch):
     """Point the project (DATABASE_URL) at the loaded synthetic database for one test."""
-    from layers import db
-
-    monkeypatch.setenv("DATABASE_URL", synthetic_url.replace("postgresql+psycopg://", "postgresql://", 1))
-    db.reset_engines()
-    yield synthetic_url
-    db.reset_engines()
+    with project_database(synthetic_url, monkeypatch) as url:
+        yield url

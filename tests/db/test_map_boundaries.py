@@ -12,7 +12,7 @@ import pytest
 
 from layers import district_panel, districts
 from layers.map_filters import MapFilters
-from tests.conftest import query_runner
+from tests.conftest import build_synthetic_database, drop_database, project_database, query_runner
 
 pytestmark = pytest.mark.db
 
@@ -42,37 +42,18 @@ def write_posts(path) -> None:
 @pytest.fixture(scope="module")
 def posts_url(database_url, tmp_path_factory):
     """A throwaway database: synthetic Baltimore (2024–2025, 2% scale) and the test posts, dropped after."""
-    from etl.derive import derive
-    from etl.loader import load_file
-    from etl.synth import generate
-    from layers import cluster, db, migrate
-
-    name = f"cga_test_{os.getpid()}_posts"
-    cluster.drop_database(name)
-    cluster.ensure_database(name)
-    url = cluster.url(name)
-    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
-    migrate.upgrade(db.engine(url))
     out = tmp_path_factory.mktemp("posts")
-    manifest = generate(out, seed=11, years=(2024, 2025), scale=0.02, progress=False)
-    for f in manifest["files"]:
-        load_file(out / f["path"], kind=f["kind"], boundary_kind=f.get("boundary_kind"), progress=False, dsn=dsn)
-    derive(dsn=dsn, full=True)
     write_posts(out / "posts.geojson")
-    load_file(out / "posts.geojson", boundary_kind="post", name_field="post_id", progress=False, dsn=dsn)
+    url = build_synthetic_database(f"cga_test_{os.getpid()}_posts", out, seed=11, scale=0.02,
+                                   extra=[(out / "posts.geojson", {"boundary_kind": "post", "name_field": "post_id"})])
     yield url
-    db.engine(url).dispose()
-    cluster.drop_database(name)
+    drop_database(url)
 
 
 @pytest.fixture
 def posts_db(posts_url, monkeypatch):
-    from layers import db
-
-    monkeypatch.setenv("DATABASE_URL", posts_url.replace("postgresql+psycopg://", "postgresql://", 1))
-    db.reset_engines()
-    yield posts_url
-    db.reset_engines()
+    with project_database(posts_url, monkeypatch) as url:
+        yield url
 
 
 def test_post_kind_is_offered_and_drawn(posts_db):
