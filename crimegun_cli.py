@@ -325,11 +325,11 @@ def demo(rebuild: bool, no_serve: bool) -> None:
     else:
         click.echo(f"Generating synthetic Baltimore {span[0]}-{span[1]} (seed {seed}, scale {scale:g}) ...")
         manifest = generate(out, seed=seed, years=span, scale=scale, progress=True)
-    from etl.loader import _sha256
+    from etl.loader import file_sha256
 
     files = [out / f["path"] for f in manifest["files"]]
     done = loaded_hashes()
-    todo = [f for f in files if _sha256(f) not in done]
+    todo = [f for f in files if file_sha256(f) not in done]
     if not todo:
         click.echo(f"Reusing the synthetic Baltimore already loaded ({len(files)} files from {out}); "
                    "`make demo-rebuild` regenerates it.")

@@ -63,7 +63,8 @@ def parse_mapping(text: str | None) -> dict[str, str]:
     return mapping
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, streamed: how a load recognizes a file it has already loaded."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -76,7 +77,7 @@ def start_run(conn: psycopg.Connection, path: Path, kind: str, layout: str) -> i
         return conn.execute(
             "INSERT INTO etl_run (status, kind, layout, file_path, file_sha256, file_bytes, rows_read, rows_loaded,"
             " rows_updated, rows_duplicate, rows_rejected) VALUES ('running', %s, %s, %s, %s, %s, 0, 0, 0, 0, 0)"
-            " RETURNING id", (kind, layout, str(path), _sha256(path), path.stat().st_size)).fetchone()[0]
+            " RETURNING id", (kind, layout, str(path), file_sha256(path), path.stat().st_size)).fetchone()[0]
 
 
 def fail_run(dsn: str, run_id: int, message: str) -> None:

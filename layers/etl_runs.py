@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from layers.db import engine
+from layers import access
+from layers.db import engine, read_engine
 
 
 def recent_runs(limit: int = 20) -> list[dict]:
@@ -30,8 +31,6 @@ def loaded_hashes() -> set[str]:
 
 def load_history(limit: int = 50) -> list[dict]:
     """Recent loads with their row accounting, for the dashboard (under the statement timeout)."""
-    from layers.db import read_engine
-
     with read_engine().connect() as conn:
         rows = conn.execute(text("""
             SELECT id, status, kind, layout, regexp_replace(file_path, '^.*/', '') AS file,
@@ -43,8 +42,6 @@ def load_history(limit: int = 50) -> list[dict]:
 
 def freshness() -> list[dict]:
     """Per source, how many records there are and the latest date they reach (local time)."""
-    from layers.db import read_engine
-
     with read_engine().connect() as conn:
         rows = conn.execute(text("""
             SELECT 'Crime incidents' AS source, count(*) AS records,
@@ -59,9 +56,6 @@ def freshness() -> list[dict]:
 
 def rejected_for_run(run_id: int, viewer, limit: int = 200) -> list[dict]:
     """Rejected rows of one load. Raw text can hold names and addresses: only personal-data roles see it."""
-    from layers import access
-    from layers.db import read_engine
-
     with read_engine().connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(text(
             "SELECT line_number, reason, raw FROM etl_rejected_row WHERE run_id = :run "
