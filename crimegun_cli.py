@@ -163,11 +163,13 @@ def _print_result(r) -> None:
                f"updated {r.updated:>6,}  duplicate {r.duplicate:>7,}  rejected {r.rejected:>6,}")
     for reason, n in sorted(r.reasons.items(), key=lambda kv: -kv[1])[:5]:
         click.echo(f"      {n:>6,} rejected: {reason}")
+    for note in getattr(r, "notes", []):
+        click.echo(f"      {note}")
 
 
 def load_files(paths: list[Path], kind: str | None = None, mapping: str | None = None, encoding: str = "utf-8",
                agency: str | None = None, boundary_kind: str | None = None, name_field: str | None = None,
-               derive_after: bool = True) -> tuple[list, list[str]]:
+               derive_after: bool = True, crs: str | None = None) -> tuple[list, list[str]]:
     from etl.derive import derive
     from etl.errors import LoadError
     from etl.loader import load_file, parse_mapping
@@ -177,7 +179,7 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
     for path in paths:
         try:
             result = load_file(path, kind=kind, mapping=parsed_map, encoding=encoding, agency=agency,
-                               boundary_kind=boundary_kind, name_field=name_field)
+                               boundary_kind=boundary_kind, name_field=name_field, crs=crs)
         except LoadError as exc:
             failures.append(str(exc))
             click.secho(f"  {path}: FAILED — {exc}", fg="red", err=True)
@@ -200,8 +202,9 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
 @click.option("--kind", "boundary_kind", type=click.Choice(["city", "district", "post", "neighborhood"]),
               help="Boundaries: what the polygons are.")
 @click.option("--name-field", help="Boundaries: the property holding each polygon's name.")
+@click.option("--crs", help="Boundaries: the CRS of a file that declares none (e.g. EPSG:2248).")
 @click.option("--no-derive", is_flag=True, help="Skip the derivations (run `crimegun derive` later).")
-def load(files, kind, mapping, encoding, agency, boundary_kind, name_field, no_derive) -> None:
+def load(files, kind, mapping, encoding, agency, boundary_kind, name_field, crs, no_derive) -> None:
     """Load source files (type and layout detected from the header); every row loaded or rejected."""
     from layers import cluster, migrate
     from layers.db import engine
@@ -210,7 +213,7 @@ def load(files, kind, mapping, encoding, agency, boundary_kind, name_field, no_d
         cluster.start(quiet=True)
     migrate.upgrade(engine())
     results, failures = load_files(list(files), kind, mapping, encoding, agency, boundary_kind, name_field,
-                                   not no_derive)
+                                   not no_derive, crs=crs)
     total = {k: sum(getattr(r, k) for r in results) for k in ("read", "loaded", "updated", "duplicate", "rejected")}
     click.echo(f"Total: {len(results)} file(s) loaded, {len(failures)} failed — read {total['read']:,} = "
                f"loaded {total['loaded']:,} + updated {total['updated']:,} + duplicate {total['duplicate']:,} "

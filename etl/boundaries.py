@@ -1,4 +1,8 @@
-"""Boundaries (city, districts, posts, neighborhoods) from GeoJSON, Shapefile or GeoPackage, any CRS."""
+"""Boundaries (city, districts, posts, neighborhoods) from GeoJSON, Shapefile or GeoPackage, any CRS.
+
+All or nothing: every feature must be a named polygon, the file must be in a known CRS (or plainly in
+longitude/latitude) and overlap the agency's region, or the load stops with one line saying what to
+fix and nothing already loaded is replaced."""
 
 from __future__ import annotations
 
@@ -32,12 +36,13 @@ def _missing(value) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
-def load_boundaries(path: Path, dsn: str, kind: str | None = None, name_field: str | None = None):
+def load_boundaries(path: Path, dsn: str, kind: str | None = None, name_field: str | None = None,
+                    crs: str | None = None):
     import geopandas as gpd
     from shapely import make_valid
-    from shapely.geometry import MultiPolygon, Polygon
+    from shapely.geometry import MultiPolygon, Polygon, box
 
-    from etl.loader import LoadResult, fail_run, finish_run, record_rejects, start_run
+    from etl.loader import LoadResult, agency_region, fail_run, finish_run, record_rejects, start_run
     from etl.sources.base import upsert
 
     if not path.exists():
@@ -70,47 +75,54 @@ def load_boundaries(path: Path, dsn: str, kind: str | None = None, name_field: s
         if not name_field:
             raise LoadError(f"{path.name}: which property holds the name? add --name-field "
                             f"(properties: {', '.join(columns)})")
-    if frame.crs is None:
-        minx, miny, maxx, maxy = frame.total_bounds
-        if not (-180 <= minx <= 180 and -90 <= miny <= 90 and -180 <= maxx <= 180 and -90 <= maxy <= 90):
-            raise LoadError(f"{path.name}: no coordinate reference system and the coordinates are not degrees; "
-                            "add a .prj file or export with a CRS")
-        frame = frame.set_crs(4326)
-    frame = frame.to_crs(4326)
+    if frame.empty:
+        raise LoadError(f"{path.name} has no features; nothing was replaced")
+    if crs:
+        try:
+            frame = frame.set_crs(crs, allow_override=True)
+        except Exception as exc:  # pyproj's CRSError and kin
+            raise LoadError(f"--crs {crs!r} is not a CRS pyproj knows ({str(exc).splitlines()[0]})") from None
+    frame = _reproject(frame, path)
     lower = {c.lower(): c for c in columns}
     result = LoadResult(str(path), "boundaries", f"{kind}:{path.suffix.lstrip('.').lower()}")
-    rows, rejects = [], []
+    rows = []
     for number, feature in enumerate(frame.itertuples(index=False), start=1):
         raw = {c: getattr(feature, c, None) for c in columns}
         result.read += 1
-        geom = feature.geometry
         name = raw.get(name_field)
         name = None if _missing(name) else (str(name).strip().upper() or None)
         if kind == "district" and name:
             name = normalize_district(name) or name
+        label = f"feature {number}" + (f" ({name})" if name else "")
         if not name:
-            rejects.append((number, str(raw), f"feature has no {name_field}"))
-            continue
+            _refuse(path, f"{label} has no {name_field}; give every feature a name (or pick the property "
+                          "with --name-field)")
+        geom = feature.geometry
         if geom is None or geom.is_empty:
-            rejects.append((number, str(raw), "feature has no geometry"))
-            continue
+            _refuse(path, f"{label} has no geometry; fix or remove it")
         if not geom.is_valid:
             geom = make_valid(geom)
         polys = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon | MultiPolygon)]
-        if not polys:
-            rejects.append((number, str(raw), f"geometry is a {geom.geom_type}, not a polygon"))
-            continue
-        parts = [p for g in polys for p in getattr(g, "geoms", [g])]
+        parts = [p for g in polys for p in getattr(g, "geoms", [g]) if not p.is_empty and p.area > 0]
+        if not parts:
+            _refuse(path, f"{label} is a {feature.geometry.geom_type}, not a polygon; a boundary file holds "
+                          "polygons only")
         population = raw.get(lower["population"]) if "population" in lower else None
         population = None if _missing(population) else population
         code = raw.get(lower.get("district_code", lower.get("code", "")), None)
         code = None if _missing(code) else code
         approximate = bool(raw.get(lower.get("approximate", ""), False)) if "approximate" in lower else False
-        rows.append((number, kind, name, None if code is None else str(code), approximate,
-                     int(float(population)) if population is not None and str(population).replace(".", "", 1).isdigit()
-                     else None,
-                     str(path), MultiPolygon(parts).wkb_hex))
+        rows.append((number, kind, name, None if code is None else str(code)[:32], approximate,
+                     _population(population), str(path), MultiPolygon(parts).wkb_hex))
     with psycopg.connect(dsn) as conn:
+        region = agency_region(conn)
+        union = frame.geometry.union_all() if hasattr(frame.geometry, "union_all") else frame.geometry.unary_union
+        if not union.intersects(box(*region)):
+            minx, miny, maxx, maxy = frame.total_bounds
+            _refuse(path, f"the polygons (lon {minx:.3f}..{maxx:.3f}, lat {miny:.3f}..{maxy:.3f}) do not overlap "
+                          f"the agency's region (lon {region[0]:.3f}..{region[2]:.3f}, lat {region[1]:.3f}.."
+                          f"{region[3]:.3f}); check the CRS (give a .prj) or whether longitude and latitude "
+                          "are swapped")
         result.run_id = start_run(conn, path, "boundaries", result.layout)
         try:
             with conn.transaction():
@@ -127,15 +139,56 @@ def load_boundaries(path: Path, dsn: str, kind: str | None = None, name_field: s
                                ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(ST_SetSRID(geom, 4326))), 3))
                                    ::geometry(MultiPolygon, 4326) AS geom
                         FROM stg GROUP BY kind, name""")
+                    empty = cur.execute("SELECT name FROM stg_u WHERE geom IS NULL OR ST_IsEmpty(geom) LIMIT 1"
+                                        ).fetchone()
+                    if empty:
+                        raise LoadError(f"{path.name}: {empty[0]} has no polygon area once made valid; fix its "
+                                        "geometry — nothing was replaced")
                     result.loaded, result.updated = upsert(
                         cur, "boundary", ("kind", "name", "code", "approximate", "population", "source_file", "geom"),
                         ("kind", "name"), result.run_id)
                     # The file replaces this kind: boundaries it no longer names go.
                     cur.execute("DELETE FROM boundary b WHERE b.kind = %s AND NOT EXISTS "
                                 "(SELECT 1 FROM stg_u s WHERE s.name = b.name)", (kind,))
-                    record_rejects(cur, result, rejects)
+                    record_rejects(cur, result, [])
                 finish_run(conn, result)
-        except psycopg.Error as exc:
-            fail_run(dsn, result.run_id, str(exc).splitlines()[0])
-            raise LoadError(f"{path.name}: the database refused the load ({str(exc).splitlines()[0]})") from None
+        except BaseException as exc:
+            message = (str(exc).splitlines() or [type(exc).__name__])[0]
+            fail_run(dsn, result.run_id, message)
+            if isinstance(exc, LoadError | KeyboardInterrupt | SystemExit):
+                raise
+            raise LoadError(f"{path.name}: the database refused the load ({message}); nothing was replaced") from None
     return result
+
+
+def _refuse(path: Path, message: str) -> None:
+    raise LoadError(f"{path.name}: {message} — nothing was replaced")
+
+
+def _population(value) -> int | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if 0 <= number < 2**31 else None
+
+
+def _reproject(frame, path: Path):
+    """The frame in EPSG:4326. Without a CRS the coordinates must already be longitude/latitude."""
+    import math
+
+    minx, miny, maxx, maxy = frame.total_bounds
+    finite = all(math.isfinite(v) for v in (minx, miny, maxx, maxy))
+    if frame.crs is None:
+        if not finite or not (-180 <= minx <= 180 and -90 <= miny <= 90 and -180 <= maxx <= 180
+                              and -90 <= maxy <= 90):
+            _refuse(path, "the file has no CRS and its coordinates are not longitude/latitude; give --crs or a .prj")
+        return frame.set_crs(4326)
+    try:
+        out = frame.to_crs(4326)
+    except Exception as exc:  # pyproj raises several types for an unusable CRS
+        _refuse(path, f"cannot reproject from {frame.crs} to longitude/latitude ({str(exc).splitlines()[0]})")
+    bx = out.total_bounds
+    if not all(math.isfinite(v) for v in bx) or not (-180 <= bx[0] <= bx[2] <= 180 and -90 <= bx[1] <= bx[3] <= 90):
+        _refuse(path, f"the coordinates are not valid in the file's CRS ({frame.crs}); check the .prj")
+    return out

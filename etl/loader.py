@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +19,18 @@ import psycopg
 
 from etl.detect import apply_mapping, detect
 from etl.errors import LoadError, RowError
+from etl.parse import DEFAULT_REGION, REGION_MARGIN, Region, neutralise_formula
 from etl.reader import CsvSource
 from etl.sources import LoadContext, Source
 from layers import db, settings
 
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".shp", ".gpkg", ".zip")
+# One field longer than this is not a value but a broken file or an attack: the row is rejected.
+MAX_FIELD = 64 * 1024
+# What is kept of a rejected row's raw text (the reason says what was wrong with the rest).
+MAX_RAW = 16 * 1024
+INTERRUPTED = "interrupted (process ended before the load finished); nothing from it was kept"
+_RUNNING = re.compile(r"^loading: pid (\d+) on (\S+)")
 
 
 @dataclass
@@ -36,6 +45,9 @@ class LoadResult:
     duplicate: int = 0
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    # Text values stored with a leading ' so a spreadsheet opening an export cannot run them.
+    neutralised: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def adds_up(self) -> bool:
         return self.read == self.loaded + self.updated + self.duplicate + self.rejected
@@ -72,12 +84,67 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def start_run(conn: psycopg.Connection, path: Path, kind: str, layout: str) -> int:
+def _process_gone(pid: int, host: str) -> bool:
+    """True when the loader process `pid` on `host` no longer exists (only this host can tell)."""
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def fail_interrupted_runs(conn: psycopg.Connection) -> int:
+    """Mark runs left `running` by a loader that died (kill -9, crash, power loss) as failed.
+
+    A running load keeps a database session named `crimegun-load <run id>`; a run without one, or whose
+    loader process on this host is gone, can never finish. Its file's transaction died with it, so
+    nothing of it was kept. Returns how many runs were marked."""
     with conn.transaction():
-        return conn.execute(
+        rows = conn.execute(
+            "SELECT r.id, r.message, EXISTS (SELECT 1 FROM pg_stat_activity a"
+            "  WHERE a.application_name = 'crimegun-load ' || r.id) FROM etl_run r WHERE r.status = 'running'"
+        ).fetchall()
+        dead = []
+        for run_id, message, has_session in rows:
+            match = _RUNNING.match(message or "")
+            gone = match is not None and _process_gone(int(match.group(1)), match.group(2))
+            if gone or not has_session:
+                dead.append(run_id)
+        if dead:
+            conn.execute("UPDATE etl_run SET status = 'failed', finished_at = now(), message = %s"
+                         " WHERE id = ANY(%s) AND status = 'running'", (INTERRUPTED, dead))
+    return len(dead)
+
+
+def start_run(conn: psycopg.Connection, path: Path, kind: str, layout: str) -> int:
+    """Record the run as `running`, with the loader's pid and host, and name this session after it."""
+    fail_interrupted_runs(conn)
+    with conn.transaction():
+        run_id = conn.execute(
             "INSERT INTO etl_run (status, kind, layout, file_path, file_sha256, file_bytes, rows_read, rows_loaded,"
-            " rows_updated, rows_duplicate, rows_rejected) VALUES ('running', %s, %s, %s, %s, %s, 0, 0, 0, 0, 0)"
-            " RETURNING id", (kind, layout, str(path), file_sha256(path), path.stat().st_size)).fetchone()[0]
+            " rows_updated, rows_duplicate, rows_rejected, message)"
+            " VALUES ('running', %s, %s, %s, %s, %s, 0, 0, 0, 0, 0, %s)"
+            " RETURNING id", (kind, layout, str(path), file_sha256(path), path.stat().st_size,
+                              f"loading: pid {os.getpid()} on {socket.gethostname()}")).fetchone()[0]
+        conn.execute("SELECT set_config('application_name', %s, false)", (f"crimegun-load {run_id}",))
+    return run_id
+
+
+def agency_region(conn: psycopg.Connection) -> Region:
+    """Where the agency's points may lie: the loaded city outline (else districts) plus a margin,
+    else the default box around Baltimore (etl/parse.py)."""
+    row = conn.execute(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM boundary"
+        " WHERE kind = (SELECT kind FROM boundary WHERE kind IN ('city', 'district')"
+        "               ORDER BY kind = 'city' DESC LIMIT 1)) x").fetchone()
+    if row is None or row[0] is None:
+        return DEFAULT_REGION
+    m = REGION_MARGIN
+    return (row[0] - m, row[1] - m, row[2] + m, row[3] + m)
 
 
 def fail_run(dsn: str, run_id: int, message: str) -> None:
@@ -89,7 +156,7 @@ def fail_run(dsn: str, run_id: int, message: str) -> None:
 def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | None = None,
               encoding: str = "utf-8", agency: str | None = None, progress: bool = True,
               dsn: str | None = None, boundary_kind: str | None = None,
-              name_field: str | None = None) -> LoadResult:
+              name_field: str | None = None, crs: str | None = None) -> LoadResult:
     """Load one file; raise LoadError (one line, actionable) when the file as a whole cannot load."""
     path = Path(path)
     dsn = dsn or db.dsn()
@@ -97,7 +164,7 @@ def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | Non
     if kind == "boundaries" or (kind is None and path.suffix.lower() in BOUNDARY_SUFFIXES):
         from etl.boundaries import load_boundaries
 
-        return load_boundaries(path, dsn=dsn, kind=boundary_kind, name_field=name_field)
+        return load_boundaries(path, dsn=dsn, kind=boundary_kind, name_field=name_field, crs=crs)
     reader = CsvSource(path, encoding=encoding, progress=progress)
     header = apply_mapping(reader.header, mapping) if mapping else reader.header
     source, layout = detect(header, kind, path.name)
@@ -106,17 +173,78 @@ def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | Non
         result.run_id = start_run(conn, path, source.kind, layout.name)
         try:
             with conn.transaction():
-                _load_rows(conn, source, reader, header, LoadContext(agency, str(path), layout), result)
-        except (LoadError, psycopg.Error, KeyboardInterrupt) as exc:
-            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc).splitlines()[0]
-            fail_run(dsn, result.run_id, message)
-            if isinstance(exc, KeyboardInterrupt):
+                ctx = LoadContext(agency, str(path), layout, agency_region(conn))
+                _load_rows(conn, source, reader, header, ctx, result)
+        except BaseException as exc:
+            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else (str(exc).splitlines() or [""])[0]
+            fail_run(dsn, result.run_id, message or type(exc).__name__)
+            if isinstance(exc, LoadError | KeyboardInterrupt | SystemExit | GeneratorExit):
                 raise
-            if isinstance(exc, LoadError):
-                raise
-            raise LoadError(f"{path.name}: the database refused the load ({message}); nothing from this "
-                            "file was kept") from None
+            if isinstance(exc, psycopg.Error):
+                raise LoadError(f"{path.name}: the database refused the load ({message}); nothing from this "
+                                "file was kept") from None
+            raise LoadError(f"{path.name}: internal error ({type(exc).__name__}: {message}); nothing from this "
+                            "file was kept — please report it with the file") from None
     return result
+
+
+class _Record(dict):
+    """A row's {column: value} that remembers the column a parser read last: what an unexpected
+    exception is reported against."""
+
+    last = "?"
+
+    def get(self, key, default=None):
+        self.last = key
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.last = key
+        return super().__getitem__(key)
+
+
+def _safe_raw(raw: str) -> str:
+    """Raw text fit to store: no NUL (PostgreSQL text cannot hold it), and not megabytes."""
+    raw = raw.replace("\x00", "\\x00")
+    return raw if len(raw) <= MAX_RAW else raw[:MAX_RAW] + f"… [{len(raw) - MAX_RAW:,} more characters]"
+
+
+def check_fields(row_fields: list[str], header_raw: list[str], header: list[str]) -> None:
+    """Refuse the row, naming the column, for a field the database cannot or should not hold."""
+    width = len(header)
+    if len(row_fields) != width:
+        if len(row_fields) < width:
+            last = header_raw[len(row_fields) - 1].strip() if row_fields else header_raw[0].strip()
+            raise RowError(f"expected {width} fields, found {len(row_fields)}: the row ends at column {last}"
+                           f" (missing {', '.join(h.strip() for h in header_raw[len(row_fields):][:3])}"
+                           f"{' …' if width - len(row_fields) > 3 else ''})")
+        raise RowError(f"expected {width} fields, found {len(row_fields)}: extra values after the last column "
+                       f"{header_raw[-1].strip()}")
+    for name, value in zip(header_raw, row_fields, strict=True):
+        if "\x00" in value:
+            raise RowError(f"{name.strip()} contains a NUL byte (a binary or corrupted value)")
+        if len(value) > MAX_FIELD:
+            raise RowError(f"{name.strip()} is {len(value):,} characters long, over the {MAX_FIELD:,} a field "
+                           "may hold")
+
+
+def finish_values(values: dict, names: list[str], widths: dict[str, int], text: set[str]) -> int:
+    """Neutralise formula-like text and check lengths against the target columns; return how many
+    values were neutralised. Raises RowError naming the column of a value too long to store."""
+    neutralised = 0
+    for name in names:
+        value = values[name]
+        if not isinstance(value, str) or name not in text:
+            continue
+        safe = neutralise_formula(value)
+        if safe is not None:
+            values[name] = value = safe
+            neutralised += 1
+        limit = widths.get(name)
+        if limit is not None and len(value) > limit:
+            shown = value if len(value) <= 40 else value[:40] + "…"
+            raise RowError(f"{name} {shown!r} is {len(value)} characters long; the database holds at most {limit}")
+    return neutralised
 
 
 def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, header: list[str],
@@ -125,20 +253,33 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
     cols = ", ".join(f"{c} {t}" for c, t in source.staging)
     conn.execute(f"CREATE TEMP TABLE stg (line_number integer, {cols}) ON COMMIT DROP")
     rejects: list[tuple[int, str, str]] = []
-    width = len(header)
+    widths = source.widths()
+    text = {c for c, t in source.staging if t == "text"}
+    header_raw = reader.header_raw if len(reader.header_raw) == len(header) else header
     with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN") as copy:
         for row in reader.rows():
             result.read += 1
-            if len(row.fields) != width:
-                rejects.append((row.line_number, row.raw,
-                                f"expected {width} fields, found {len(row.fields)}"))
+            if row.reason:
+                rejects.append((row.line_number, _safe_raw(row.raw), row.reason))
                 continue
+            record = _Record()
             try:
-                values = source.parse(dict(zip(header, row.fields, strict=True)), ctx)
+                check_fields(row.fields, header_raw, header)
+                record.update(zip(header, row.fields, strict=True))
+                values = source.parse(record, ctx)
+                result.neutralised += finish_values(values, names, widths, text)
             except RowError as exc:
-                rejects.append((row.line_number, row.raw, str(exc)))
+                rejects.append((row.line_number, _safe_raw(row.raw), str(exc)))
+                continue
+            except Exception as exc:  # a parser bug must cost one row, not the file
+                rejects.append((row.line_number, _safe_raw(row.raw),
+                                f"internal error parsing {record.last}: {type(exc).__name__}"))
                 continue
             copy.write_row((row.line_number, *(values[n] for n in names)))
+    if result.read == 0:
+        raise LoadError(f"{reader.path.name} has a header but no rows")
+    if result.neutralised:
+        result.notes.append(f"{result.neutralised:,} formula-like cells neutralised (stored with a leading ')")
     if reader.progress and sys.stderr.isatty() and result.read >= 100_000:
         # The bar ends with the reading; say what the wait that follows is.
         print(f"  {reader.path.name}: merging {result.read - len(rejects):,} rows ...", file=sys.stderr, flush=True)
@@ -176,5 +317,6 @@ def finish_run(conn: psycopg.Connection, result: LoadResult) -> None:
     result.duplicate = result.read - result.rejected - result.loaded - result.updated
     conn.execute(
         "UPDATE etl_run SET status = 'succeeded', finished_at = now(), rows_read = %s, rows_loaded = %s,"
-        " rows_updated = %s, rows_duplicate = %s, rows_rejected = %s WHERE id = %s",
-        (result.read, result.loaded, result.updated, result.duplicate, result.rejected, result.run_id))
+        " rows_updated = %s, rows_duplicate = %s, rows_rejected = %s, message = %s WHERE id = %s",
+        (result.read, result.loaded, result.updated, result.duplicate, result.rejected,
+         "; ".join(getattr(result, "notes", [])) or None, result.run_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import re
 from zoneinfo import ZoneInfo
 
@@ -65,7 +66,28 @@ def _components(text: str) -> tuple[int, int, int, int, int, int] | None:
     return None
 
 
-def parse_date(value: str | None, field: str, required: bool = False) -> dt.date | None:
+# Dates before this are placeholders or typos (1900-01-01 is the usual "unknown"): docs/formats.md, "Rejected values".
+EARLIEST = dt.date(1901, 1, 1)
+
+
+def latest_date() -> dt.date:
+    """Dates more than one day in the future are typos (one day of slack for time zones)."""
+    return dt.date.today() + dt.timedelta(days=1)
+
+
+def _check_window(parsed: dt.date, value: str, field: str, not_after: dt.date | None = None,
+                  what: str = "") -> None:
+    if parsed < EARLIEST:
+        raise RowError(f"{field} {value!r} is before {EARLIEST.year} (a placeholder or a typo)")
+    latest = latest_date() if not_after is None else not_after
+    if parsed > latest:
+        raise RowError(f"{field} {value!r} is in the future{what}")
+
+
+def parse_date(value: str | None, field: str, required: bool = False,
+               not_after: dt.date | None = None) -> dt.date | None:
+    """A date in the plausible window: from 1901 to tomorrow (`not_after` narrows it, e.g. to today
+    for dates of birth)."""
     value = blank(value)
     if not value:
         if required:
@@ -74,12 +96,11 @@ def parse_date(value: str | None, field: str, required: bool = False) -> dt.date
     parts = _components(value.split("T")[0].split(" ")[0]) or _components(value)
     try:
         parsed = dt.date(*parts[:3]) if parts else None
-    except ValueError:
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None:
         raise RowError(f"{field} {value!r} is not a date (expected YYYY-MM-DD or MM/DD/YYYY)")
-    if not (1900 <= parsed.year <= 2100):
-        raise RowError(f"{field} {value!r} is out of range")
+    _check_window(parsed, value, field, not_after)
     return parsed
 
 
@@ -94,6 +115,8 @@ def parse_datetime(value: str | None, field: str, tz: dt.tzinfo = LOCAL_TZ) -> d
     if offset and (":" in text[: offset.start()] or "T" in text):
         sign, hours, minutes = offset.groups()
         if sign:
+            if int(hours) > 14 or int(minutes or 0) >= 60:  # real offsets run from -12:00 to +14:00
+                raise RowError(f"{field} {value!r} has an impossible UTC offset {text[offset.start():]}")
             delta = dt.timedelta(hours=int(hours), minutes=int(minutes or 0))
             zone = dt.timezone(delta if sign == "+" else -delta)
         else:
@@ -102,13 +125,12 @@ def parse_datetime(value: str | None, field: str, tz: dt.tzinfo = LOCAL_TZ) -> d
     parts = _components(text)
     try:
         parsed = dt.datetime(*parts, tzinfo=zone) if parts else None
-    except ValueError:
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None:
         raise RowError(f"{field} {value!r} is not a date and time (expected e.g. 2022-06-21 03:48:00 "
                        "or 06/21/2022 11:48:00 PM)")
-    if not (1900 <= parsed.year <= 2100):
-        raise RowError(f"{field} {value!r} is out of range")
+    _check_window(parsed.date(), value, field)
     return parsed
 
 
@@ -119,7 +141,7 @@ def parse_time(value: str | None, field: str) -> dt.time:
     for fmt in ("%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p", "%H%M"):
         try:
             return dt.datetime.strptime(value.upper(), fmt).time()
-        except ValueError:
+        except (ValueError, OverflowError):
             continue
     raise RowError(f"{field} {value!r} is not a time (expected HH:MM[:SS] or h:mm:ss AM)")
 
@@ -130,8 +152,11 @@ def parse_int(value: str | None, field: str, lo: int | None = None, hi: int | No
     if not value:
         return None
     try:
-        number = int(float(value.replace(",", "")))
-    except ValueError:
+        number = float(value.replace(",", ""))
+        if not math.isfinite(number):  # inf, nan, 1e400
+            raise ValueError(value)
+        number = int(number)
+    except (ValueError, OverflowError):
         if strict:
             raise RowError(f"{field} {value!r} is not a number") from None
         return None
@@ -153,12 +178,24 @@ def parse_yes_no(value: str | None, field: str) -> bool | None:
     raise RowError(f"{field} {value!r} is not Y or N")
 
 
-# Baltimore's wider region: coordinates outside it are data errors, not points to map.
-_LON_RANGE = (-180.0, 180.0)
+# Where the agency's points may lie: (min lon, min lat, max lon, max lat). The loader derives it from the
+# loaded city / district boundaries (their extent plus REGION_MARGIN degrees); without them this box,
+# Baltimore City's extent (lon -76.711..-76.529, lat 39.197..39.372) plus the same margin.
+REGION_MARGIN = 0.25
+DEFAULT_REGION = (-76.711 - REGION_MARGIN, 39.197 - REGION_MARGIN, -76.529 + REGION_MARGIN, 39.372 + REGION_MARGIN)
+Region = tuple[float, float, float, float]
 
 
-def parse_point(lon: str | None, lat: str | None, field: str = "coordinates") -> tuple[float, float] | None:
-    """(lon, lat) or None for blank / zero coordinates (real exports have both)."""
+def _inside(x: float, y: float, region: Region) -> bool:
+    return region[0] <= x <= region[2] and region[1] <= y <= region[3]
+
+
+def parse_point(lon: str | None, lat: str | None, field: str = "longitude/latitude",
+                region: Region | None = None) -> tuple[float, float] | None:
+    """(lon, lat) or None for blank / zero coordinates (real exports have both).
+
+    With a `region`, a point outside it is refused; a point whose swapped axes fall inside it is
+    refused as swapped."""
     lon_s, lat_s = blank(lon), blank(lat)
     if not lon_s or not lat_s:
         return None
@@ -166,10 +203,19 @@ def parse_point(lon: str | None, lat: str | None, field: str = "coordinates") ->
         x, y = float(lon_s), float(lat_s)
     except ValueError:
         raise RowError(f"{field} ({lon_s}, {lat_s}) are not numbers") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise RowError(f"{field} ({lon_s}, {lat_s}) are not finite numbers")
     if x == 0 or y == 0:
         return None
+    if region is not None and not _inside(x, y, region):
+        if _inside(y, x, region):
+            raise RowError(f"{field} ({lon_s}, {lat_s}): latitude and longitude look swapped")
+        raise RowError(f"{field} ({lon_s}, {lat_s}) is outside the agency's region "
+                       f"(lon {region[0]:.3f}..{region[2]:.3f}, lat {region[1]:.3f}..{region[3]:.3f})")
     if not (-180 <= x <= 180 and -90 <= y <= 90):
-        raise RowError(f"{field} ({x}, {y}) are not longitude/latitude in degrees")
+        if -90 <= x <= 90 and -180 <= y <= 180:
+            raise RowError(f"{field} ({lon_s}, {lat_s}): latitude and longitude look swapped")
+        raise RowError(f"{field} ({lon_s}, {lat_s}) are not longitude/latitude in degrees")
     return (x, y)
 
 
@@ -177,16 +223,17 @@ def point_wkt(point: tuple[float, float] | None) -> str | None:
     return f"SRID=4326;POINT({point[0]:.7f} {point[1]:.7f})" if point else None
 
 
-def parse_wkt_point(value: str | None) -> tuple[float, float] | None:
+def parse_wkt_point(value: str | None, field: str = "location", region: Region | None = None
+                    ) -> tuple[float, float] | None:
     value = blank(value)
     if not value:
         return None
     match = re.match(r"^\s*POINT\s*\(\s*(-?[\d.]+)\s+(-?[\d.]+)\s*\)\s*$", value, re.I)
     if match:
-        return parse_point(match.group(1), match.group(2))
+        return parse_point(match.group(1), match.group(2), field, region)
     match = re.match(r"^\s*\(?\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)?\s*$", value)  # "(lat, lon)" GeoLocation
     if match:
-        return parse_point(match.group(2), match.group(1))
+        return parse_point(match.group(2), match.group(1), field, region)
     return None
 
 
@@ -207,7 +254,7 @@ def district_from_post(post: str | None) -> str | None:
     return None
 
 
-def normalize_zip(value: str | None) -> str | None:
+def normalize_zip(value: str | None, field: str = "ZIP code") -> str | None:
     value = blank(value)
     if not value:
         return None
@@ -216,7 +263,7 @@ def normalize_zip(value: str | None) -> str | None:
         return f"{digits[:5]}-{digits[5:]}"
     if 3 <= len(digits) <= 5:
         return digits.zfill(5)
-    raise RowError(f"ZIP code {value!r} is not a 5- or 9-digit ZIP")
+    raise RowError(f"{field} {value!r} is not a 5- or 9-digit ZIP")
 
 
 def content_key(*parts: object) -> str:
@@ -228,15 +275,29 @@ def content_key(*parts: object) -> str:
 _FFL = re.compile(r"^\s*(\d)-?(\d{2})-?(\d{3})-?(\d{2})-?(?:(\d[A-HJ-M])-?)?(\d{5})\s*$", re.I)
 
 
-def parse_ffl(value: str | None) -> tuple[str, dict] | None:
+def parse_ffl(value: str | None, field: str = "dealer_ffl") -> tuple[str, dict] | None:
     """License number -> (key without expiry, parts). Accepts with or without the expiry part."""
     value = blank(value)
     if not value:
         return None
     match = _FFL.match(value)
     if not match:
-        raise RowError(f"dealer license {value!r} is not an FFL number like 8-52-027-07-7A-07579")
+        raise RowError(f"{field} {value!r} is not an FFL number like 8-52-027-07-7A-07579")
     regn, dist, cnty, typ, xpr, seqn = match.groups()
     key = f"{regn}-{dist}-{cnty}-{typ}-{seqn}"
     return key, {"lic_regn": regn, "lic_dist": dist, "lic_cnty": cnty, "lic_type": typ,
                  "lic_xprdte": xpr.upper() if xpr else None, "lic_seqn": seqn}
+
+
+# Text that a spreadsheet would run as a formula when a CSV export is opened (= + - @, tab, CR).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)*$")
+
+
+def neutralise_formula(value: str) -> str | None:
+    """The value prefixed with a single quote when a spreadsheet would read it as a formula, else None.
+
+    Plain signed numbers ("-5", "+1.5") are left alone: they are not formulas."""
+    if value.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+
+from etl.parse import DEFAULT_REGION, Region
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,23 @@ class LoadContext:
     agency: str
     file_path: str
     layout: Layout
+    # Where the agency's points may lie (etl/parse.py): from the loaded boundaries, else Baltimore's box.
+    region: Region | None = DEFAULT_REGION
+
+
+def schema_widths(table: str, columns: Iterable[str], rename: dict[str, str] | None = None) -> dict[str, int]:
+    """{staging column: character limit} for the columns that land in varchar columns of `table`
+    (layers/schema.py); `rename` maps a staging column to its target column when the names differ."""
+    from layers.schema import Base
+
+    target = Base.metadata.tables[table]
+    widths = {}
+    for column in columns:
+        name = (rename or {}).get(column, column)
+        length = getattr(target.c[name].type, "length", None) if name in target.c else None
+        if length:
+            widths[column] = length
+    return widths
 
 
 class Source:
@@ -38,6 +57,10 @@ class Source:
     # True when rows repeating a key are distinct records (victims of one incident), not duplicates:
     # the loader then numbers the repeats (key, key:1, key:2 ...) in file order.
     repeats_are_distinct: bool = False
+
+    def widths(self) -> dict[str, int]:
+        """{staging column: most characters its target column holds}; longer values reject the row."""
+        return {}
 
     def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict[str, Any]:
         raise NotImplementedError

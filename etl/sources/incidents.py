@@ -19,7 +19,7 @@ from etl.parse import (
     point_wkt,
     upper,
 )
-from etl.sources.base import Layout, LoadContext, Source, upsert
+from etl.sources.base import Layout, LoadContext, Source, schema_widths, upsert
 
 DESCRIPTIONS = {
     "1F": "HOMICIDE", "1K": "HOMICIDE", "1O": "HOMICIDE", "1A": "HOMICIDE", "9S": "SHOOTING",
@@ -81,6 +81,9 @@ class Incidents(Source):
     key = ("agency", "source_key")
     repeats_are_distinct = True  # e.g. one row per victim of the same shooting
 
+    def widths(self) -> dict[str, int]:
+        return schema_widths("incident", COLUMNS)
+
     def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict:
         layout = ctx.layout.name
         if "crimedatetime" in rec and blank(rec.get("crimedatetime")):
@@ -104,9 +107,10 @@ class Incidents(Source):
             post = post[:-2]
         reported = (normalize_district(rec.get("new_district")) or normalize_district(rec.get("old_district"))
                     or normalize_district(rec.get("district")) or district_from_post(post))
-        point = parse_point(rec.get("longitude"), rec.get("latitude"))
+        point = parse_point(rec.get("longitude"), rec.get("latitude"), "Longitude/Latitude", ctx.region)
         if point is None:
-            point = parse_wkt_point(rec.get("geolocation")) or parse_wkt_point(rec.get("location_1"))
+            point = (parse_wkt_point(rec.get("geolocation"), "GeoLocation", ctx.region)
+                     or parse_wkt_point(rec.get("location_1"), "Location 1", ctx.region))
         cc_number = upper(rec.get("ccnumber"))
         location = upper(rec.get("location"))
         identity = content_key(cc_number or "", when.isoformat(), code, location, post, description,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from etl.errors import RowError
 from etl.parse import parse_date, upper
-from etl.sources.base import Layout, LoadContext, Source, upsert
+from etl.sources.base import Layout, LoadContext, Source, schema_widths, upsert
 
 EVIDENCE_TYPES = ("CASING", "TEST_FIRE")
 COLUMNS = ("agency", "lead_id", "lead_date", "lead_status", "caliber")
@@ -22,6 +22,13 @@ class Nibin(Source):
     staging = (("agency", "text"), ("lead_id", "text"), ("lead_date", "date"), ("lead_status", "text"),
                ("caliber", "text")) + tuple((f"{f}_{s}", "text") for s in "ab" for f in SIDE)
     key = ("agency", "lead_id")
+
+    def widths(self) -> dict[str, int]:
+        widths = schema_widths("nibin_lead", COLUMNS)
+        for s in "ab":
+            widths.update(schema_widths("ballistic_evidence", [f"{f}_{s}" for f in SIDE],
+                                        {f"{f}_{s}": f for f in SIDE}))
+        return widths
 
     def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict:
         lead_id = upper(rec.get("lead_id"))
@@ -49,7 +56,7 @@ class Nibin(Source):
             row.update({f"evidence_id_{side}": evidence, f"evidence_type_{side}": kind,
                         f"case_number_{side}": case_number, f"trace_number_{side}": trace_number})
         if row["evidence_id_a"] == row["evidence_id_b"]:
-            raise RowError("a lead must link two different evidence items")
+            raise RowError("evidence_a_id and evidence_b_id are the same: a lead must link two different items")
         return row
 
     def merge(self, cur, run_id: int) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from etl.parse import (
     point_wkt,
     upper,
 )
-from etl.sources.base import Layout, LoadContext, Source, upsert
+from etl.sources.base import Layout, LoadContext, Source, schema_widths, upsert
 
 ALERT_TYPES = {
     "SINGLE_GUNSHOT": "SINGLE_GUNSHOT", "SINGLE_SHOT": "SINGLE_GUNSHOT",
@@ -29,10 +29,10 @@ COLUMNS = ("agency", "source_key", "source_id", "alert_time", "alert_type", "rou
 _TYPES = {"alert_time": "timestamptz", "rounds": "integer", "geom": "geometry(Point,4326)"}
 
 
-def normalize_type(value: str | None) -> str:
+def normalize_type(value: str | None, field: str = "TYPE") -> str:
     text = (upper(value) or "").replace(" ", "_").replace("-", "_")
     if text not in ALERT_TYPES:
-        raise RowError(f"alert type {value!r} is not single / multiple gunshots or gunshot-or-firecracker")
+        raise RowError(f"{field} {value!r} is not single / multiple gunshots or gunshot-or-firecracker")
     return ALERT_TYPES[text]
 
 
@@ -56,11 +56,14 @@ class Shots(Source):
     staging = tuple((c, _TYPES.get(c, "text")) for c in COLUMNS)
     key = ("agency", "source_key")
 
+    def widths(self) -> dict[str, int]:
+        return schema_widths("shot_alert", COLUMNS)
+
     def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict:
         layout = ctx.layout.name
         if layout == "shotspotter-chicago":
             when = parse_datetime(rec.get("date"), "DATE")
-            kind = normalize_type(rec.get("incident_type_description"))
+            kind = normalize_type(rec.get("incident_type_description"), "INCIDENT_TYPE_DESCRIPTION")
             source_id = blank(rec.get("unique_id"))
             rounds = parse_int(rec.get("rounds"), "ROUNDS", 0, 500)
             address = upper(rec.get("block"))
@@ -76,7 +79,8 @@ class Shots(Source):
             source_id = blank(rec.get("id"))
             rounds = parse_int(rec.get("rnds"), "rnds", 0, 500)
             address = upper(rec.get("address"))
-        point = parse_point(rec.get("longitude"), rec.get("latitude")) or parse_wkt_point(rec.get("location"))
+        point = (parse_point(rec.get("longitude"), rec.get("latitude"), "LONGITUDE/LATITUDE", ctx.region)
+                 or parse_wkt_point(rec.get("location"), "LOCATION", ctx.region))
         if point is None:
             raise RowError("the alert has no coordinates (LATITUDE/LONGITUDE blank or zero)")
         key = f"id:{source_id}" if source_id else "h:" + content_key(when.isoformat(), kind, point)[:32]

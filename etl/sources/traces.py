@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 
@@ -17,7 +18,7 @@ from etl.parse import (
     point_wkt,
     upper,
 )
-from etl.sources.base import Layout, LoadContext, Source, upsert
+from etl.sources.base import Layout, LoadContext, Source, schema_widths, upsert
 
 STATUSES = ("COMPLETED", "DEALER_ONLY", "NO_RECORD", "PRE_1968", "SERIAL_PROBLEM", "PRIVATELY_MADE",
             "FORM_ERROR", "PENDING")
@@ -71,6 +72,17 @@ class Traces(Source):
     staging = _staging()
     key = ("agency", "trace_number")
 
+    def widths(self) -> dict[str, int]:
+        widths = schema_widths("trace", TRACE_COLUMNS)
+        widths.update(schema_widths("firearm", FIREARM_COLUMNS))
+        widths.update(schema_widths("recovery", RECOVERY_COLUMNS, {
+            "recovery_state": "state", "recovery_zip": "zip", "recovery_precision": "geocode_precision"}))
+        widths.update(schema_widths("dealer", ("dealer_precision",), {"dealer_precision": "geocode_precision"}))
+        for role in ROLES:
+            widths.update(schema_widths("pii.person", [f"{role}_{f}" for f in PERSON_FIELDS],
+                                        {f"{role}_{f}": f for f in PERSON_FIELDS}))
+        return widths
+
     def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict:
         trace_number = upper(rec.get("trace_number"))
         if not trace_number:
@@ -92,11 +104,12 @@ class Traces(Source):
         if firearm_type and firearm_type not in FIREARM_TYPES:
             firearm_type = "OTHER"
         ori = upper(rec.get("requesting_ori"))
-        ffl = parse_ffl(rec.get("dealer_ffl"))
-        dealer_zip = normalize_zip(rec.get("dealer_zip"))
+        ffl = parse_ffl(rec.get("dealer_ffl"), "dealer_ffl")
+        dealer_zip = normalize_zip(rec.get("dealer_zip"), "dealer_zip")
         dealer_point = zip_centroid(dealer_zip) if ffl else None
-        rec_zip = normalize_zip(rec.get("recovery_zip"))
-        rec_point = parse_point(rec.get("recovery_longitude"), rec.get("recovery_latitude"), "recovery coordinates")
+        rec_zip = normalize_zip(rec.get("recovery_zip"), "recovery_zip")
+        rec_point = parse_point(rec.get("recovery_longitude"), rec.get("recovery_latitude"),
+                                "recovery_longitude/recovery_latitude", ctx.region)
         precision = "given"
         if rec_point is None:
             rec_point = zip_centroid(rec_zip)
@@ -141,13 +154,17 @@ class Traces(Source):
         for role in ROLES:
             last = upper(rec.get(f"{role}_last_name"))
             first = upper(rec.get(f"{role}_first_name"))
-            dob = parse_date(rec.get(f"{role}_dob"), f"{role}_dob")
+            dob = parse_date(rec.get(f"{role}_dob"), f"{role}_dob", not_after=dt.date.today())
+            event, event_name = ((purchase_date, "purchase_date") if role == "purchaser"
+                                 else (recovery_date, "recovery_date"))
+            if dob and event and dob > event:
+                raise RowError(f"{role}_dob {dob} is after {event_name} {event}")
             row[f"{role}_key"] = person_key(last, first, dob) if last else None
             values = {"last_name": last, "first_name": first, "dob": dob,
                       "sex": upper(rec.get(f"{role}_sex")), "race": upper(rec.get(f"{role}_race")),
                       "street": upper(rec.get(f"{role}_street")), "city": upper(rec.get(f"{role}_city")),
                       "state": upper(rec.get(f"{role}_state")),
-                      "zip": normalize_zip(rec.get(f"{role}_zip")) if last else None}
+                      "zip": normalize_zip(rec.get(f"{role}_zip"), f"{role}_zip") if last else None}
             for f in PERSON_FIELDS:
                 row[f"{role}_{f}"] = values[f] if last else None
         return row

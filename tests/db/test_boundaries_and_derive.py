@@ -48,13 +48,20 @@ def test_reloading_boundaries_replaces_that_kind(empty_db, sql, tmp_path):
     assert sql("SELECT name FROM boundary WHERE kind = 'district'") == [("WESTERN",)]
 
 
-def test_boundary_rejects_and_unknown_properties(empty_db, sql, tmp_path):
-    frame = gpd.GeoDataFrame({"Dist_Name": ["Western", None, "Point"]},
-                             geometry=[WEST, CENTER, Point(-76.6, 39.3)], crs=4326)
-    path = tmp_path / "mixed.geojson"
-    frame.to_file(path)
-    result = load_file(path, progress=False)
-    assert (result.read, result.loaded, result.rejected) == (3, 1, 2)
+def test_boundary_files_load_whole_or_not_at_all(empty_db, sql, tmp_path):
+    load_file(_districts(tmp_path, ".geojson"), progress=False)
+    before = sql("SELECT kind, name, md5(ST_AsBinary(geom)) FROM boundary ORDER BY name")
+    for names, geoms, match in (
+        (["Western", None], [WEST, CENTER], "feature 2 has no Dist_Name"),
+        (["Western", "Central"], [WEST, Point(-76.6, 39.3)], r"feature 2 \(CENTRAL\) is a Point"),
+        (["Western", "Central"], [WEST, None], r"feature 2 \(CENTRAL\) has no geometry"),
+    ):
+        path = tmp_path / "mixed.geojson"
+        gpd.GeoDataFrame({"Dist_Name": names}, geometry=geoms, crs=4326).to_file(path)
+        with pytest.raises(LoadError, match=match):
+            load_file(path, progress=False)
+        assert sql("SELECT kind, name, md5(ST_AsBinary(geom)) FROM boundary ORDER BY name") == before
+    assert sql("SELECT count(*) FROM etl_run WHERE status = 'running'") == [(0,)]
     odd = gpd.GeoDataFrame({"zone_label": ["A"]}, geometry=[WEST], crs=4326)
     odd_path = tmp_path / "zones.geojson"
     odd.to_file(odd_path)

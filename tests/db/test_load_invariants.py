@@ -80,7 +80,7 @@ def test_failure_mid_file_leaves_database_as_before(empty_db, sql, tmp_path):
     (None, "no such file"),
     (b"", "empty"),
     (b"   \n\n", "empty"),
-    (b"\xff\xfe\x00a\x00b", "binary"),
+    (b"PK\x03\x04\x14\x00\x00\x00\x08\x00", "binary"),  # a spreadsheet (zip); a UTF-16 BOM now means text
     (b"caf\xe9,bar\nx,y\n", "not valid utf-8"),
     (b"foo,bar\n1,2\n", "does not match any known layout"),
 ])
