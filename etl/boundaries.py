@@ -54,6 +54,8 @@ def load_boundaries(path: Path, dsn: str, kind: str | None = None, name_field: s
         frame = gpd.read_file(target)
     except Exception as exc:  # pyogrio raises several types; all mean "cannot read this file"
         raise LoadError(f"{path.name}: cannot read as GeoJSON/Shapefile/GeoPackage ({str(exc).splitlines()[0]})") from None
+    if frame.empty:
+        raise LoadError(f"{path.name} has no features; nothing was replaced")
     columns = [c for c in frame.columns if c != "geometry"]
     if name_field and name_field not in frame.columns:
         raise LoadError(f"{path.name}: no property {name_field!r} (properties: {', '.join(columns)})")
@@ -75,8 +77,9 @@ def load_boundaries(path: Path, dsn: str, kind: str | None = None, name_field: s
         if not name_field:
             raise LoadError(f"{path.name}: which property holds the name? add --name-field "
                             f"(properties: {', '.join(columns)})")
-    if frame.empty:
-        raise LoadError(f"{path.name} has no features; nothing was replaced")
+    if frame.crs is not None and path.suffix.lower() in (".geojson", ".json") and not _declares_crs(path):
+        # GDAL reads every GeoJSON as EPSG:4326 (RFC 7946); a file without a "crs" member has not said so.
+        frame = frame.set_crs(None, allow_override=True)
     if crs:
         try:
             frame = frame.set_crs(crs, allow_override=True)
@@ -85,7 +88,7 @@ def load_boundaries(path: Path, dsn: str, kind: str | None = None, name_field: s
     frame = _reproject(frame, path)
     lower = {c.lower(): c for c in columns}
     result = LoadResult(str(path), "boundaries", f"{kind}:{path.suffix.lstrip('.').lower()}")
-    rows = []
+    rows, shapes = [], []
     for number, feature in enumerate(frame.itertuples(index=False), start=1):
         raw = {c: getattr(feature, c, None) for c in columns}
         result.read += 1
@@ -112,12 +115,13 @@ def load_boundaries(path: Path, dsn: str, kind: str | None = None, name_field: s
         code = raw.get(lower.get("district_code", lower.get("code", "")), None)
         code = None if _missing(code) else code
         approximate = bool(raw.get(lower.get("approximate", ""), False)) if "approximate" in lower else False
+        shape = MultiPolygon(parts)
+        shapes.append(shape)
         rows.append((number, kind, name, None if code is None else str(code)[:32], approximate,
-                     _population(population), str(path), MultiPolygon(parts).wkb_hex))
+                     _population(population), str(path), shape.wkb_hex))
     with psycopg.connect(dsn) as conn:
         region = agency_region(conn)
-        union = frame.geometry.union_all() if hasattr(frame.geometry, "union_all") else frame.geometry.unary_union
-        if not union.intersects(box(*region)):
+        if not any(shape.intersects(box(*region)) for shape in shapes):
             minx, miny, maxx, maxy = frame.total_bounds
             _refuse(path, f"the polygons (lon {minx:.3f}..{maxx:.3f}, lat {miny:.3f}..{maxy:.3f}) do not overlap "
                           f"the agency's region (lon {region[0]:.3f}..{region[2]:.3f}, lat {region[1]:.3f}.."
@@ -159,6 +163,11 @@ def load_boundaries(path: Path, dsn: str, kind: str | None = None, name_field: s
                 raise
             raise LoadError(f"{path.name}: the database refused the load ({message}); nothing was replaced") from None
     return result
+
+
+def _declares_crs(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return b'"crs"' in f.read()
 
 
 def _refuse(path: Path, message: str) -> None:

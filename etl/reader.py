@@ -42,6 +42,10 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
          (codecs.BOM_UTF16_BE, "utf-16"))
 
 
+# Zip (xlsx, ods), OLE (xls), PDF, gzip: what a "CSV" really is when it is a spreadsheet or an archive.
+_BINARY_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x1f\x8b")
+
+
 def _wide(encoding: str) -> bool:
     """UTF-16 and UTF-32 text is full of NUL bytes: the binary check must look at the decoded text."""
     name = encoding.lower().replace("_", "-")
@@ -52,10 +56,15 @@ def sniff_encoding(path: Path, encoding: str) -> str:
     """The encoding to read with: a UTF-16/32 byte-order mark wins over the default utf-8."""
     with open(path, "rb") as f:
         head = f.read(4)
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig"):
-        for bom, name in _BOMS:
+    name = encoding.lower().replace("_", "-")
+    if name in ("utf-8", "utf8", "utf-8-sig"):
+        for bom, wide in _BOMS:
             if head.startswith(bom):
-                return name
+                return wide
+    if name in ("utf-16", "utf16", "utf-32", "utf32") and not any(head.startswith(b) for b, _ in _BOMS):
+        # Python's utf-16 codec insists on a byte-order mark: without one, tell the order by the NULs.
+        bits = "16" if "16" in name else "32"
+        return f"utf-{bits}-be" if head[:1] == b"\x00" else f"utf-{bits}-le"
     return encoding
 
 
@@ -70,7 +79,7 @@ def check_readable(path: Path, encoding: str) -> None:
     with open(path, "rb") as f:
         head = f.read(65536)
     wide = _wide(encoding)
-    if b"\x00" in head and not wide:
+    if not wide and (head.startswith(_BINARY_MAGIC) or head.count(b"\x00") > max(2, len(head) // 100)):
         raise LoadError(f"{path}: looks like a binary file (spreadsheet or archive?); export it as CSV"
                         " (a UTF-16 file needs a byte-order mark or --encoding utf-16)")
     try:
@@ -84,6 +93,8 @@ def check_readable(path: Path, encoding: str) -> None:
                             "add --encoding cp1252 (or --encoding latin-1)") from None
     except LookupError:
         raise LoadError(f"unknown encoding {encoding!r}; try utf-8, cp1252 or latin-1") from None
+    except UnicodeError as exc:
+        raise LoadError(f"{path}: not valid {encoding} ({exc})") from None
     if not head.strip() or (wide and not head.decode(encoding, errors="ignore").strip("\ufeff \r\n\t")):
         raise LoadError(f"{path}: the file is empty")
 
@@ -141,7 +152,13 @@ class CsvSource:
             reader = csv.reader(tap, delimiter=self.delimiter)
             try:
                 for fields in reader:
-                    if len(tap.buffer) > 1 and (len(fields) != width or self._swallowed_rows(tap.buffer, width)):
+                    # A record is suspect when it spans lines with the wrong field count or swallowed whole
+                    # rows, when a one-line record has the wrong count and an open quote, or when its last
+                    # field ran into the end of the file (it ends with the line break a closing quote
+                    # would have preceded).
+                    if (len(tap.buffer) > 1 and (len(fields) != width or self._swallowed_rows(tap.buffer, width))
+                            or len(fields) != width and self._open_quote_column(tap.buffer[0])
+                            or fields and fields[-1].endswith(("\n", "\r"))):
                         yield self._unbalanced(tap.buffer, tap.first, lines)
                         break  # a fresh reader resumes on the line after the one rejected
                     raw, start = "".join(tap.buffer), tap.first
