@@ -19,7 +19,7 @@ import psycopg
 
 from etl.detect import apply_mapping, detect
 from etl.errors import LoadError, RowError
-from etl.parse import DEFAULT_REGION, REGION_MARGIN, Region, neutralise_formula
+from etl.parse import DEFAULT_REGION, FORMULA_START, REGION_MARGIN, Region, neutralise_formula
 from etl.reader import CsvSource
 from etl.sources import LoadContext, Source
 from layers import db, settings
@@ -29,6 +29,7 @@ BOUNDARY_SUFFIXES = (".geojson", ".json", ".shp", ".gpkg", ".zip")
 MAX_FIELD = 64 * 1024
 # What is kept of a rejected row's raw text (the reason says what was wrong with the rest).
 MAX_RAW = 16 * 1024
+_FORMULA_FIRST = frozenset(FORMULA_START)
 INTERRUPTED = "interrupted (process ended before the load finished); nothing from it was kept"
 _RUNNING = re.compile(r"^loading: pid (\d+) on (\S+)")
 
@@ -228,15 +229,25 @@ def check_fields(row_fields: list[str], header_raw: list[str], header: list[str]
                            "may hold")
 
 
-def finish_values(values: dict, names: list[str], widths: dict[str, int], text: set[str]) -> int:
+def _failing_column(source: Source, header: list[str], fields: list[str], ctx: LoadContext) -> str:
+    """The column a parser read last before an unexpected exception (found by parsing the row again)."""
+    record = _Record(zip(header, fields, strict=False))
+    try:
+        source.parse(record, ctx)
+    except Exception:  # the same failure, now with the column known
+        pass
+    return record.last
+
+
+def finish_values(values: dict, widths: dict[str, int], text: list[str]) -> int:
     """Neutralise formula-like text and check lengths against the target columns; return how many
     values were neutralised. Raises RowError naming the column of a value too long to store."""
     neutralised = 0
-    for name in names:
+    for name in text:
         value = values[name]
-        if not isinstance(value, str) or name not in text:
+        if value.__class__ is not str or not value:
             continue
-        safe = neutralise_formula(value)
+        safe = neutralise_formula(value) if value[0] in _FORMULA_FIRST else None
         if safe is not None:
             values[name] = value = safe
             neutralised += 1
@@ -254,7 +265,8 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
     conn.execute(f"CREATE TEMP TABLE stg (line_number integer, {cols}) ON COMMIT DROP")
     rejects: list[tuple[int, str, str]] = []
     widths = source.widths()
-    text = {c for c, t in source.staging if t == "text"}
+    text = [c for c, t in source.staging if t == "text"]
+    width = len(header)
     header_raw = reader.header_raw if len(reader.header_raw) == len(header) else header
     with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN") as copy:
         for row in reader.rows():
@@ -262,18 +274,18 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
             if row.reason:
                 rejects.append((row.line_number, _safe_raw(row.raw), row.reason))
                 continue
-            record = _Record()
             try:
-                check_fields(row.fields, header_raw, header)
-                record.update(zip(header, row.fields, strict=True))
-                values = source.parse(record, ctx)
-                result.neutralised += finish_values(values, names, widths, text)
+                if len(row.fields) != width or "\x00" in row.raw or len(row.raw) > MAX_FIELD:
+                    check_fields(row.fields, header_raw, header)
+                values = source.parse(dict(zip(header, row.fields, strict=True)), ctx)
+                result.neutralised += finish_values(values, widths, text)
             except RowError as exc:
                 rejects.append((row.line_number, _safe_raw(row.raw), str(exc)))
                 continue
             except Exception as exc:  # a parser bug must cost one row, not the file
                 rejects.append((row.line_number, _safe_raw(row.raw),
-                                f"internal error parsing {record.last}: {type(exc).__name__}"))
+                                f"internal error parsing {_failing_column(source, header, row.fields, ctx)}: "
+                                f"{type(exc).__name__}"))
                 continue
             copy.write_row((row.line_number, *(values[n] for n in names)))
     if result.read == 0:

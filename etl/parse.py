@@ -297,7 +297,7 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)*$")
 def neutralise_formula(value: str) -> str | None:
     """The value prefixed with a single quote when a spreadsheet would read it as a formula, else None.
 
-    Plain signed numbers ("-5", "+1.5") are left alone: they are not formulas."""
-    if value.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(value):
+    Plain signed numbers ("-5", "+1.5") and lone characters ("-") are left alone: they are not formulas."""
+    if len(value) > 1 and value.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(value):
         return "'" + value
     return None

@@ -143,6 +143,22 @@ def test_formula_cells_are_stored_quoted(empty_db, sql):
     assert sql("SELECT message FROM etl_run WHERE id = %s", (result.run_id,))[0][0].startswith("1 formula-like")
 
 
+def test_an_unexpected_parser_failure_costs_one_row(empty_db, monkeypatch):
+    from etl.sources.shots import Shots
+
+    original = Shots.parse
+
+    def fragile(self, rec, ctx):
+        if rec.get("latitude") == "39.302":
+            raise ZeroDivisionError("a bug")
+        return original(self, rec, ctx)
+
+    monkeypatch.setattr(Shots, "parse", fragile)
+    result = load_file(FIXTURES / "shots_dc.csv", progress=False)
+    assert (result.read, result.loaded, result.rejected) == (2, 1, 1)
+    assert result.reasons == {"internal error parsing latitude: ZeroDivisionError": 1}
+
+
 def test_unbalanced_quote_loses_only_its_line(empty_db):
     result = load_file(BAD / "shots_chicago__unbalanced_quote.csv", progress=False)
     # header + good + bad + good + good + bad: 5 records, one per physical line.
