@@ -214,3 +214,21 @@ def test_a_run_of_a_live_loader_is_left_alone(empty_db, sql):
         assert sql("SELECT status FROM etl_run WHERE id = %s", (run_id,)) == [("running",)]
     load_file(FIXTURES / "shots_dc_legacy.csv", progress=False)
     assert sql("SELECT status FROM etl_run WHERE id = %s", (run_id,)) == [("failed",)]
+
+
+def test_cli_reports_neutralised_cells_header_only_files_and_takes_a_crs(empty_db, sql, tmp_path):
+    from click.testing import CliRunner
+
+    from crimegun_cli import main
+
+    out = CliRunner().invoke(main, ["load", "--no-derive", str(BAD / "shots_chicago__formula_eq.csv")])
+    assert out.exit_code == 0, out.output
+    assert "1 formula-like cells neutralised" in out.output
+    out = CliRunner().invoke(main, ["load", "--no-derive", str(BAD / "nibin__header_only.csv")])
+    assert out.exit_code == 1 and "has a header but no rows" in out.output
+    projected = BAD / "boundaries__projected_no_crs.geojson"
+    out = CliRunner().invoke(main, ["load", "--no-derive", str(projected)])
+    assert out.exit_code == 1 and "give --crs or a .prj" in out.output
+    out = CliRunner().invoke(main, ["load", "--no-derive", "--crs", "EPSG:2248", str(projected)])
+    assert out.exit_code == 0, out.output
+    assert sql("SELECT name FROM boundary WHERE kind = 'district'") == [("WESTERN",)]
