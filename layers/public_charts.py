@@ -57,7 +57,7 @@ class ChartContext:
         return f"{self.data_as_of:%Y-%m-%d}" if self.data_as_of else "no data loaded"
 
     def footnote(self) -> str:
-        return (f"{self.filters_text} · {self.range_text} · Data as of {self.as_of_text} · "
+        return (f"{self.filters_text} · {self.range_text} · Data as of {self.as_of_text}<br>"
                 f"{public_stats.suppressed_note().capitalize()} (shown as gaps) · {PRODUCT}")
 
 
@@ -92,7 +92,7 @@ def header_lines(key: str, ctx: ChartContext, summary: dict[str, Any] | None = N
 
 
 def _base(fig: go.Figure, key: str, ctx: ChartContext, subtitle_extra: str = "", top: int = 90,
-          bottom: int = 95) -> go.Figure:
+          bottom: int = 125) -> go.Figure:
     subtitle = f"{ctx.range_text} · {ctx.filters_text}" + (f" · {subtitle_extra}" if subtitle_extra else "")
     fig.update_layout(
         template="plotly_white", width=WIDTH, height=HEIGHT, font={"family": FONT, "size": 13, "color": "#222"},
@@ -100,7 +100,8 @@ def _base(fig: go.Figure, key: str, ctx: ChartContext, subtitle_extra: str = "",
                "subtitle": {"text": subtitle, "font": {"size": 13, "color": "#555"}}},
         margin={"l": 70, "r": 30, "t": top, "b": bottom}, showlegend=fig.layout.showlegend,
         annotations=list(fig.layout.annotations or ()) + [{
-            "text": ctx.footnote(), "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yshift": -(bottom - 12),
+            "text": ctx.footnote(), "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yshift": -(bottom - 6),
+            "align": "left",
             "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": "#555"}}],
     )
     return fig
@@ -125,7 +126,7 @@ def _month_bars(key: str, rows: list[dict], column: str, ytitle: str, ctx: Chart
                            text=[v if v is not None else "" for v in values], textposition="outside", cliponaxis=False,
                            hovertemplate="%{x}: %{y}<extra></extra>"))
     _suppressed_marks(fig, months, values)
-    fig.update_xaxes(title_text="Month", type="category", tickangle=-45 if len(months) > 14 else 0)
+    fig.update_xaxes(title_text="Month", type="category", tickangle=-45 if len(months) > 6 else 0)
     fig.update_yaxes(title_text=ytitle, rangemode="tozero")
     fig.update_layout(showlegend=False)
     return _base(fig, key, ctx)
@@ -185,7 +186,7 @@ def _district_heatmaps(key, data, ctx):
     fig.update_xaxes(type="category", tickangle=-60, title_text="Month", tickfont={"size": 10})
     fig.update_yaxes(autorange="reversed", type="category", title_text="Police district", row=1, col=1)
     fig.update_layout(showlegend=False)
-    return _base(fig, key, ctx, "blank cell = suppressed", top=120, bottom=130)
+    return _base(fig, key, ctx, "blank cell = suppressed", top=120, bottom=160)
 
 
 def _ytd(key, data, ctx):

@@ -15,7 +15,8 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from layers import access, exports, public_charts, public_stats
 
-dash.register_page(__name__, path="/charts", name="Charts", order=3, title="Crime Gun Atlas — charts")
+dash.register_page(__name__, capability="charts", path="/charts", name="Charts", order=3,
+                   title="Crime Gun Atlas — charts")
 
 KEYS = public_stats.CHART_KEYS
 FORMATS = ("png", "svg", "pdf", "csv")
@@ -41,9 +42,9 @@ def _notice(message: str) -> html.Div:
 
 
 def _card(key: str, as_of_text: str) -> dbc.Card:
-    buttons = [dbc.Button(fmt.upper(), id=f"charts-export-{fmt}-{key}", size="sm", color="secondary", outline=True,
-                          className="me-1", title=f"Download this chart as {fmt.upper()}",
-                          **{"aria-label": f"{public_stats.TITLES[key]}: download {fmt.upper()}"})
+    buttons = [html.Button(fmt.upper(), id=f"charts-export-{fmt}-{key}", n_clicks=0, type="button",
+                           className="btn btn-sm btn-outline-secondary me-1", title=f"Download this chart as {fmt.upper()}",
+                           **{"aria-label": f"{public_stats.TITLES[key]}: download {fmt.upper()}"})
                for fmt in FORMATS]
     return dbc.Card([
         dbc.CardHeader(html.H2(public_stats.TITLES[key], className="h6 mb-0"), className="charts-card-head"),
