@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 
 from etl.detect import apply_mapping, detect
-from etl.errors import LoadError, RowError
+from etl.errors import LoadError, RowError, public_reason
 from etl.parse import DEFAULT_REGION, FORMULA_START, REGION_MARGIN, Region, neutralise_formula
 from etl.reader import CsvSource
 from etl.sources import LoadContext, Source
@@ -314,9 +314,10 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
 def record_rejects(cur: psycopg.Cursor, result: LoadResult, rejects: list[tuple[int, str, str]]) -> None:
     """Store rejected rows (file, line, raw text, reason) and tally the reasons for the summary."""
     if rejects:
-        with cur.copy("COPY etl_rejected_row (run_id, file_path, line_number, raw, reason) FROM STDIN") as copy:
+        with cur.copy("COPY etl_rejected_row (run_id, file_path, line_number, raw, reason, reason_public) "
+                      "FROM STDIN") as copy:
             for line_number, raw, reason in rejects:
-                copy.write_row((result.run_id, result.path, line_number, raw, reason))
+                copy.write_row((result.run_id, result.path, line_number, raw, reason, public_reason(reason)))
     result.rejected = len(rejects)
     for _, _, reason in rejects:
         # Group "CrimeDate '13/40/2019' is not a date" and its kin under one summary line.

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from layers import settings
+from layers import access, settings
 from layers.db import read_engine
 from layers.map_filters import LAYERS, MapFilters, where_clause
 
@@ -21,7 +21,10 @@ MAX_DEALERS = 400
 
 
 def source_dealers(filters: MapFilters, limit: int = MAX_DEALERS) -> dict[str, Any]:
-    """Dealers that first sold the matching recovered guns: GeoJSON points with `guns`, `in_state`."""
+    """Dealers that first sold the matching recovered guns: GeoJSON points with `guns`, `in_state`.
+    Names go through the gate: an individual licensee is 'Individual licensee (city, state)' for roles
+    without personal data, and only records roles get a link to the dealer's page."""
+    viewer = access.require("dealers")
     where, params = where_clause(LAYERS["recoveries"], filters)
     params.update({"home": settings.get("CGA_HOME_STATE"), "limit": limit})
     sql = f"""
@@ -30,7 +33,7 @@ def source_dealers(filters: MapFilters, limit: int = MAX_DEALERS) -> dict[str, A
                    count(*) FILTER (WHERE t.ttc_days < 365)::int AS under_1y
             FROM {LAYERS["recoveries"].from_sql}
             WHERE {where} AND t.dealer_id IS NOT NULL GROUP BY t.dealer_id)
-        SELECT d.id, coalesce(d.business_name, 'Dealer ' || d.ffl_key) AS name, d.premise_city AS city,
+        SELECT d.id, d.business_name, d.license_name, d.premise_city AS city,
                d.premise_state AS state, d.premise_state = :home AS in_state, d.geocode_precision AS precision,
                pd.guns, pd.under_1y, count(*) OVER () AS dealers, sum(pd.guns) OVER () AS guns_all,
                ST_X(d.geom) AS lon, ST_Y(d.geom) AS lat
@@ -39,17 +42,24 @@ def source_dealers(filters: MapFilters, limit: int = MAX_DEALERS) -> dict[str, A
         ORDER BY pd.guns DESC, d.id LIMIT :limit"""
     with read_engine().connect() as conn:
         rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    records = viewer.can("records")
     features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(r["lon"], 4), round(r["lat"], 4)]},
-                 "properties": {"id": r["id"], "name": r["name"], "city": r["city"], "state": r["state"],
+                 "properties": {"id": r["id"],
+                                "name": access.dealer_name(r["business_name"], r["license_name"], viewer, r["city"],
+                                                           r["state"]),
+                                "city": r["city"], "state": r["state"],
                                 "in_state": r["in_state"], "guns": r["guns"], "under_1y": r["under_1y"],
-                                "precision": r["precision"], "url": f"/dealer/{r['id']}"}} for r in rows]
+                                "precision": r["precision"], "url": f"/dealer/{r['id']}" if records else None}}
+                for r in rows]
     return {"geojson": {"type": "FeatureCollection", "features": features},
             "shown": len(rows), "dealers": rows[0]["dealers"] if rows else 0,
             "guns": int(rows[0]["guns_all"]) if rows else 0, "max_guns": rows[0]["guns"] if rows else 0}
 
 
 def state_flows(filters: MapFilters) -> dict[str, Any]:
-    """One line per source state, from its dealers' centroid to the city, with the number of guns."""
+    """One line per source state, from its dealers' centroid to the city, with the number of guns.
+    For aggregate-only roles, states with a small number of guns are left out (`suppressed` counts them)."""
+    viewer = access.require("map")
     where, params = where_clause(LAYERS["recoveries"], filters)
     params["home"] = settings.get("CGA_HOME_STATE")
     sql = f"""
@@ -69,6 +79,8 @@ def state_flows(filters: MapFilters) -> dict[str, Any]:
 
     with read_engine().connect() as conn:
         rows = conn.execute(text(sql), params).mappings().all()
+    kept = [r for r in rows if access.suppress(r["guns"], viewer) is not None]
+    suppressed, rows = len(rows) - len(kept), kept
     features = [{"type": "Feature", "geometry": orjson.loads(r["geometry"]),
                  "properties": {"state": r["state"], "guns": r["guns"], "in_state": r["in_state"]}} for r in rows]
     labels = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(r["lon"], 4), round(r["lat"], 4)]},
@@ -76,11 +88,12 @@ def state_flows(filters: MapFilters) -> dict[str, Any]:
     return {"geojson": {"type": "FeatureCollection", "features": features},
             "labels": {"type": "FeatureCollection", "features": labels},
             "states": len(rows), "guns": sum(r["guns"] for r in rows), "max_guns": rows[0]["guns"] if rows else 0,
-            "table": [{"state": r["state"], "guns": r["guns"]} for r in rows]}
+            "table": [{"state": r["state"], "guns": r["guns"]} for r in rows], "suppressed": suppressed}
 
 
 def source_states() -> list[str]:
     """States that first sold at least one traced gun, most guns first (for the source-state filter)."""
+    access.require("map")
     with read_engine().connect() as conn:
         return list(conn.execute(text(
             "SELECT source_state FROM trace WHERE source_state IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1"
@@ -88,12 +101,22 @@ def source_states() -> list[str]:
 
 
 def dealer_card(dealer_id: int) -> dict[str, Any] | None:
-    """One dealer for the map's details panel (public licensee-list fields only)."""
+    """One dealer for the map's details panel (public licensee-list fields only; an individual licensee's
+    name and licence number only for personal-data roles)."""
+    viewer = access.require("dealers")
     with read_engine().connect() as conn:
         row = conn.execute(text("""
-            SELECT d.id, coalesce(d.business_name, 'Dealer ' || d.ffl_key) AS name, d.premise_city AS city,
+            SELECT d.id, d.business_name, d.license_name, d.premise_city AS city,
                    d.premise_state AS state, d.ffl_key, d.geocode_precision AS precision,
                    (SELECT count(*) FROM trace t WHERE t.dealer_id = d.id)::int AS traced_guns,
                    (SELECT count(*) FROM trace t WHERE t.dealer_id = d.id AND t.ttc_days < 365)::int AS under_1y
             FROM dealer d WHERE d.id = :id"""), {"id": int(dealer_id)}).mappings().first()
-    return dict(row) if row else None
+    if row is None:
+        return None
+    card = dict(row)
+    business, licensee = card.pop("business_name"), card.pop("license_name")
+    card["name"] = access.dealer_name(business, licensee, viewer, card["city"], card["state"])
+    if not viewer.personal_data and access.dealer_is_individual(business, licensee):
+        card["ffl_key"] = access.RESTRICTED
+    card["records"] = viewer.can("records")
+    return card

@@ -60,6 +60,25 @@ def snapped_bbox(bbox: tuple[float, float, float, float], size: float) -> tuple[
     return max(-180.0, w2), s2, min(180.0, e2), n2
 
 
+def coarsest_zoom(lat: float = 39.3) -> int:
+    """The highest zoom whose cells are still at least CGA_PRESS_GRID_M on the ground: the finest
+    density the press role receives."""
+    from layers import settings
+
+    grid = settings.get("CGA_PRESS_GRID_M")
+    for z in range(18, -1, -1):
+        if ground_size_m(cell_size(z), lat) >= grid:
+            return z
+    return 0
+
+
+def public_min() -> int:
+    """Cells counting fewer than this are left out of what aggregate-only roles receive."""
+    from layers import settings
+
+    return int(settings.get("CGA_SMALL_COUNT"))
+
+
 def precomputed(layer_key: str, filters: MapFilters, zoom: float) -> bool:
     """Can map_cell_day answer this request (zoom at or below its grid, filters it holds, data current)?"""
     if round(zoom) > BASE_ZOOM:
@@ -106,8 +125,10 @@ def _precomputed_counts(layer_key: str, filters: MapFilters, box: tuple[float, f
 
 
 def cells(layer_key: str, filters: MapFilters, bbox: tuple[float, float, float, float], zoom: float,
-          use_precomputed: bool | None = None) -> dict[str, Any]:
-    """Counted cells of one layer in (and just around) the box: GeoJSON polygons with `n`."""
+          use_precomputed: bool | None = None, min_count: int = 1) -> dict[str, Any]:
+    """Counted cells of one layer in (and just around) the box: GeoJSON polygons with `n`.
+    Cells counting fewer than `min_count` are left out (small-count suppression); `suppressed` says
+    how many were."""
     layer = LAYERS[layer_key]
     size = cell_size(zoom)
     w, s, e, n = snapped_bbox(bbox, size)
@@ -125,19 +146,22 @@ def cells(layer_key: str, filters: MapFilters, bbox: tuple[float, float, float, 
                 FROM {layer.from_sql}
                 WHERE {where} AND p.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)) binned
             GROUP BY i, j"""
-    params.update({"size": size, "max_cells": MAX_CELLS})
+    params.update({"size": size, "max_cells": MAX_CELLS, "min_count": max(1, int(min_count))})
     sql = f"""
         WITH counted AS ({counted} ORDER BY n DESC LIMIT :max_cells)
         SELECT i, j, n, ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_Square(:size, i, j), 3857), 4326), 5) AS geometry
         FROM counted"""
     with read_engine().connect() as conn:
         rows = conn.execute(text(sql), params).mappings().all()
+    suppressed = sum(1 for r in rows if r["n"] < params["min_count"])
+    rows = [r for r in rows if r["n"] >= params["min_count"]]
     features = [{"type": "Feature", "geometry": _json(r["geometry"]),
                  "properties": {"n": r["n"], "cell": f"{r['i']}:{r['j']}"}} for r in rows]
     mid_lat = (bbox[1] + bbox[3]) / 2
     return {"geojson": {"type": "FeatureCollection", "features": features},
             "total": sum(r["n"] for r in rows), "max_cell": max((r["n"] for r in rows), default=0),
-            "cell_size_m": round(ground_size_m(size, mid_lat)), "precomputed": use_precomputed}
+            "cell_size_m": round(ground_size_m(size, mid_lat)), "precomputed": use_precomputed,
+            "suppressed": suppressed}
 
 
 def _json(geometry: str) -> dict:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from layers import access
 from layers.db import read_engine
 from layers.map_filters import LAYERS, MapFilters, where_clause
 
@@ -67,14 +68,31 @@ def _measure_row(name: str, population: int | None, now: dict[str, int], before:
 
 def boundary_measures(kind: str, filters: MapFilters) -> list[dict[str, Any]]:
     """Every boundary of a kind (district, post, neighborhood) with its counts under the filters, the
-    counts a year earlier, population and rates per 1,000 residents (None without a population)."""
+    counts a year earlier, population and rates per 1,000 residents (None without a population).
+    Aggregate-only viewers get small counts as None (suppressed)."""
+    viewer = access.require("map")
     with read_engine().connect() as conn:
         shapes = conn.execute(text("SELECT name, population FROM boundary WHERE kind = :kind ORDER BY name"),
                               {"kind": kind}).mappings().all()
         now = _counts_by_boundary(conn, filters, kind)
         before = _counts_by_boundary(conn, filters.shifted_years(-1), kind)
-    return [_measure_row(d["name"], d["population"], now.get(d["name"], {}), before.get(d["name"], {}))
+    rows = [_measure_row(d["name"], d["population"], now.get(d["name"], {}), before.get(d["name"], {}))
             for d in shapes]
+    return [_suppressed(r, viewer) for r in rows]
+
+
+def _suppressed(row: dict[str, Any], viewer: access.Viewer) -> dict[str, Any]:
+    if viewer.can("points"):
+        return row
+    out = dict(row)
+    for key in MEASURES:
+        for field in (key, f"{key}_before"):
+            out[field] = access.suppress(row[field], viewer)
+        if out[key] is None or out[f"{key}_before"] is None:
+            out[f"{key}_change"] = None
+        if out[key] is None:
+            out[f"{key}_rate"] = None
+    return out
 
 
 def boundary_counts(kind: str, name: str, filters: MapFilters) -> dict[str, Any] | None:
@@ -90,7 +108,9 @@ def district_measures(filters: MapFilters) -> list[dict[str, Any]]:
 
 def district_panel(district: str, filters: MapFilters, top: int = 5) -> dict[str, Any]:
     """One district: counts now and a year earlier, top shooting locations, recoveries against shootings
-    by month, and the source states of the guns recovered there."""
+    by month, and the source states of the guns recovered there. Top locations (blocks) only for roles
+    that see points; small counts suppressed for aggregate-only roles."""
+    viewer = access.require("map")
     scoped = MapFilters(**{**filters.__dict__, "districts": (district,)})
     with read_engine().connect() as conn:
         pop = conn.execute(text("SELECT population FROM boundary WHERE kind = 'district' AND name = :d"),
@@ -118,7 +138,20 @@ def district_panel(district: str, filters: MapFilters, top: int = 5) -> dict[str
     counts = {key: {"now": now.get(key, 0), "before": before.get(key, 0),
                     "change": pct_change(now.get(key, 0), before.get(key, 0)),
                     "rate": round(1000.0 * now.get(key, 0) / pop, 2) if pop else None} for key in MEASURES}
+    monthly_rows = [{"month": m, **v} for m, v in sorted(monthly.items())]
+    state_rows = [dict(r) for r in states]
+    if not viewer.can("points"):
+        for c in counts.values():
+            c["now"], c["before"] = access.suppress(c["now"], viewer), access.suppress(c["before"], viewer)
+            if c["now"] is None or c["before"] is None:
+                c["change"] = None
+            if c["now"] is None:
+                c["rate"] = None
+        for m in monthly_rows:
+            m["shootings"], m["recoveries"] = (access.suppress(m["shootings"], viewer),
+                                               access.suppress(m["recoveries"], viewer))
+        state_rows = [{**r, "n": access.suppress(r["n"], viewer)} for r in state_rows]
     return {"district": district, "population": pop, "counts": counts,
-            "top_locations": [dict(r) for r in places],
-            "monthly": [{"month": m, **v} for m, v in sorted(monthly.items())],
-            "source_states": [dict(r) for r in states]}
+            "top_locations": [dict(r) for r in places] if viewer.can("points") else [],
+            "top_shown": viewer.can("points"),
+            "monthly": monthly_rows, "source_states": state_rows}

@@ -29,7 +29,7 @@ _GUNS_OF_PERSON = text("""
 
 def person_detail(person_id: int, viewer: access.Viewer | None = None) -> dict[str, Any] | None:
     """A person and the traced guns they bought, held or were named with. None when not allowed/absent."""
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("records", viewer)
     if not viewer.personal_data:
         return {"restricted": True}
     with read_engine().connect() as conn:
@@ -50,7 +50,7 @@ def person_detail(person_id: int, viewer: access.Viewer | None = None) -> dict[s
 def dealer_detail(dealer_id: int, viewer: access.Viewer | None = None) -> dict[str, Any] | None:
     """A dealer, its trace record against peers, and its most recent traced guns."""
 
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("records", viewer)
     with read_engine().connect() as conn:
         d = conn.execute(text("""SELECT id, ffl_key, license_number, license_name, business_name, premise_street,
                                         premise_city, premise_state, premise_zip, in_city, geocode_precision, source
@@ -81,7 +81,7 @@ def dealer_detail(dealer_id: int, viewer: access.Viewer | None = None) -> dict[s
 
 def incident_detail(incident_id: int, viewer: access.Viewer | None = None) -> dict[str, Any] | None:
     """An incident, the guns tied to it (recovery or NIBIN), NIBIN-linked scenes and corroborating alerts."""
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("records", viewer)
     with read_engine().connect() as conn:
         i = conn.execute(text("""
             SELECT id, cc_number, to_char(crime_datetime AT TIME ZONE 'America/New_York', 'YYYY-MM-DD HH24:MI') AS at,

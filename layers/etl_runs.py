@@ -31,6 +31,7 @@ def loaded_hashes() -> set[str]:
 
 def load_history(limit: int = 50) -> list[dict]:
     """Recent loads with their row accounting, for the dashboard (under the statement timeout)."""
+    access.require("data")
     with read_engine().connect() as conn:
         rows = conn.execute(text("""
             SELECT id, status, kind, layout, regexp_replace(file_path, '^.*/', '') AS file,
@@ -42,6 +43,7 @@ def load_history(limit: int = 50) -> list[dict]:
 
 def freshness() -> list[dict]:
     """Per source, how many records there are and the latest date they reach (local time)."""
+    access.require("data")
     with read_engine().connect() as conn:
         rows = conn.execute(text("""
             SELECT 'Crime incidents' AS source, count(*) AS records,
@@ -54,13 +56,19 @@ def freshness() -> list[dict]:
         return [dict(r._mapping) for r in rows]
 
 
-def rejected_for_run(run_id: int, viewer, limit: int = 200) -> list[dict]:
-    """Rejected rows of one load. Raw text can hold names and addresses: only personal-data roles see it."""
+def rejected_for_run(run_id: int, viewer=None, limit: int = 200) -> list[dict]:
+    """Rejected rows of one load. Raw text and the full reason can quote names, dates of birth, serials
+    and addresses: only personal-data roles get them (and the read is audited); everyone else gets the
+    reason with its values taken out (`reason_public`) and no raw text."""
+    viewer = access.require("data", viewer)
+    personal = viewer.personal_data
+    columns = "line_number, reason, raw" if personal else \
+        "line_number, coalesce(reason_public, 'rejected (reason withheld)') AS reason"
     with read_engine().connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(text(
-            "SELECT line_number, reason, raw FROM etl_rejected_row WHERE run_id = :run "
+            f"SELECT {columns} FROM etl_rejected_row WHERE run_id = :run "
             "ORDER BY line_number LIMIT :n"), {"run": run_id, "n": limit})]
-    if access.personal_data_allowed(viewer):
+    if personal:
         access.record_access(viewer, "view", "rejected_row", [f"{run_id}:{r['line_number']}" for r in rows])
         return rows
-    return [{**r, "raw": "[restricted]"} for r in rows]
+    return [{**r, "raw": access.RESTRICTED} for r in rows]

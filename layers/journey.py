@@ -92,8 +92,8 @@ def _title_case(s: str | None) -> str:
 
 
 def firearm_journey(firearm_id: int, viewer: access.Viewer | None = None) -> dict[str, Any] | None:
-    """Everything the firearm page shows, or None when there is no such firearm."""
-    viewer = viewer or access.current_viewer()
+    """Everything the firearm page shows, or None when there is no such firearm (records roles only)."""
+    viewer = access.require("records", viewer)
     with read_engine().connect() as conn:
         gun = conn.execute(text("""
             SELECT id, serial_number, serial_obliterated, manufacturer, model, caliber, firearm_type,

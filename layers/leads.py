@@ -132,7 +132,7 @@ def leads(viewer: access.Viewer | None = None, limit: int = LIMIT) -> dict[str, 
     """{'purchasers': [...], 'unrecovered': [...], 'dealers': [...], 'recent_nibin': [...]}.
 
     Every lead has `why` (a sentence), `links` ([(label, href)]) and the figures it rests on."""
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("records", viewer)
     pd = viewer.personal_data
     out: dict[str, list[dict[str, Any]]] = {}
     with read_engine().connect() as conn:

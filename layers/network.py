@@ -119,11 +119,35 @@ def parse_node(node: str) -> tuple[str, str]:
     return kind, key
 
 
-def page_of(node: str) -> str:
+_PLACE_REF = __import__("re").compile(r"^[ir][0-9]+$")
+
+
+def place_ref(conn: Connection, address: str) -> str | None:
+    """An opaque key for a place, for URLs: `i<id>` (the first incident at that address) or `r<id>` (the
+    first recovery there). Addresses are personal data and must not travel in URLs or server logs."""
+    row = conn.execute(text("""
+        SELECT 'i' || (SELECT min(id) FROM incident WHERE location = :a)
+        UNION ALL SELECT 'r' || (SELECT min(id) FROM recovery WHERE street = :a)"""), {"a": address}).scalars().all()
+    return next((r for r in row if r), None)
+
+
+def resolve_place(conn: Connection, node: str) -> str:
+    """`place:i123` / `place:r45` (from a URL) -> `place:<address>`; other nodes unchanged."""
+    kind, key = parse_node(node)
+    if kind != "place" or not _PLACE_REF.match(key):
+        return node
+    table, column = ("incident", "location") if key[0] == "i" else ("recovery", "street")
+    address = conn.execute(text(f"SELECT {column} FROM {table} WHERE id = :i"), {"i": int(key[1:])}).scalar()
+    if not address:
+        raise ValueError(f"no such place: {node!r}")
+    return f"place:{address}"
+
+
+def page_of(node: str, conn: Connection | None = None) -> str | None:
     kind, key = parse_node(node)
     if kind == "place":
-        from urllib.parse import quote
-        return f"/network?focus=place:{quote(key)}"
+        ref = place_ref(conn, key) if conn is not None else None
+        return f"/network?focus=place:{ref}" if ref else None
     return f"/{kind}/{key}"
 
 
@@ -223,7 +247,7 @@ def _labels(conn: Connection, nodes: Iterable[str], viewer: access.Viewer) -> di
         for k in by_kind["place"]:
             out[f"place:{k}"] = {"label": k, "sub": "place"}
     for n in list(out):
-        out[n]["page"] = page_of(n)
+        out[n]["page"] = page_of(n, conn)
     return out
 
 
@@ -255,13 +279,14 @@ def network(focus: str, hops: int = 2, relations: Iterable[str] | None = None, s
             end: dt.date | None = None, viewer: access.Viewer | None = None,
             max_nodes: int = MAX_NODES) -> dict[str, Any]:
     """Nodes and edges within `hops` of the focus node (breadth first, capped at max_nodes)."""
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("records", viewer)
     flt = _Filter(relations, start, end, viewer)
     parse_node(focus)
-    nodes: dict[str, int] = {focus: 0}
     edges: dict[str, dict] = {}
     truncated = False
     with read_engine().connect() as conn:
+        focus = resolve_place(conn, focus)
+        nodes: dict[str, int] = {focus: 0}
         frontier = [focus]
         for hop in range(1, max(0, hops) + 1):
             if not frontier:
@@ -285,7 +310,7 @@ def expand(node: str, known: Iterable[str] = (), relations: Iterable[str] | None
            start: dt.date | None = None, end: dt.date | None = None,
            viewer: access.Viewer | None = None) -> dict[str, Any]:
     """The node's direct neighbours (one hop), to merge into a graph already on screen."""
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("records", viewer)
     flt = _Filter(relations, start, end, viewer)
     parse_node(node)
     known_set = set(known)
@@ -311,7 +336,7 @@ def shortest_path(a: str, b: str, relations: Iterable[str] | None = None, start:
     Returns the path's nodes and edges plus `path` (node ids in order), empty when none is found
     within max_hops (each node's busiest relations are capped at PER_NODE, so a path through a
     very busy dealer or place can be missed — the result says how far it looked)."""
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("records", viewer)
     flt = _Filter(relations, start, end, viewer)
     parse_node(a)
     parse_node(b)

@@ -76,6 +76,8 @@ class EtlRejectedRow(Base):
     line_number: Mapped[int] = mapped_column(Integer)
     raw: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+    # The reason without the values it quotes (names, serials, dates): what roles without personal data see.
+    reason_public: Mapped[str | None] = mapped_column(Text)
 
 
 class Boundary(Base):

@@ -96,7 +96,7 @@ def search(q: str, viewer: access.Viewer | None = None, per_kind: int = PER_KIND
     """Results grouped by kind: {'query', 'groups': {kind: [result]}, 'total', 'restricted'}.
 
     Each result has `kind`, `id`, `title`, `detail`, `href` and `matched` (what matched)."""
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("records", viewer)
     q = (q or "").strip()[:100]
     groups: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
     restricted = not viewer.personal_data

@@ -43,8 +43,41 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CGA_HOME_STATE", "MD", "State of the agency: guns first sold elsewhere are out-of-state."),
     Setting("CGA_HOME_COUNTY_FIPS", "510", "County FIPS code of the city in FFL numbers (Baltimore City: 510): "
             "guns first sold by dealers elsewhere are out-of-city."),
-    Setting("CGA_ROLE", "press", "Role every visitor gets until sign-in exists: admin, commander, detective, "
-            "analyst or press. press and commander see aggregates only, never people or serial numbers."),
+    Setting("CGA_SECRET_KEY", "", "Key that signs session cookies. Empty: one is generated once in "
+            "<data dir>/secret_key (readable by its owner only). Set the same value on every server of a farm."),
+    Setting("CGA_ALLOWED_HOSTS", "127.0.0.1,localhost", "Host names the dashboard answers to (comma-separated); "
+            "requests for any other Host header are refused."),
+    Setting("CGA_SESSION_IDLE_MINUTES", 30, "Sign a user out after this many minutes without activity "
+            "(background refreshes do not count).", int, 1, 720),
+    Setting("CGA_LOCKOUT_ATTEMPTS", 5, "Failed sign-ins in a row that lock an account.", int, 1, 100),
+    Setting("CGA_LOCKOUT_MINUTES", 10, "How long a locked account stays locked.", int, 1, 1440),
+    Setting("CGA_MFA_REQUIRED", "personal", "Who must use a second factor (TOTP) with a local password: all, "
+            "personal (roles that see personal data: detective, analyst, admin) or none."),
+    Setting("CGA_TOTP_ISSUER", "Crime Gun Atlas", "Name authenticator apps show next to the code."),
+    Setting("CGA_LOGIN_BANNER", "This system holds criminal justice information. Use is restricted to "
+            "authorized personnel for authorized purposes, and is monitored and recorded. Unauthorized use may "
+            "result in criminal prosecution.", "Notice shown on the sign-in page (CJIS 5.5.4)."),
+    Setting("CGA_SECURE_COOKIES", "auto", "Send cookies over HTTPS only: true, false, or auto (true unless the "
+            "dashboard is reached over plain HTTP on this machine's loopback address)."),
+    Setting("CGA_TRUSTED_PROXIES", 0, "Reverse proxies in front of the dashboard whose X-Forwarded-* headers are "
+            "trusted (for HTTPS and client addresses).", int, 0, 5),
+    Setting("CGA_OIDC_ISSUER", "", "OpenID Connect issuer URL for single sign-on (its "
+            "/.well-known/openid-configuration is read). Empty: local accounts only."),
+    Setting("CGA_OIDC_CLIENT_ID", "", "OpenID Connect client id registered for the dashboard."),
+    Setting("CGA_OIDC_CLIENT_SECRET", "", "OpenID Connect client secret."),
+    Setting("CGA_OIDC_LABEL", "agency single sign-on", "Text of the single-sign-on button."),
+    Setting("CGA_OIDC_USERNAME_CLAIM", "preferred_username", "ID-token claim used as the account name."),
+    Setting("CGA_OIDC_ROLE_CLAIM", "roles", "ID-token claim (a string or a list) holding the user's groups or "
+            "roles."),
+    Setting("CGA_OIDC_ROLE_MAP", "", "How provider groups become roles: group=role,... (e.g. "
+            "gun-unit=detective,cmd-staff=commander). Without it a claim value equal to a role name is used. "
+            "Users with no mapped role cannot sign in."),
+    Setting("CGA_AUDIT_RETENTION_DAYS", 365, "Days audit events are kept before `crimegun audit purge` may "
+            "remove them (CJIS: at least one year).", int, 365, 36500),
+    Setting("CGA_SMALL_COUNT", 5, "Counts from 1 up to this value minus one are suppressed in what press and "
+            "commander roles see and export.", int, 1, 100),
+    Setting("CGA_PRESS_GRID_M", 500, "Size in metres of the coarsest density cells: the finest location the "
+            "press role ever receives.", int, 250, 5000),
     Setting("CGA_HOST", "127.0.0.1", "Address the dashboard listens on."),
     Setting("CGA_PORT", 8050, "Port the dashboard listens on.", int, 1, 65535),
     Setting("CGA_TILE_URL", "", "Basemap tile URL template ({z}/{x}/{y}); empty shows no basemap "

@@ -7,8 +7,10 @@ place with ten shootings is one clickable marker, not ten hidden under each othe
 more, low zooms get density cells computed in PostGIS (layers/density.py) and high zooms get the
 newest CGA_MAX_POINTS points with `truncated` set, so the map can say "zoom in to see all".
 
-Personal fields (recovery street, serials, trace numbers, alert addresses) are selected only for
-viewers allowed to see them, and go through layers.access.redact either way.
+Who sees what is decided by layers.access: press gets density cells only, never finer than
+CGA_PRESS_GRID_M and with small counts left out; commanders get points rounded to ~100 m and no
+personal fields; personal fields (recovery street, serials, trace numbers, alert addresses) are
+selected only for viewers allowed to see them, and go through layers.access.redact either way.
 """
 
 from __future__ import annotations
@@ -76,15 +78,23 @@ def _rows(layer: PointLayer, filters: MapFilters, extra_where: str, extra_params
     sql = (f"SELECT {_select(layer, personal, compact)}, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat "
            f"FROM {layer.from_sql} WHERE {where} AND {extra_where} "
            f"ORDER BY {layer.time_sql} DESC, p.id DESC LIMIT :limit")
+    access.require("points", viewer)
     with read_engine().connect() as conn:
         rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
     if personal and layer.personal_props_sql:
         access.record_access(viewer, "map", layer.key, [r["id"] for r in rows])
+    places = access.point_precision(viewer)
+    records = viewer.can("records")
     out = []
     for r in rows:
         r = access.redact(r, viewer)
+        if places is not None:
+            r["lon"], r["lat"] = round(r["lon"], places), round(r["lat"], places)
         if not compact:
-            r["url"] = _url(layer, r)
+            r["url"] = _url(layer, r) if records else None
+            if not records:
+                for key in ("firearm_id", "incident_id"):
+                    r.pop(key, None)
         out.append(r)
     return out
 
@@ -121,9 +131,12 @@ def layer_in_view(layer_key: str, filters: MapFilters, bbox: BBox, zoom: float, 
     from it on) or "cells" (always density cells). Returns mode, geojson, shown (points or the sum of
     the cells), total (in the viewport), truncated, and for cells the cell size and largest count."""
     layer = LAYERS[layer_key]
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("map", viewer)
     limit = _cap(cap)
     bbox = clamp_bbox(bbox)
+    if not viewer.can("points"):  # aggregates only: coarse cells, small counts left out
+        zoom = min(zoom, density.coarsest_zoom())
+        return _cells_result(layer_key, density.cells(layer_key, filters, bbox, zoom, min_count=density.public_min()))
     env = "p.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
     box = dict(zip(("w", "s", "e", "n"), bbox, strict=True))
     if mode != "cells" and zoom < POINT_ZOOM and density.precomputed(layer_key, filters, zoom):
@@ -159,7 +172,7 @@ def points_near(layer_key: str, filters: MapFilters, lat: float, lon: float, rad
                 limit: int = NEAR_LIMIT, viewer: access.Viewer | None = None) -> dict[str, Any]:
     """Every point of the layer within `radius_m` of a clicked place or cluster (newest first, capped)."""
     layer = LAYERS[layer_key]
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("points", viewer)
     radius_m = max(1.0, float(radius_m))
     # Degrees of margin for the index-friendly box test; the exact test is on the geography.
     margin = radius_m / (111_320.0 * max(0.1, math.cos(math.radians(lat))))
@@ -174,13 +187,14 @@ def points_by_id(layer_key: str, filters: MapFilters, ids: list[int],
                  viewer: access.Viewer | None = None) -> list[dict]:
     """The rows of a stacked place, by the ids its feature carries (still under the filters)."""
     layer = LAYERS[layer_key]
-    viewer = viewer or access.current_viewer()
+    viewer = access.require("points", viewer)
     ids = [int(i) for i in ids][:NEAR_LIMIT]
     return _rows(layer, filters, "p.id = ANY(:ids)", {"ids": ids}, NEAR_LIMIT, viewer)
 
 
 def layer_totals(filters: MapFilters, layer_keys: tuple[str, ...] = tuple(LAYERS)) -> dict[str, int]:
     """How many rows of each layer match the filters, anywhere (one statement)."""
+    access.require("map")
     parts, params = [], {}
     for i, key in enumerate(layer_keys):
         layer = LAYERS[key]

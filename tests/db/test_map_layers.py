@@ -18,6 +18,7 @@ pytestmark = pytest.mark.db
 CITY = (-76.72, 39.19, -76.52, 39.38)
 YEAR = MapFilters(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
 PRESS = access.Viewer("t", "press")
+COMMANDER = access.Viewer("t", "commander")
 DETECTIVE = access.Viewer("t", "detective")
 PERSONAL = {"street", "serial_number", "trace_number", "address", "cc_number", "last_name", "first_name"}
 
@@ -48,14 +49,14 @@ def test_cap_sends_the_newest_points_and_says_it_is_truncated(ssql):
                     AND alert_time >= '2024-01-01 00:00-05' AND alert_time < '2026-01-01 00:00-05'""")[0][0]
     assert total > 100
     two_years = MapFilters(dt.date(2024, 1, 1), dt.date(2025, 12, 31))
-    r = viewport.layer_in_view("alerts", two_years, CITY, 16, cap=100, viewer=PRESS)
+    r = viewport.layer_in_view("alerts", two_years, CITY, 16, cap=100, viewer=COMMANDER)
     assert r["mode"] == "points" and r["truncated"] and r["shown"] == 100 and r["total"] == total
     times = [f["properties"]["time"] for f in r["geojson"]["features"]]
     newest = ssql("""SELECT to_char(max(alert_time AT TIME ZONE 'America/New_York'), 'YYYY-MM-DD HH24:MI')
                      FROM shot_alert WHERE geom IS NOT NULL AND alert_time < '2026-01-01 00:00-05'""")[0][0]
     assert max(times) == newest
     # Below POINT_ZOOM the same request is answered with cells holding every point.
-    cells = viewport.layer_in_view("alerts", two_years, CITY, 12, cap=100, viewer=PRESS)
+    cells = viewport.layer_in_view("alerts", two_years, CITY, 12, cap=100, viewer=COMMANDER)
     assert cells["mode"] == "cells"
     w, s, e, n = density.snapped_bbox(CITY, density.cell_size(12))
     in_cells = ssql("""SELECT count(*) FROM shot_alert WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)
@@ -84,7 +85,7 @@ def test_filters_narrow_recoveries(ssql):
                        WHERE r.recovery_date BETWEEN '2025-01-01' AND '2025-12-31' AND f.firearm_type = 'PISTOL'
                        AND t.ttc_days < 365 AND t.source_in_state IS FALSE AND r.district IN ('WESTERN', 'EASTERN')""")[0][0]
     assert viewport.layer_totals(f)["recoveries"] == expected
-    r = viewport.layer_in_view("recoveries", f, CITY, 12, viewer=PRESS)
+    r = viewport.layer_in_view("recoveries", f, CITY, 12, viewer=COMMANDER)
     assert r["shown"] == expected or r["mode"] == "cells"
     for feat in r["geojson"]["features"]:
         p = feat["properties"]
@@ -96,12 +97,29 @@ def test_details_redact_personal_fields_for_press_only(ssql):
     rid = ssql("""SELECT r.id FROM recovery r JOIN firearm f ON f.id = r.firearm_id
                   WHERE r.street IS NOT NULL AND f.serial_number IS NOT NULL
                   AND r.recovery_date BETWEEN '2025-01-01' AND '2025-12-31' LIMIT 1""")[0][0]
-    press = viewport.points_by_id("recoveries", YEAR, [rid], viewer=PRESS)[0]
+    commander = viewport.points_by_id("recoveries", YEAR, [rid], viewer=COMMANDER)[0]
     detective = viewport.points_by_id("recoveries", YEAR, [rid], viewer=DETECTIVE)[0]
-    assert not PERSONAL & {k for k, v in press.items() if v not in (None, "[restricted]")}
+    assert not PERSONAL & {k for k, v in commander.items() if v not in (None, "[restricted]")}
     street = ssql("SELECT street FROM recovery WHERE id = %s", (rid,))[0][0]
     assert detective["street"] == street and detective["serial_number"]
-    assert press["url"] == detective["url"] == f"/firearm/{press['firearm_id']}"
+    assert detective["url"] == f"/firearm/{detective['firearm_id']}"
+    assert commander["url"] is None and "firearm_id" not in commander, "no record links for commanders"
+    exact = ssql("SELECT ST_X(geom), ST_Y(geom) FROM recovery WHERE id = %s", (rid,))[0]
+    assert (detective["lon"], detective["lat"]) == pytest.approx(exact, abs=1e-9)
+    assert (commander["lon"], commander["lat"]) == (round(exact[0], 3), round(exact[1], 3))
+    with pytest.raises(access.Denied):
+        viewport.points_by_id("recoveries", YEAR, [rid], viewer=PRESS)
+
+
+def test_press_gets_coarse_cells_without_small_counts(ssql, monkeypatch):
+    monkeypatch.setenv("CGA_SMALL_COUNT", "3")
+    r = viewport.layer_in_view("shootings", YEAR, CITY, 16, viewer=PRESS)
+    assert r["mode"] == "cells" and r["cell_size_m"] >= 500
+    assert r["geojson"]["features"] and all(f["properties"]["n"] >= 3 for f in r["geojson"]["features"])
+    everything = viewport.layer_in_view("shootings", YEAR, CITY, density.coarsest_zoom(), mode="cells",
+                                        viewer=DETECTIVE)
+    assert r["total"] == sum(f["properties"]["n"] for f in everything["geojson"]["features"]
+                             if f["properties"]["n"] >= 3)
 
 
 def test_points_near_and_stacked_ids(ssql):
@@ -110,7 +128,7 @@ def test_points_near_and_stacked_ids(ssql):
                        AND (crime_datetime AT TIME ZONE 'America/New_York')::date BETWEEN '2025-01-01' AND '2025-12-31'
                        AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, 800)""",
                     (lon, lat))[0][0]
-    near = viewport.points_near("shootings", YEAR, lat, lon, 800, viewer=PRESS)
+    near = viewport.points_near("shootings", YEAR, lat, lon, 800, viewer=DETECTIVE)
     assert len(near["rows"]) == min(expected, viewport.NEAR_LIMIT) and near["more"] == (expected > viewport.NEAR_LIMIT)
     assert all(r["url"] == f"/incident/{r['id']}" for r in near["rows"])
     times = [r["time"] for r in near["rows"]]
@@ -121,11 +139,12 @@ def test_alert_links_go_to_the_corroborated_incident(ssql):
     matched, unmatched = ssql("""SELECT (SELECT id FROM shot_alert WHERE incident_id IS NOT NULL ORDER BY id LIMIT 1),
                                         (SELECT id FROM shot_alert WHERE incident_id IS NULL ORDER BY id LIMIT 1)""")[0]
     everything = MapFilters(dt.date(2000, 1, 1), dt.date(2100, 1, 1))
-    rows = {r["id"]: r for r in viewport.points_by_id("alerts", everything, [matched, unmatched], viewer=PRESS)}
+    rows = {r["id"]: r for r in viewport.points_by_id("alerts", everything, [matched, unmatched], viewer=DETECTIVE)}
     incident = ssql("SELECT incident_id FROM shot_alert WHERE id = %s", (matched,))[0][0]
     assert rows[matched]["url"] == f"/incident/{incident}"
     assert rows[unmatched]["url"] is None
-    assert rows[matched].get("address") in (None, "[restricted]")
+    commander = viewport.points_by_id("alerts", everything, [matched], viewer=COMMANDER)[0]
+    assert commander.get("address") in (None, "[restricted]") and commander["url"] is None
 
 
 def test_stack_places_groups_points_at_one_place():
