@@ -20,12 +20,13 @@ class _Errors(click.Group):
 
     def invoke(self, ctx):
         from etl.errors import LoadError
+        from layers.access.accounts import AccountError
         from layers.cluster import ClusterError
         from layers.settings import SettingError
 
         try:
             return super().invoke(ctx)
-        except (LoadError, ClusterError, SettingError) as exc:
+        except (LoadError, ClusterError, SettingError, AccountError) as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(EXIT_USER_ERROR)
         except KeyboardInterrupt:
@@ -295,8 +296,12 @@ def serve(host: str, port: int, debug: bool, workers: int) -> None:
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
     if not gunicorn:
         raise click.ClickException("gunicorn is not installed; run `make install` or use --debug")
-    os.execv(gunicorn, [gunicorn, "--workers", str(workers), "--bind", f"{host}:{port}", "--timeout", "120",
-                        "--access-logfile", "-", "dashboard.wsgi:server"])
+    # Threads in each worker: a slow query holds one thread, not the whole worker. The access log
+    # records paths without query strings, so no log line holds what a user typed.
+    os.execv(gunicorn, [gunicorn, "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
+                        "--bind", f"{host}:{port}", "--timeout", "120", "--access-logfile", "-",
+                        "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms',
+                        "dashboard.wsgi:server"])
 
 
 @main.command()
@@ -349,14 +354,189 @@ def demo(rebuild: bool, no_serve: bool) -> None:
 
         click.echo("Deriving districts, time-to-crime, alert matches and NIBIN links ...")
         derive(full=True, echo=click.echo)
+    _demo_accounts()
     if no_serve:
         return
-    # Synthetic people only: the demo shows what a detective sees unless told otherwise.
-    if not os.environ.get("CGA_ROLE"):
-        os.environ["CGA_ROLE"] = "detective"
-    click.echo(f"Role: {os.environ['CGA_ROLE']} (no sign-in yet; set CGA_ROLE=press to see the public view)")
+    if not os.environ.get("CGA_MFA_REQUIRED"):
+        os.environ["CGA_MFA_REQUIRED"] = "none"
+        click.echo("Demo: no second factor is asked (CGA_MFA_REQUIRED=none); by default detective, analyst and "
+                   "admin accounts must set one up at their first sign-in.")
     ctx = click.get_current_context()
     ctx.invoke(serve, host=settings.get("CGA_HOST"), port=settings.get("CGA_PORT"), debug=False, workers=2)
+
+
+def _demo_accounts() -> None:
+    """One account per role for the demo; passwords generated once and kept in <data dir>/demo-accounts.txt."""
+    from layers.access import ROLES, accounts
+
+    path = settings.data_dir() / "demo-accounts.txt"
+    known = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, _, password = line.partition(" ")
+            known[name] = password
+    for role in ROLES:
+        name = f"demo-{role}"
+        if accounts.get(name, _owner_engine()) is None:
+            _, known[name] = accounts.create(name, role, known.get(name) or None, display_name=f"Demo {role}")
+    path.write_text("".join(f"{n} {p}\n" for n, p in sorted(known.items())))
+    path.chmod(0o600)
+    click.echo(f"Sign in at http://{settings.get('CGA_HOST')}:{settings.get('CGA_PORT')}/ with one of these demo "
+               f"accounts (also in {path}):")
+    for role in ROLES:
+        click.echo(f"  {role:<10} demo-{role:<10} password {known.get(f'demo-{role}', '(set before; see the file)')}")
+
+
+def _owner_engine():
+    from layers.db import engine
+
+    return engine()
+
+
+# --- accounts and audit ----------------------------------------------------------------------
+
+def _connect() -> None:
+    from layers import cluster, migrate
+    from layers.db import engine
+
+    if cluster.managed():
+        cluster.start(quiet=True)
+    migrate.upgrade(engine())
+
+
+def _admin_event(action: str, username: str, **detail) -> None:
+    from layers.access import SYSTEM, audit
+
+    who = os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
+    audit.record(SYSTEM, "admin", kind="account", ids=[username],
+                 detail={"action": action, "os_user": who, **detail})
+
+
+@main.group()
+def users() -> None:
+    """Accounts: add, list, disable, enable, reset passwords and second factors, change roles."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "detective", "commander", "press"]))
+@click.option("--name", "display_name", help="Full name shown in the audit trail.")
+@click.option("--password", help="Initial password (default: a generated one, printed once).")
+def users_add(username, role, display_name, password) -> None:
+    """Create a local account."""
+    from layers.access import accounts
+
+    _connect()
+    acct, pw = accounts.create(username, role, password, display_name)
+    _admin_event("add", acct.username, role=role)
+    click.echo(f"Created {acct.username} ({acct.role}). Password: {pw}")
+    if accounts.mfa_required(role):
+        click.echo("A second factor (TOTP) will be set up at the first sign-in.")
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every account with its role and state."""
+    from layers.access import accounts
+
+    _connect()
+    for a in accounts.list_accounts():
+        state = "disabled" if a.disabled else "locked" if a.locked_until else "active"
+        click.echo(f"{a.username:<24} {a.role:<10} {a.source:<6} {state:<8} "
+                   f"{'TOTP' if a.totp_enabled else 'no TOTP':<8} last sign-in {a.last_login or 'never'}")
+
+
+def _simple_user_command(name: str, help_text: str, action):
+    @users.command(name, help=help_text)
+    @click.argument("username")
+    def command(username):
+        _connect()
+        message = action(username)
+        _admin_event(name, username)
+        click.echo(message)
+    return command
+
+
+def _do_disable(u):
+    from layers.access import accounts
+    return f"{accounts.set_disabled(u, True).username} is disabled: it cannot sign in."
+
+
+def _do_enable(u):
+    from layers.access import accounts
+    return f"{accounts.set_disabled(u, False).username} is enabled."
+
+
+def _do_unlock(u):
+    from layers.access import accounts
+    return f"{accounts.unlock(u).username} is unlocked."
+
+
+def _do_reset_totp(u):
+    from layers.access import accounts
+    return f"{accounts.reset_totp(u).username} will set up a new second factor at the next sign-in."
+
+
+_simple_user_command("disable", "Stop an account from signing in (kept for the audit trail).", _do_disable)
+_simple_user_command("enable", "Allow a disabled account to sign in again.", _do_enable)
+_simple_user_command("unlock", "Lift a lockout after failed sign-ins.", _do_unlock)
+_simple_user_command("reset-totp", "Forget an account's second factor (it sets up a new one).", _do_reset_totp)
+
+
+@users.command("reset")
+@click.argument("username")
+@click.option("--password", help="New password (default: a generated one, printed once).")
+def users_reset(username, password) -> None:
+    """Set a new password (and lift any lockout)."""
+    from layers.access import accounts
+
+    _connect()
+    acct, pw = accounts.reset_password(username, password)
+    _admin_event("reset password", acct.username)
+    click.echo(f"New password for {acct.username}: {pw}")
+
+
+@users.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["admin", "analyst", "detective", "commander", "press"]))
+def users_role(username, role) -> None:
+    """Give an account another role (takes effect at its next request)."""
+    from layers.access import accounts
+
+    _connect()
+    acct = accounts.set_role(username, role)
+    _admin_event("role", acct.username, role=role)
+    click.echo(f"{acct.username} is now {acct.role}.")
+
+
+@main.group("audit")
+def audit_cmd() -> None:
+    """The audit trail: show recent events, purge what is past the retention period."""
+
+
+@audit_cmd.command("show")
+@click.option("--user", help="Only this account (part of the name).")
+@click.option("--event", help="Only this event, e.g. sign-in, export, view journey.")
+@click.option("--limit", default=50, show_default=True)
+def audit_show(user, event, limit) -> None:
+    """Recent audit events, newest first."""
+    from layers.access import audit
+
+    _connect()
+    for e in audit.events(user=user, event=event, limit=limit, viewer_check=False):
+        ids = ",".join(e["record_ids"][:5]) + ("…" if e["record_count"] > 5 else "")
+        click.echo(f"{e['at']} {e['username'] or '-':<18} {e['role'] or '-':<10} {e['event']:<16} {e['outcome']:<8} "
+                   f"{(e['record_kind'] or '') + (':' + ids if ids else ''):<30} {e['purpose'] or ''}")
+
+
+@audit_cmd.command("purge")
+def audit_purge() -> None:
+    """Delete events older than CGA_AUDIT_RETENTION_DAYS (the database refuses anything younger)."""
+    from layers.access import audit
+
+    _connect()
+    n = audit.purge_expired()
+    click.echo(f"Removed {n:,} audit event(s) older than {audit.retention_days()} days.")
 
 
 @main.command("settings")

@@ -1,32 +1,94 @@
-"""The Dash application: one shell (header, navigation, data notices) around Dash pages."""
+"""The Dash application: one shell (header, navigation, who is signed in) around Dash pages.
+
+Every page declares the capability it needs (`capability=` in register_page, default "records");
+the shell shows only the pages the signed-in role may open, and each page's layout runs behind the
+gate, so a page typed into the address bar by a role without it shows a notice and no data.
+"""
 
 from __future__ import annotations
 
+from functools import wraps
 from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Dash, html
+from dash import Dash, dcc, html
+from flask import session
+
+from layers import access
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = Path(__file__).resolve().parent / "pages"
 
 
-def _nav() -> dbc.Navbar:
-    links = [dbc.NavLink(page["name"], href=page["relative_path"], active="exact", id=f"nav-{page['module'].split('.')[-1]}")
-             for page in dash.page_registry.values() if page.get("nav", True)]
+def denied_page(exc: access.Denied) -> html.Div:
+    if exc.needs_purpose:
+        return html.Div([
+            html.H1("Case number or reason needed", className="h4 mt-3"),
+            html.P(str(exc).capitalize() + "."),
+            html.A("Give the case number or reason", href="/purpose", className="btn btn-primary",
+                   id="denied-purpose-link"),
+        ], className="container-fluid", id="denied-page")
+    return html.Div([
+        html.H1("Not available to your role", className="h4 mt-3"),
+        html.P(f"This page is {exc}. Maps, statistics and the public charts are in the menu.",
+               id="denied-message"),
+    ], className="container-fluid", id="denied-page", role="alert")
+
+
+def gated(layout, capability: str):
+    """A page layout that runs only for viewers with the capability (and shows a notice otherwise)."""
+    @wraps(layout)
+    def run(*args, **kwargs):
+        try:
+            access.require(capability)
+            return layout(*args, **kwargs)
+        except access.Denied as exc:
+            return denied_page(exc)
+    return run
+
+
+def _nav(viewer: access.Viewer) -> dbc.Navbar:
+    links = [dbc.NavLink(page["name"], href=page["relative_path"], active="exact",
+                         id=f"nav-{page['module'].split('.')[-1]}")
+             for page in dash.page_registry.values()
+             if page.get("nav", True) and access.CAPABILITIES.get(viewer.role or "", frozenset()) >= {
+                 page.get("capability", "records")}]
+    who = []
+    if viewer.signed_in:
+        purpose = [html.Span(" · purpose: ", className="nav-dim"),
+                   html.A(viewer.purpose or "none given", href="/purpose", id="nav-purpose",
+                          title="Change the case number or reason")] if "personal" in access.CAPABILITIES[
+                               viewer.role] else []
+        who = [html.Span([html.Span(viewer.user, id="nav-user"), html.Span(f" ({viewer.role})", id="nav-role"),
+                          *purpose], className="nav-who"),
+               html.Form([dcc.Input(type="hidden", name="csrf_token", value=session.get("csrf", "")),
+                          html.Button("Sign out", type="submit", className="btn btn-sm btn-outline-light ms-2",
+                                      id="nav-signout")], method="post", action="/logout", className="d-inline")]
     return dbc.Navbar(
         dbc.Container([
             html.A([html.Span("Crime Gun Atlas", className="brand-name"),
                     html.Span("crime-gun intelligence", className="brand-tag")], href="/", className="navbar-brand"),
-            dbc.Nav(links, navbar=True, className="ms-3"),
+            dbc.Nav(links, navbar=True, className="ms-3 me-auto"),
+            html.Div(who, className="nav-account"),
         ], fluid=True),
         color="dark", dark=True, className="py-1 atlas-nav", role="navigation",
     )
 
 
+def shell() -> html.Div:
+    """The layout of every page, built per request for the signed-in viewer."""
+    return html.Div([
+        html.A("Skip to content", href="#main", className="visually-hidden-focusable skip-link"),
+        _nav(access.current_viewer()),
+        html.Main(dash.page_container, id="main", className="atlas-main"),
+    ], className="atlas-shell")
+
+
 def create_app() -> Dash:
     """A fresh app (tests build one per test); pages are registered from dashboard/pages."""
+    from dashboard import login, security
+
     dash.page_registry.clear()
     app = Dash(
         __name__,
@@ -36,9 +98,12 @@ def create_app() -> Dash:
         title="Crime Gun Atlas",
         update_title=None,
         suppress_callback_exceptions=True,
+        compress=False,
     )
-    app.layout = html.Div([
-        _nav(),
-        html.Main(dash.page_container, id="main", className="atlas-main"),
-    ], className="atlas-shell")
+    for page in dash.page_registry.values():
+        page["layout"] = gated(page["layout"], page.get("capability", "records"))
+    app.layout = shell
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">')
+    security.install(app)
+    login.install(app)
     return app

@@ -13,8 +13,13 @@ KIND_LABELS = {"firearm": "Firearm", "person": "Person", "dealer": "Dealer", "in
 
 
 def search_form(value: str = "", compact: bool = True, input_id: str | None = None) -> html.Form:
-    """A plain GET form to /search: works from any page, with the keyboard, without callbacks."""
+    """A plain POST form to /search: works from any page, with the keyboard, without callbacks. The query
+    travels in the request body and the session, never in a URL (URLs end up in logs and history)."""
+    from flask import has_request_context, session
+
+    token = session.get("csrf", "") if has_request_context() else ""
     return html.Form([
+        dcc.Input(type="hidden", name="csrf_token", value=token),
         html.Label("Search", htmlFor=input_id or "inv-search-compact", className="visually-hidden"),
         dcc.Input(id=input_id or "inv-search-compact", name="q", type="search", value=value, debounce=True,
                   placeholder="Serial, trace or case number, dealer licence or name, person",
@@ -22,7 +27,7 @@ def search_form(value: str = "", compact: bool = True, input_id: str | None = No
                   autoComplete="off"),
         html.Button("Search", type="submit", className="btn btn-sm btn-primary" if compact else "btn btn-primary",
                     id=(input_id or "inv-search-compact") + "-go"),
-    ], action="/search", method="get", className="inv-search " + ("inv-search-compact" if compact else "inv-search-big"),
+    ], action="/search", method="post", className="inv-search " + ("inv-search-compact" if compact else "inv-search-big"),
         role="search")
 
 

@@ -23,6 +23,19 @@ LINK_TEXT = {"alerts": "Open the corroborated incident", "shootings": "Open the 
              "recoveries": "Open the firearm's journey"}
 
 
+def _n(value: int | None) -> str:
+    """A count, or '<N' where it was suppressed as too small to publish."""
+    from layers.access import small_count_threshold
+
+    return f"<{small_count_threshold()}" if value is None else f"{value:,}"
+
+
+def _change(now: int | None, before: int | None) -> str:
+    if now is None or before is None:
+        return "–"
+    return change_text(now, before) or "–"
+
+
 def _title(text: str) -> html.H2:
     return html.H2(text, className="panel-title", id="panel-title")
 
@@ -75,7 +88,8 @@ def dealer_details(d: dict) -> html.Div:
                  html.Dt("Traced crime guns"), html.Dd(f"{d['traced_guns']:,} ({d['under_1y']:,} under 1 year)"),
                  html.Dt("Map position"), html.Dd("ZIP-code centre" if d["precision"] == "zip" else "address")],
                 className="details-dl"),
-        html.A("Open the dealer →", href=f"/dealer/{d['id']}", className="btn btn-sm btn-primary"),
+        html.A("Open the dealer →", href=f"/dealer/{d['id']}", className="btn btn-sm btn-primary")
+        if d.get("records") else None,
     ], id="details-dealer")
 
 
@@ -91,9 +105,9 @@ def district_details(panel: dict[str, Any], compare: bool, labels: dict[str, str
     rows = [html.Tr([html.Th("Layer", scope="col"), html.Th("Now", scope="col"),
                      html.Th("Per 1,000", scope="col"), html.Th("Year earlier", scope="col") if compare else None])]
     for key, c in counts.items():
-        rows.append(html.Tr([html.Th(labels[key], scope="row"), html.Td(f"{c['now']:,}", className="num"),
+        rows.append(html.Tr([html.Th(labels[key], scope="row"), html.Td(_n(c["now"]), className="num"),
                              html.Td("" if c["rate"] is None else f"{c['rate']:.2f}", className="num"),
-                             html.Td(change_text(c["now"], c["before"]) or "–", className="num") if compare else None],
+                             html.Td(_change(c["now"], c["before"]), className="num") if compare else None],
                             id=f"district-row-{key}"))
     top = [html.Li(f"{p['location']} — {p['n']} (latest {p['latest']})") for p in panel["top_locations"]]
     months = [m["month"] for m in panel["monthly"]]
@@ -109,15 +123,16 @@ def district_details(panel: dict[str, Any], compare: bool, labels: dict[str, str
         html.P(f"Population {panel['population']:,}" if panel["population"] else "Population not known",
                className="side-note"),
         html.Table(rows, className="table table-sm panel-table", id="district-counts"),
-        html.H3("Top shooting locations (block)", className="panel-sub"),
-        html.Ol(top, className="details-list") if top else html.P("None in these dates.", className="side-note"),
+        html.H3("Top shooting locations (block)", className="panel-sub") if panel.get("top_shown", True) else None,
+        (html.Ol(top, className="details-list") if top else html.P("None in these dates.", className="side-note"))
+        if panel.get("top_shown", True) else None,
         dcc.Graph(figure=_fig_layout(trend, "Recoveries against shootings by month"), config={"displayModeBar": False},
                   id="district-trend"),
-        html.Div("Chart as text: " + "; ".join(f"{m['month']}: {m['recoveries']} recoveries, {m['shootings']} shootings"
+        html.Div("Chart as text: " + "; ".join(f"{m['month']}: {_n(m['recoveries'])} recoveries, {_n(m['shootings'])} shootings"
                                                for m in panel["monthly"]), className="visually-hidden"),
         dcc.Graph(figure=_fig_layout(src, "Where guns recovered here were first sold"), config={"displayModeBar": False},
                   id="district-sources"),
-        html.Div("Source states as text: " + ", ".join(f"{s['state']} {s['n']}" for s in panel["source_states"]),
+        html.Div("Source states as text: " + ", ".join(f"{s['state']} {_n(s['n'])}" for s in panel["source_states"]),
                  className="visually-hidden", id="district-sources-text"),
     ], id="details-district")
 
@@ -149,9 +164,9 @@ def boundary_details(kind_label: str, row: dict[str, Any], compare: bool, labels
                      html.Th("Per 1,000", scope="col"), html.Th("Year earlier", scope="col") if compare else None])]
     for key, label in labels.items():
         rate = row.get(f"{key}_rate")
-        rows.append(html.Tr([html.Th(label, scope="row"), html.Td(f"{row[key]:,}", className="num"),
+        rows.append(html.Tr([html.Th(label, scope="row"), html.Td(_n(row[key]), className="num"),
                              html.Td("" if rate is None else f"{rate:.2f}", className="num"),
-                             html.Td(change_text(row[key], row[f"{key}_before"]) or "–", className="num")
+                             html.Td(_change(row[key], row[f"{key}_before"]), className="num")
                              if compare else None], id=f"boundary-row-{key}"))
     return html.Div([
         _title(f"{kind_label} {row['name'].title()}" if kind_label == "Post" and row["name"].isdigit()

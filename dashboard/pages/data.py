@@ -7,7 +7,7 @@ from dash import Input, Output, callback, dcc, html
 
 from layers import access, etl_runs
 
-dash.register_page(__name__, path="/data", name="Data", title="Crime Gun Atlas — data", order=4)
+dash.register_page(__name__, capability="data", path="/data", name="Data", title="Crime Gun Atlas — data", order=4)
 
 COUNTS = ("rows_read", "rows_loaded", "rows_updated", "rows_duplicate", "rows_rejected")
 
@@ -59,8 +59,11 @@ def show_rejects(run_id: int | None):
         return html.P("No rejected rows.", className="text-muted")
     viewer = access.current_viewer()
     rows = etl_runs.rejected_for_run(int(run_id), viewer)
-    note = None if viewer.personal_data else html.P(
-        "Raw rows can hold names and addresses: they are shown to detective, analyst and admin roles only.",
-        className="text-muted small")
-    return [note, _table(f"Rejected rows of load #{run_id}", ["Line", "Reason", "Raw text"],
-                         [[r["line_number"], r["reason"], html.Code(r["raw"][:300])] for r in rows], "data-rejects-table")]
+    if not viewer.personal_data:
+        return [html.P("Raw rows and the values a reason quotes can hold names, dates of birth, serials and "
+                       "addresses: they are shown to detective, analyst and admin roles only.",
+                       className="text-muted small", id="data-rejects-note"),
+                _table(f"Rejected rows of load #{run_id}", ["Line", "Reason (values withheld)"],
+                       [[r["line_number"], r["reason"]] for r in rows], "data-rejects-table")]
+    return [_table(f"Rejected rows of load #{run_id}", ["Line", "Reason", "Raw text"],
+                   [[r["line_number"], r["reason"], html.Code(r["raw"][:300])] for r in rows], "data-rejects-table")]

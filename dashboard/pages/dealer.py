@@ -9,7 +9,7 @@ from dashboard.components.investigate import dl_table, int_or_none, network_link
 from dashboard.components.journey_view import indicators
 from layers.entities import dealer_detail
 
-dash.register_page(__name__, path_template="/dealer/<dealer_id>", name="Dealer", nav=False,
+dash.register_page(__name__, capability="records", path_template="/dealer/<dealer_id>", name="Dealer", nav=False,
                    title="Crime Gun Atlas — dealer")
 
 

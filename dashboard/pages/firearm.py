@@ -16,7 +16,7 @@ from dashboard.components.investigate import (
 from layers import districts
 from layers.journey import firearm_journey
 
-dash.register_page(__name__, path_template="/firearm/<firearm_id>", name="Firearm", nav=False,
+dash.register_page(__name__, capability="records", path_template="/firearm/<firearm_id>", name="Firearm", nav=False,
                    title="Crime Gun Atlas — firearm journey")
 
 

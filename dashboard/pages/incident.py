@@ -8,7 +8,7 @@ from dash import dcc, html
 from dashboard.components.investigate import dl_table, int_or_none, network_link, not_found, page_head
 from layers.entities import incident_detail
 
-dash.register_page(__name__, path_template="/incident/<incident_id>", name="Incident", nav=False,
+dash.register_page(__name__, capability="records", path_template="/incident/<incident_id>", name="Incident", nav=False,
                    title="Crime Gun Atlas — incident")
 
 

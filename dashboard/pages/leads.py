@@ -9,7 +9,7 @@ from dashboard.components.investigate import restricted_notice
 from layers.access import current_viewer
 from layers.leads import LIMIT, RECENT_DAYS, leads
 
-dash.register_page(__name__, path="/leads", name="Leads", order=2, title="Crime Gun Atlas — leads")
+dash.register_page(__name__, capability="records", path="/leads", name="Leads", order=2, title="Crime Gun Atlas — leads")
 
 SECTIONS = (
     ("purchasers", "Repeat and straw-pattern purchasers",

@@ -41,10 +41,10 @@ from dashboard.components.mapkit import (
     legend,
     outlines,
 )
-from layers import db, dealers_map, density, district_panel, districts, points, viewport
+from layers import access, db, dealers_map, density, district_panel, districts, points, viewport
 from layers.map_filters import MapFilters
 
-dash.register_page(__name__, path="/", name="Map", title="Crime Gun Atlas — map", order=0)
+dash.register_page(__name__, capability="map", path="/", name="Map", title="Crime Gun Atlas — map", order=0)
 
 CLUSTER_RADIUS_PX = 70
 US_BOUNDS = [[24.5, -125.0], [49.5, -66.9]]
@@ -76,6 +76,9 @@ def layout(**query) -> html.Div:
         return _empty_page()
     first, last = extent
     view = parse_view(query, first, last)
+    if not access.allowed("points"):  # the aggregate view: density cells, never points
+        view["display"] = "cells"
+        view["layers"] = [k for k in view["layers"] if k != "dealers"]
     kinds = districts.boundary_kinds()
     if view["boundary"] not in kinds:
         view["boundary"] = "district"
@@ -238,6 +241,9 @@ def update_point_layers(bounds, zoom, *args):
     layer with too many points in view is left out with a note to zoom in."""
     *filter_args, layers_on, display, density_layer, _version, center = args
     filters, play_label = map_filters(*filter_args)
+    aggregate_only = not access.allowed("points")
+    if aggregate_only:
+        display = "cells"
     bbox = _bbox(bounds, center, zoom)
     if bbox is None:
         raise dash.exceptions.PreventUpdate
@@ -263,7 +269,11 @@ def update_point_layers(bounds, zoom, *args):
             density_legend = legend(f"Density: {LAYER_LABELS[key].lower()} per ~{r['cell_size_m']:,} m cell",
                                     {(f"{lo:,}–{hi:,}" if hi > lo else f"{hi:,}"): DENSITY_COLORS[i]
                                      for i, (lo, hi) in enumerate(zip(lows, breaks, strict=True))}, "square")
-        if r and r["mode"] == "cells" and not drawn_cells:
+        if r and r["mode"] == "cells" and not drawn_cells and aggregate_only:
+            notes.append(html.Div(f"{LAYER_LABELS[key]}: this view shows one layer at a time as density cells — "
+                                  "choose it for the density cells", className="status-info", id=f"hidden-note-{key}"))
+            summary.append(html.Li(f"{LAYER_LABELS[key]}: not drawn (one density layer at a time)."))
+        elif r and r["mode"] == "cells" and not drawn_cells:
             notes.append(html.Div(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, too many to draw as points — "
                                   "zoom in, or choose it for the density cells", className="status-info",
                                   id=f"hidden-note-{key}"))
@@ -271,6 +281,13 @@ def update_point_layers(bounds, zoom, *args):
         elif r and r["truncated"]:
             notes.append(html.Div(f"{LAYER_LABELS[key]}: showing the newest {r['shown']:,} of {r['total']:,} "
                                   "in view — zoom in to see all", className="status-warn", id=f"cap-{key}"))
+        elif r and r["mode"] == "cells" and aggregate_only:
+            ranges = ", ".join(f"≤{b:,}" for b in breaks)
+            notes.append(html.Div(f"{LAYER_LABELS[key]}: counted in ~{r['cell_size_m']:,} m cells (the finest this "
+                                  f"view shows); cells with fewer than {access.small_count_threshold()} are not "
+                                  "shown", className="status-info", id=f"cells-note-{key}"))
+            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view in cells of ~{r['cell_size_m']:,} m; "
+                                   f"colour classes {ranges} (light to dark)."))
         elif r and r["mode"] == "cells":
             ranges = ", ".join(f"≤{b:,}" for b in breaks)
             notes.append(html.Div(f"{LAYER_LABELS[key]}: density cells (~{r['cell_size_m']:,} m); "
@@ -328,7 +345,7 @@ def update_dealers(*args):
     *filter_args, layers_on, _version = args
     filters, _ = map_filters(*filter_args)
     layers_on = layers_on or []
-    dealers = dealers_map.source_dealers(filters) if "dealers" in layers_on else None
+    dealers = dealers_map.source_dealers(filters) if "dealers" in layers_on and access.allowed("dealers") else None
     flows = dealers_map.state_flows(filters) if "flows" in layers_on else None
     parts = []
     if dealers:
@@ -417,7 +434,7 @@ def show_details(*args):
         panel = district_panel.district_panel(props["name"], filters)
         return map_panels.district_details(panel, _on(compare), district_panel.MEASURES), False, hideout
     if trigger == "dealers":
-        card = dealers_map.dealer_card(props["id"])
+        card = dealers_map.dealer_card(props["id"]) if access.allowed("dealers") else None
         return (map_panels.dealer_details(card) if card else None), card is None, no_update
     kind, layer = trigger.split("-", 1)
     if kind == "cells":

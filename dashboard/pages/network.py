@@ -13,7 +13,7 @@ from dashboard.components.investigate import KIND_LABELS, restricted_notice, sea
 from layers import network as net
 from layers.access import current_viewer
 
-dash.register_page(__name__, path="/network", name="Network", order=3, title="Crime Gun Atlas — network")
+dash.register_page(__name__, capability="records", path="/network", name="Network", order=3, title="Crime Gun Atlas — network")
 
 
 def _date(s: str | None) -> dt.date | None:
@@ -205,10 +205,11 @@ def png_done(data):
 def export_csv(_n, graph):
     if not graph or not graph["nodes"]:
         raise dash.exceptions.PreventUpdate
-    viewer = current_viewer()
+    from layers.access import audit, require
+
+    viewer = require("records")
     rows = net.to_csv_rows(graph)
-    if viewer.personal_data:
-        from layers.access import record_access
-        record_access(viewer, "export network csv", "node", [n["id"] for n in graph["nodes"]])
+    audit.record(viewer, "export", kind="node", ids=[n["id"] for n in graph["nodes"]],
+                 detail={"what": "network", "format": "csv", "focus": graph.get("focus")})
     return {"content": nv.to_csv(rows), "filename": "network.csv", "type": "text/csv"}
 

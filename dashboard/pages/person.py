@@ -15,7 +15,7 @@ from dashboard.components.investigate import (
 )
 from layers.entities import person_detail
 
-dash.register_page(__name__, path_template="/person/<person_id>", name="Person", nav=False,
+dash.register_page(__name__, capability="records", path_template="/person/<person_id>", name="Person", nav=False,
                    title="Crime Gun Atlas — person")
 
 

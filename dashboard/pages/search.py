@@ -8,7 +8,7 @@ from dash import dcc, html
 from dashboard.components.investigate import restricted_notice, search_form
 from layers.search import KIND_TITLES, search
 
-dash.register_page(__name__, path="/search", name="Search", order=1, title="Crime Gun Atlas — search")
+dash.register_page(__name__, capability="records", path="/search", name="Search", order=1, title="Crime Gun Atlas — search")
 
 
 def _group(kind: str, results: list[dict], more: bool) -> html.Section:
@@ -22,8 +22,11 @@ def _group(kind: str, results: list[dict], more: bool) -> html.Section:
     ], id=f"search-group-{kind}", className="inv-result-group")
 
 
-def layout(q: str | None = None, **_query) -> html.Div:
-    q = (q or "").strip()
+def layout(**_query) -> html.Div:
+    from flask import session
+
+    # The query arrives by POST /search (dashboard/login.py) and waits in the session: no URL holds it.
+    q = (session.get("search_q") or "").strip()
     body: list = []
     if q:
         res = search(q)

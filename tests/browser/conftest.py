@@ -7,6 +7,12 @@ import pytest
 from tests.conftest import FIXTURES, query_runner
 
 
+@pytest.fixture(autouse=True)
+def _no_second_factor(monkeypatch):
+    """Browser tests sign in with a password only (the second factor has tests of its own)."""
+    monkeypatch.setenv("CGA_MFA_REQUIRED", "none")
+
+
 @pytest.fixture
 def loaded_db(empty_db, tmp_path_factory):
     """Fixture files loaded through the ETL, with two test districts, then derived."""
@@ -49,3 +55,55 @@ def synth_app(synthetic_db):
 def synth_sql(synthetic_url):
     """Run one query on the synthetic database (independent of the layers under test)."""
     return query_runner(synthetic_url)
+
+
+TEST_PASSWORD = "browser-test-password"
+
+
+def ensure_account(role: str, username: str | None = None, password: str = TEST_PASSWORD) -> str:
+    """An account with the role in the database the project points at (created once per database)."""
+    from layers.access import accounts
+
+    username = username or f"test-{role}"
+    if accounts.get(username) is None:
+        accounts.create(username, role, password)
+    else:
+        accounts.reset_password(username, password)
+        accounts.set_role(username, role)
+        accounts.set_disabled(username, False)
+    return username
+
+
+def sign_in_as(dash_duo, role: str, purpose: str | None = "test case 24-000001", username: str | None = None,
+               path: str = "/") -> str:
+    """Sign in through the real sign-in page (no second factor), give a purpose for records roles, then
+    open `path`."""
+    from selenium.webdriver.common.keys import Keys
+
+    user = ensure_account(role, username)
+    if not getattr(dash_duo, "_url", None):  # started with navigate=False: the sign-in page is not a Dash page
+        dash_duo._url = dash_duo.server.url
+    base = dash_duo.server_url
+    dash_duo.driver.get(f"{base}/login")
+    dash_duo.wait_for_element("#login-username").send_keys(user)
+    dash_duo.find_element("#login-password").send_keys(TEST_PASSWORD, Keys.ENTER)
+    dash_duo.wait_for_element("#nav-user", timeout=10)
+    if purpose and role in ("detective", "analyst", "admin"):
+        dash_duo.driver.get(f"{base}/purpose")
+        box = dash_duo.wait_for_element("#purpose-input")
+        box.clear()
+        box.send_keys(purpose, Keys.ENTER)
+        dash_duo.wait_for_element("#nav-user", timeout=10)
+    if path != "/" or purpose:
+        dash_duo.driver.get(f"{base}{path}")
+    return user
+
+
+@pytest.fixture
+def sign_in():
+    """sign_in(dash_duo, role, path="/"): a signed-in browser session for that role (no second factor)."""
+
+    def run(dash_duo, role: str, path: str = "/", **kwargs):
+        return sign_in_as(dash_duo, role, path=path, **kwargs)
+
+    return run

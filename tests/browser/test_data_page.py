@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import sign_in_as  # noqa: E402
+
 pytestmark = pytest.mark.browser
 
 
-def test_data001_loads_freshness_and_rejects_for_detective(dash_duo, app, sql, monkeypatch):
-    monkeypatch.setenv("CGA_ROLE", "detective")
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/data")
+def test_data001_loads_freshness_and_rejects_for_detective(dash_duo, app, sql):
+    dash_duo.start_server(app, navigate=False)
+    sign_in_as(dash_duo, "detective", path="/data")
     dash_duo.wait_for_element("#data-loads", timeout=20)
     loads = dash_duo.find_element("#data-loads").text
     for (name,) in sql("SELECT regexp_replace(file_path, '^.*/', '') FROM etl_run"):
@@ -27,13 +28,16 @@ def test_data001_loads_freshness_and_rejects_for_detective(dash_duo, app, sql, m
     assert dash_duo.get_logs() == []
 
 
-def test_data002_press_sees_reasons_but_not_raw_rows(dash_duo, app, sql, monkeypatch):
-    monkeypatch.setenv("CGA_ROLE", "press")
-    dash_duo.start_server(app)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/data")
+def test_data002_press_sees_reasons_without_values_and_no_raw_rows(dash_duo, app, sql):
+    dash_duo.start_server(app, navigate=False)
+    sign_in_as(dash_duo, "press", path="/data")
     dash_duo.wait_for_element("#data-rejects-table", timeout=20)
     text = dash_duo.find_element("#data-rejects-table").text
-    assert "[restricted]" in text
+    assert dash_duo.find_element("#data-rejects-note")
     run_id = sql("SELECT max(run_id) FROM etl_rejected_row")[0][0]
-    for (raw,) in sql("SELECT raw FROM etl_rejected_row WHERE run_id = %s", (run_id,)):
+    for raw, reason, public in sql("SELECT raw, reason, reason_public FROM etl_rejected_row WHERE run_id = %s",
+                                   (run_id,)):
         assert raw[:40] not in text
+        assert public in text
+        for quoted in __import__("re").findall(r"'([^']+)'", reason):
+            assert quoted not in text, f"{quoted!r} from a reason reached the press view"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import sign_in_as  # noqa: E402
 from tests.db.test_journey import INV
 
 pytestmark = pytest.mark.browser
@@ -20,7 +21,6 @@ def inv_app(empty_db, monkeypatch):
         load_file(INV / name, progress=False)
     derive(full=True)
     reset_engines()
-    monkeypatch.setenv("CGA_ROLE", "detective")
     return create_app()
 
 
@@ -41,8 +41,8 @@ def test_inv001_search_journey_network_expand_path(dash_duo, inv_app, sql):
     gun_c = sql("SELECT firearm_id FROM trace WHERE trace_number = 'T20210000104'")[0][0]
     parker = sql("SELECT id FROM pii.person WHERE last_name = 'PARKER'")[0][0]
     rowe = sql("SELECT id FROM pii.person WHERE last_name = 'ROWE'")[0][0]
-    dash_duo.start_server(inv_app)
-    dash_duo.driver.get(dash_duo.server_url + "/search")
+    dash_duo.start_server(inv_app, navigate=False)
+    sign_in_as(dash_duo, "detective", path="/search")
     box = dash_duo.wait_for_element("#search-q", timeout=20)
     box.send_keys("ab-12345", Keys.ENTER)  # dashes and case ignored
     dash_duo.wait_for_element("#search-group-firearm a", timeout=20).click()
@@ -107,22 +107,36 @@ def test_inv001_search_journey_network_expand_path(dash_duo, inv_app, sql):
     assert dash_duo.get_logs() == [], "browser console errors"
 
 
-def test_inv002_press_sees_restricted_journey_and_no_people(dash_duo, inv_app, sql, monkeypatch):
-    monkeypatch.setenv("CGA_ROLE", "press")
+@pytest.mark.parametrize("role", ["press", "commander"])
+def test_inv002_press_and_commander_get_no_record_pages(dash_duo, inv_app, sql, role):
     gun_a = sql("SELECT firearm_id FROM trace WHERE trace_number = 'T20210000101'")[0][0]
-    dash_duo.start_server(inv_app)
-    dash_duo.driver.get(dash_duo.server_url + f"/firearm/{gun_a}")
-    dash_duo.wait_for_contains_text("#journey-summary", "RIVER GUNS LLC", timeout=20)
-    page = dash_duo.find_element("#firearm-page").text
-    for secret in ("PARKER", "QUINN", "AB-123-45", "AB 12345", "T20210000101", "21F00001", "1000 N MOUNT ST"):
-        assert secret not in page, secret
-    assert "[restricted]" in page and dash_duo.find_element("#inv-restricted-notice")
-    dash_duo.driver.get(dash_duo.server_url + f"/network?focus=firearm:{gun_a}")
-    dash_duo.wait_for_contains_text("#network-count", "nodes", timeout=20)
-    kinds = set(dash_duo.driver.execute_script(
-        "return document.getElementById('network-graph')._cyreg.cy.nodes().map(n => n.data('kind'));"))
-    assert kinds and not kinds & {"person", "place"}
-    dash_duo.driver.get(dash_duo.server_url + "/search?q=parker")
-    dash_duo.wait_for_element("#search-results", timeout=20)
-    assert "PARKER" not in dash_duo.find_element("#search-results").text
+    parker = sql("SELECT id FROM pii.person WHERE last_name = 'PARKER'")[0][0]
+    dash_duo.start_server(inv_app, navigate=False)
+    sign_in_as(dash_duo, role, path=f"/firearm/{gun_a}")
+    for path in (f"/firearm/{gun_a}", f"/person/{parker}", f"/network?focus=firearm:{gun_a}", "/search", "/leads"):
+        dash_duo.driver.get(dash_duo.server_url + path)
+        dash_duo.wait_for_contains_text("#denied-page", "not available", timeout=20)
+        page = dash_duo.find_element("#main").text
+        for secret in ("PARKER", "QUINN", "AB-123-45", "AB 12345", "T20210000101", "21F00001", "1000 N MOUNT ST"):
+            assert secret not in page, (path, secret)
+    nav = dash_duo.find_element(".atlas-nav").text
+    assert "Search" not in nav and "Leads" not in nav and "Network" not in nav and "Map" in nav
     assert dash_duo.get_logs() == [], "browser console errors"
+
+
+def test_inv003_records_wait_for_a_case_number_or_reason(dash_duo, inv_app, sql):
+    gun_a = sql("SELECT firearm_id FROM trace WHERE trace_number = 'T20210000101'")[0][0]
+    dash_duo.start_server(inv_app, navigate=False)
+    sign_in_as(dash_duo, "detective", purpose=None, path=f"/firearm/{gun_a}")
+    dash_duo.wait_for_contains_text("#denied-page", "case number or reason", timeout=20)
+    assert "PARKER" not in dash_duo.find_element("#main").text
+    dash_duo.find_element("#denied-purpose-link").click()
+    dash_duo.wait_for_element("#purpose-input").send_keys("24-555555")
+    dash_duo.find_element("#purpose-submit").click()
+    dash_duo.wait_for_contains_text("#nav-purpose", "24-555555", timeout=20)
+    dash_duo.driver.get(dash_duo.server_url + f"/firearm/{gun_a}")
+    dash_duo.wait_for_contains_text("#journey-summary", "PARKER", timeout=20)
+    rows = sql("SELECT event, purpose FROM audit.event WHERE username = 'test-detective' AND event IN "
+               "('purpose', 'view journey') ORDER BY id DESC LIMIT 2")
+    assert {r[0] for r in rows} == {"purpose", "view journey"} or rows[0] == ("view journey", "24-555555")
+    assert all(r[1] == "24-555555" for r in rows if r[0] == "view journey")

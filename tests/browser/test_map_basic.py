@@ -30,12 +30,17 @@ def wait_count(dash_duo, key: str, expected: int, timeout: int = 20) -> None:
     raise AssertionError(f"count-{key} is {last!r}, expected {expected}")
 
 
-def open_map(dash_duo, app, query: str = "") -> None:
-    """Start the app and open the map with a query string (a bookmarked view)."""
-    dash_duo.start_server(app)
-    dash_duo.driver.set_window_size(1400, 900)
-    if query:
-        dash_duo.driver.get(dash_duo.server_url + query)
+def open_map(dash_duo, app, query: str = "", role: str = "analyst") -> None:
+    """Start the app, sign in with the role, and open the map with a query string (a bookmarked view)."""
+    from tests.browser.conftest import sign_in_as
+
+    if not getattr(dash_duo, "_cga_started", False):
+        dash_duo.start_server(app, navigate=False)
+        dash_duo.driver.set_window_size(1400, 900)
+        sign_in_as(dash_duo, role, path=query or "/")
+        dash_duo._cga_started = True
+    else:
+        dash_duo.driver.get(dash_duo.server_url + (query or "/"))
     dash_duo.wait_for_element(".leaflet-container", timeout=20)
 
 
