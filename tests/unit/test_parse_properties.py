@@ -24,7 +24,7 @@ TEXT = st.one_of(st.text(max_size=40), st.sampled_from(HOSTILE),
                  st.from_regex(r"\A[0-9]{1,4}[-/][0-9]{1,2}[-/][0-9]{1,4}( [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?"
                                r"( ?[AP]M)?([+-][0-9]{2}(:?[0-9]{2})?|Z)?)?\Z"))
 MAYBE = st.one_of(st.none(), TEXT)
-PROPS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _value_or_rowerror(fn, *args, **kwargs):
@@ -90,7 +90,7 @@ def test_source_parse_never_raises_anything_but_rowerror(source, layout):
     columns = sorted(layout.required | layout.optional)
     ctx = LoadContext("MDBPD0000", "hypothesis.csv", layout)
 
-    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.fixed_dictionaries({c: TEXT for c in columns}))
     def check(record):
         values = _value_or_rowerror(source.parse, record, ctx)
