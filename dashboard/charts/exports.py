@@ -27,7 +27,8 @@ from typing import Any
 
 import plotly.io as pio
 
-from layers import access, public_charts, public_stats
+from dashboard.charts import figures as public_charts
+from layers import access, public_stats
 
 FORMATS = ("png", "svg", "pdf", "csv")
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "csv": "text/csv"}
@@ -47,6 +48,19 @@ def figure_bytes(fig, fmt: str, scale: float = 2.0) -> bytes:
     if fmt not in ("png", "svg", "pdf"):
         raise ValueError(f"unknown image format {fmt!r}: png, svg or pdf")
     return pio.to_image(fig, format=fmt, scale=scale if fmt == "png" else 1)
+
+
+def figures_svg(figs: Sequence[Any]) -> list[bytes]:
+    """Several figures as SVG in one renderer session (one browser start instead of one per figure)."""
+    if not figs:
+        return []
+    work = Path(tempfile.mkdtemp(prefix="cga-svg-"))
+    try:
+        files = [work / f"{i}.svg" for i in range(len(figs))]
+        pio.write_images(fig=list(figs), file=files, format="svg")
+        return [f.read_bytes() for f in files]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _cell(value: Any, is_count: bool, mark: str) -> Any:
@@ -111,8 +125,8 @@ def _packet_html(figures_with_notes: Sequence[tuple[Any, str, str]], title: str,
              *[f"<li><strong>{e(t)}.</strong> {e(n)}</li>" for _, t, n in figures_with_notes],
              "</ol>"]
     pages = [f"<section class='page cover'>{''.join(cover)}</section>"]
-    for fig, chart_title, note in figures_with_notes:
-        svg = figure_bytes(fig, "svg")
+    svgs = figures_svg([fig for fig, _, _ in figures_with_notes])
+    for (_fig, chart_title, note), svg in zip(figures_with_notes, svgs, strict=True):
         src = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
         pages.append(
             f"<section class='page chart'><h2>{e(chart_title)}</h2>"

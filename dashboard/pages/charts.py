@@ -1,8 +1,8 @@
 """Charts: public summary figures for press and policy staff, with server-rendered exports.
 
 Aggregates only; small counts are suppressed for roles without record access. Every PNG, SVG, PDF and
-CSV is rendered on the server (layers/exports.py), carries its filters and data-as-of date, and is
-written to the audit trail. No SQL here: the figures come from layers/public_charts.py.
+CSV is rendered on the server (dashboard/charts/exports.py), carries its filters and data-as-of date, and is
+written to the audit trail. No SQL here: the figures come from dashboard/charts/figures.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from layers import access, exports, public_charts, public_stats
+from dashboard.charts import exports
+from dashboard.charts import figures as public_charts
+from layers import access, public_stats
 
 dash.register_page(__name__, capability="charts", path="/charts", name="Charts", order=3,
                    title="Crime Gun Atlas — charts")

@@ -120,3 +120,17 @@ def test_bad_node_ids_are_refused():
         with pytest.raises(ValueError):
             parse_node(bad)
     assert parse_node("place:1000 N MOUNT ST") == ("place", "1000 N MOUNT ST")
+
+
+def test_a_place_opens_by_an_opaque_id_never_its_address(ids):
+    from layers.network import network
+
+    g = network(f"firearm:{ids['gun_a']}", hops=1, viewer=DETECTIVE)
+    place = {n["id"]: n for n in g["nodes"]}["place:1000 N MOUNT ST"]
+    assert "MOUNT" not in place["page"] and place["page"].startswith("/network?focus=place:")
+    focus = place["page"].split("focus=", 1)[1]
+    around = network(focus, hops=1, viewer=DETECTIVE)
+    assert around["focus"] == ["place:1000 N MOUNT ST"]
+    assert f"firearm:{ids['gun_a']}" in {n["id"] for n in around["nodes"]}
+    with pytest.raises(ValueError):
+        network("place:i999999999", hops=1, viewer=DETECTIVE)

@@ -195,7 +195,7 @@ def test_a_visitor_without_a_role_is_denied(synthetic_db):
             rows_as(nobody, key)
     with access.use_viewer(nobody), pytest.raises(access.Denied):
         public_stats.data_as_of()
-    from layers import exports
+    from dashboard.charts import exports
 
     with access.use_viewer(nobody), pytest.raises(access.Denied):
         exports.export_chart("recoveries_by_month", "csv", START, END)
@@ -212,7 +212,7 @@ def _last_export(q):
 
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf", "csv"])
 def test_each_chart_export_is_rendered_and_audited(q, fmt):
-    from layers import exports
+    from dashboard.charts import exports
 
     before = _exports_logged(q)
     with access.use_viewer(PRESS):
@@ -249,7 +249,7 @@ def test_each_chart_export_is_rendered_and_audited(q, fmt):
 
 
 def test_csv_writes_suppressed_counts_as_below_threshold(synthetic_db):
-    from layers import exports
+    from dashboard.charts import exports
 
     with access.use_viewer(PRESS):
         text = exports.export_chart("recoveries_by_month", "csv", START, END, ["SOUTHEASTERN"]).content.decode()
@@ -265,7 +265,7 @@ def test_csv_writes_suppressed_counts_as_below_threshold(synthetic_db):
 def test_press_packet_has_a_cover_and_one_page_per_chart(q):
     from pypdf import PdfReader
 
-    from layers import exports
+    from dashboard.charts import exports
 
     before = _exports_logged(q)
     with access.use_viewer(PRESS):

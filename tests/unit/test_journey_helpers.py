@@ -56,7 +56,7 @@ def test_fit_view_zooms_out_for_long_paths():
 def test_node_ids_and_pages():
     assert parse_node("firearm:12") == ("firearm", "12")
     assert page_of("dealer:3") == "/dealer/3"
-    assert page_of("place:1000 N MOUNT ST") == "/network?focus=place:1000%20N%20MOUNT%20ST"
+    assert page_of("place:1000 N MOUNT ST") is None, "an address never goes into a URL"
     with pytest.raises(ValueError):
         parse_node("firearm:1;DROP")
 

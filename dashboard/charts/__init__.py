@@ -1,0 +1,1 @@
+"""The press and policy charts: figures built from layers.public_stats, and their server-rendered exports."""
