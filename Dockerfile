@@ -16,6 +16,7 @@ RUN pip install -e . && useradd --system --create-home --home-dir /var/lib/crime
 
 USER crimegun
 EXPOSE 8050
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/', timeout=4)"
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/healthz', timeout=4)"
 # Schema first (idempotent), then the production WSGI server.
-CMD ["sh", "-c", "crimegun db upgrade && exec gunicorn --workers 3 --bind 0.0.0.0:8050 --timeout 120 --access-logfile - dashboard.wsgi:server"]
+# The access log records paths without query strings (no log line holds what a user typed).
+CMD ["sh", "-c", "crimegun db upgrade && exec gunicorn --workers 2 --worker-class gthread --threads 8 --bind 0.0.0.0:8050 --timeout 120 --access-logfile - --access-logformat '%(h)s %(t)s \"%(m)s %(U)s %(H)s\" %(s)s %(b)s %(M)sms' dashboard.wsgi:server"]

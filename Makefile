@@ -30,7 +30,7 @@ lint: install-test
 
 test: install-test lint
 	$(CG) db start --quiet
-	CGA_NO_SKIPS=1 .venv/bin/python -m pytest -q -p no:cacheprovider --headless tests/unit tests/db tests/browser
+	CGA_NO_SKIPS=1 .venv/bin/python -m pytest -q -p no:cacheprovider --headless tests/unit tests/db tests/security tests/browser
 
 bench: install-test
 	$(CG) demo --no-serve

@@ -15,6 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, dcc, html
 from flask import session
 
+from dashboard import resilience
 from layers import access
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,8 @@ def denied_page(exc: access.Denied) -> html.Div:
 
 
 def gated(layout, capability: str):
-    """A page layout that runs only for viewers with the capability (and shows a notice otherwise)."""
+    """A page layout that runs only for viewers with the capability (and shows a notice otherwise);
+    when its data cannot be read (the database is not answering) it shows that instead."""
     @wraps(layout)
     def run(*args, **kwargs):
         try:
@@ -45,6 +47,9 @@ def gated(layout, capability: str):
             return layout(*args, **kwargs)
         except access.Denied as exc:
             return denied_page(exc)
+        except resilience.UNAVAILABLE_ERRORS:
+            resilience.log.warning("page %s: database unavailable", getattr(layout, "__module__", "?"))
+            return resilience.notice()
     return run
 
 
@@ -62,7 +67,7 @@ def _nav(viewer: access.Viewer) -> dbc.Navbar:
                                viewer.role] else []
         who = [html.Span([html.Span(viewer.user, id="nav-user"), html.Span(f" ({viewer.role})", id="nav-role"),
                           *purpose], className="nav-who"),
-               html.Form([dcc.Input(type="hidden", name="csrf_token", value=session.get("csrf", "")),
+               html.Form([dcc.Input(type="hidden", name="csrf_token", value=session.get("csrf", ""), style={"display": "none"}),
                           html.Button("Sign out", type="submit", className="btn btn-sm btn-outline-light ms-2",
                                       id="nav-signout")], method="post", action="/logout", className="d-inline")]
     return dbc.Navbar(
@@ -106,4 +111,5 @@ def create_app() -> Dash:
     app.index_string = app.index_string.replace("<html>", '<html lang="en">')
     security.install(app)
     login.install(app)
+    resilience.install(app)
     return app

@@ -48,10 +48,10 @@ def _lock_message(until) -> str:
             + (f" (until {until:%H:%M} UTC)." if until else ".") + " An administrator can unlock it sooner.")
 
 
-@bp.route("/login", methods=["GET", "POST"])
+@bp.route("/login", methods=["GET", "HEAD", "POST"])
 def login():
     nxt = security._safe_next(request.values.get("next"))
-    if request.method == "GET":
+    if request.method != "POST":
         if current_user.is_authenticated:
             return redirect(nxt)
         messages = []

@@ -19,7 +19,7 @@ def search_form(value: str = "", compact: bool = True, input_id: str | None = No
 
     token = session.get("csrf", "") if has_request_context() else ""
     return html.Form([
-        dcc.Input(type="hidden", name="csrf_token", value=token),
+        dcc.Input(type="hidden", name="csrf_token", value=token, style={"display": "none"}),
         html.Label("Search", htmlFor=input_id or "inv-search-compact", className="visually-hidden"),
         dcc.Input(id=input_id or "inv-search-compact", name="q", type="search", value=value, debounce=True,
                   placeholder="Serial, trace or case number, dealer licence or name, person",

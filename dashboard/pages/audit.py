@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
@@ -30,19 +31,20 @@ def layout(**_query) -> html.Div:
                "recorded).", className="text-muted"),
         html.Div([
             html.Div([html.Label("Account", htmlFor="audit-user", className="form-label"),
-                      dcc.Input(id="audit-user", type="text", debounce=True, className="form-control form-control-sm")]),
+                      dcc.Input(id="audit-user", type="text", debounce=True, className="form-control form-control-sm",
+                                style={"width": "12rem"})]),
             html.Div([html.Label("Event", htmlFor="audit-event", className="form-label"),
                       dcc.Dropdown(id="audit-event", options=audit.event_names(), placeholder="any event")],
                      style={"minWidth": "14rem"}),
             html.Div([html.Label("From", htmlFor="audit-start", className="form-label"),
                       dcc.Input(id="audit-start", type="date", value=(today - dt.timedelta(days=30)).isoformat(),
-                                className="form-control form-control-sm")]),
+                                className="form-control form-control-sm", style={"width": "10rem"})]),
             html.Div([html.Label("To", htmlFor="audit-end", className="form-label"),
                       dcc.Input(id="audit-end", type="date", value=today.isoformat(),
-                                className="form-control form-control-sm")]),
+                                className="form-control form-control-sm", style={"width": "10rem"})]),
             html.Div([html.Label("Record (id or kind:id)", htmlFor="audit-record", className="form-label"),
                       dcc.Input(id="audit-record", type="text", debounce=True, placeholder="e.g. person:12",
-                                className="form-control form-control-sm")]),
+                                className="form-control form-control-sm", style={"width": "12rem"})]),
             html.Div(html.Button("Export CSV", id="audit-export", className="btn btn-sm btn-primary"),
                      className="align-self-end"),
         ], className="d-flex flex-wrap gap-3 align-items-start mb-2"),
@@ -70,6 +72,8 @@ def _cell(row: dict, key: str) -> str:
         return ", ".join(ids[:8]) + (" …" if len(ids) > 8 else "")
     if value is None:
         return ""
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
 
 

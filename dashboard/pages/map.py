@@ -270,9 +270,8 @@ def update_point_layers(bounds, zoom, *args):
                                     {(f"{lo:,}–{hi:,}" if hi > lo else f"{hi:,}"): DENSITY_COLORS[i]
                                      for i, (lo, hi) in enumerate(zip(lows, breaks, strict=True))}, "square")
         if r and r["mode"] == "cells" and not drawn_cells and aggregate_only:
-            notes.append(html.Div(f"{LAYER_LABELS[key]}: this view shows one layer at a time as density cells — "
-                                  "choose it for the density cells", className="status-info", id=f"hidden-note-{key}"))
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: not drawn (one density layer at a time)."))
+            summary.append(html.Li(f"{LAYER_LABELS[key]}: not drawn; choose it under Density to see its cells.",
+                                   id=f"hidden-note-{key}"))
         elif r and r["mode"] == "cells" and not drawn_cells:
             notes.append(html.Div(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, too many to draw as points — "
                                   "zoom in, or choose it for the density cells", className="status-info",
@@ -283,9 +282,10 @@ def update_point_layers(bounds, zoom, *args):
                                   "in view — zoom in to see all", className="status-warn", id=f"cap-{key}"))
         elif r and r["mode"] == "cells" and aggregate_only:
             ranges = ", ".join(f"≤{b:,}" for b in breaks)
-            notes.append(html.Div(f"{LAYER_LABELS[key]}: counted in ~{r['cell_size_m']:,} m cells (the finest this "
-                                  f"view shows); cells with fewer than {access.small_count_threshold()} are not "
-                                  "shown", className="status-info", id=f"cells-note-{key}"))
+            notes.append(html.Div(f"{LAYER_LABELS[key]} counted in ~{r['cell_size_m']:,} m cells, the finest this "
+                                  f"view shows; cells with fewer than {access.small_count_threshold()} are not "
+                                  "shown. Pick the layer under “Density cells”.", className="status-info",
+                                  id=f"cells-note-{key}"))
             summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view in cells of ~{r['cell_size_m']:,} m; "
                                    f"colour classes {ranges} (light to dark)."))
         elif r and r["mode"] == "cells":
