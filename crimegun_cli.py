@@ -170,7 +170,8 @@ def _print_result(r) -> None:
 
 def load_files(paths: list[Path], kind: str | None = None, mapping: str | None = None, encoding: str = "utf-8",
                agency: str | None = None, boundary_kind: str | None = None, name_field: str | None = None,
-               derive_after: bool = True, crs: str | None = None) -> tuple[list, list[str]]:
+               derive_after: bool = True, crs: str | None = None, valid_from=None,
+               valid_to=None) -> tuple[list, list[str]]:
     from etl.derive import derive
     from etl.errors import LoadError
     from etl.loader import load_file, parse_mapping
@@ -180,7 +181,8 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
     for path in paths:
         try:
             result = load_file(path, kind=kind, mapping=parsed_map, encoding=encoding, agency=agency,
-                               boundary_kind=boundary_kind, name_field=name_field, crs=crs)
+                               boundary_kind=boundary_kind, name_field=name_field, crs=crs,
+                               valid_from=valid_from, valid_to=valid_to)
         except LoadError as exc:
             failures.append(str(exc))
             click.secho(f"  {path}: FAILED — {exc}", fg="red", err=True)
@@ -200,12 +202,16 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
 @click.option("--map", "mapping", help="Rename columns: canonical=file header,... or a JSON file.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding (cp1252 for Windows exports).")
 @click.option("--agency", help="Agency ORI for rows that do not name one (default CGA_AGENCY).")
-@click.option("--kind", "boundary_kind", type=click.Choice(["city", "district", "post", "neighborhood"]),
+@click.option("--kind", "boundary_kind", type=click.Choice(["city", "district", "post", "neighborhood", "csa"]),
               help="Boundaries: what the polygons are.")
 @click.option("--name-field", help="Boundaries: the property holding each polygon's name.")
 @click.option("--crs", help="Boundaries: the CRS of a file that declares none (e.g. EPSG:2248).")
+@click.option("--valid-from", type=click.DateTime(["%Y-%m-%d"]),
+              help="Boundaries: first day the map is in force (e.g. 2023-01-01); other maps of the kind stay.")
+@click.option("--valid-to", type=click.DateTime(["%Y-%m-%d"]), help="Boundaries: last day the map is in force.")
 @click.option("--no-derive", is_flag=True, help="Skip the derivations (run `crimegun derive` later).")
-def load(files, kind, mapping, encoding, agency, boundary_kind, name_field, crs, no_derive) -> None:
+def load(files, kind, mapping, encoding, agency, boundary_kind, name_field, crs, valid_from, valid_to,
+         no_derive) -> None:
     """Load source files (type and layout detected from the header); every row loaded or rejected."""
     from layers import cluster, migrate
     from layers.db import engine
@@ -214,7 +220,8 @@ def load(files, kind, mapping, encoding, agency, boundary_kind, name_field, crs,
         cluster.start(quiet=True)
     migrate.upgrade(engine())
     results, failures = load_files(list(files), kind, mapping, encoding, agency, boundary_kind, name_field,
-                                   not no_derive, crs=crs)
+                                   not no_derive, crs=crs, valid_from=valid_from and valid_from.date(),
+                                   valid_to=valid_to and valid_to.date())
     total = {k: sum(getattr(r, k) for r in results) for k in ("read", "loaded", "updated", "duplicate", "rejected")}
     click.echo(f"Total: {len(results)} file(s) loaded, {len(failures)} failed — read {total['read']:,} = "
                f"loaded {total['loaded']:,} + updated {total['updated']:,} + duplicate {total['duplicate']:,} "

@@ -1,6 +1,8 @@
 """What the app needs beyond the sources, computed set-based after loads.
 
-- district of every point (from boundary polygons; the reported district when there is no point);
+- district of every point (from the district map in force on the record's local date: the 1959-2022
+  police districts for a 2022 shooting, the 2023 ones for a 2024 one; the reported district when there
+  is no point or no map for that date);
 - traces: dealer, time-to-crime, source state, in/out of city and state, possessor = purchaser;
 - recoveries tied to the incident of their case number;
 - ShotSpotter alerts matched to the firearm incidents they corroborate;
@@ -20,6 +22,17 @@ from layers import db, settings
 # A ShotSpotter alert corroborates a firearm incident this close in space and time.
 MATCH_METERS = 250
 MATCH_MINUTES = 30
+LOCAL_TZ = "America/New_York"
+
+
+def _district_in_force(when: str) -> str:
+    """SQL: name of the district piece containing x.geom on the map in force on date `when` (the latest
+    map starting on or before it); a record without a date gets today's map."""
+    day = f"coalesce(({when})::date, current_date)"
+    return f"""(SELECT b.name FROM district_piece b
+        WHERE ST_Intersects(b.geom, x.geom) AND (b.valid_from IS NULL OR b.valid_from <= {day})
+          AND (b.valid_to IS NULL OR {day} <= b.valid_to)
+        ORDER BY b.valid_from DESC NULLS LAST LIMIT 1)"""
 
 
 def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool = False,
@@ -40,7 +53,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             conn.execute(f"ANALYZE {table}")
         # Point-in-polygon against small pieces of the polygons is far cheaper than against whole districts.
         conn.execute("""CREATE TEMP TABLE district_piece ON COMMIT DROP AS
-            SELECT name, ST_Subdivide(geom, 64) AS geom FROM boundary WHERE kind = 'district'""")
+            SELECT name, valid_from, valid_to, ST_Subdivide(geom, 64) AS geom FROM boundary WHERE kind = 'district'""")
         conn.execute("CREATE INDEX ON district_piece USING gist (geom)")
         conn.execute("ANALYZE district_piece")
         # Only firearm incidents can be corroborated by an alert: index just those.
@@ -67,13 +80,12 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 WHERE s.id = t.id"""),
             ("incident districts", f"""
                 UPDATE incident t SET district = s.district FROM (
-                    SELECT x.id, coalesce((SELECT b.name FROM district_piece b WHERE ST_Intersects(b.geom, x.geom)
-                                           LIMIT 1), x.reported_district) AS district
+                    SELECT x.id, coalesce({_district_in_force(f"x.crime_datetime AT TIME ZONE '{LOCAL_TZ}'")},
+                                          x.reported_district) AS district
                     FROM incident x WHERE {scope}) s
                 WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
             ("recovery districts", f"""
-                UPDATE recovery x SET district =
-                    (SELECT b.name FROM district_piece b WHERE ST_Intersects(b.geom, x.geom) LIMIT 1)
+                UPDATE recovery x SET district = {_district_in_force("x.recovery_date")}
                 FROM trace t WHERE t.id = x.trace_id AND ({scope.replace('x.run_id', 't.run_id')})"""),
             ("recovery incidents", """
                 UPDATE recovery r SET incident_id = i.id
@@ -82,8 +94,8 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                   AND r.incident_id IS DISTINCT FROM i.id"""),
             ("alert districts", f"""
                 UPDATE shot_alert t SET district = s.district FROM (
-                    SELECT x.id, coalesce((SELECT b.name FROM district_piece b WHERE ST_Intersects(b.geom, x.geom)
-                                           LIMIT 1), x.reported_district) AS district
+                    SELECT x.id, coalesce({_district_in_force(f"x.alert_time AT TIME ZONE '{LOCAL_TZ}'")},
+                                          x.reported_district) AS district
                     FROM shot_alert x WHERE {scope}) s
                 WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
             ("alerts corroborating incidents", """

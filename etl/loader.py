@@ -157,7 +157,8 @@ def fail_run(dsn: str, run_id: int, message: str) -> None:
 def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | None = None,
               encoding: str = "utf-8", agency: str | None = None, progress: bool = True,
               dsn: str | None = None, boundary_kind: str | None = None,
-              name_field: str | None = None, crs: str | None = None) -> LoadResult:
+              name_field: str | None = None, crs: str | None = None, valid_from=None,
+              valid_to=None) -> LoadResult:
     """Load one file; raise LoadError (one line, actionable) when the file as a whole cannot load."""
     path = Path(path)
     dsn = dsn or db.dsn()
@@ -165,7 +166,8 @@ def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | Non
     if kind == "boundaries" or (kind is None and path.suffix.lower() in BOUNDARY_SUFFIXES):
         from etl.boundaries import load_boundaries
 
-        return load_boundaries(path, dsn=dsn, kind=boundary_kind, name_field=name_field, crs=crs)
+        return load_boundaries(path, dsn=dsn, kind=boundary_kind, name_field=name_field, crs=crs,
+                               valid_from=valid_from, valid_to=valid_to)
     reader = CsvSource(path, encoding=encoding, progress=progress)
     header = apply_mapping(reader.header, mapping) if mapping else reader.header
     source, layout = detect(header, kind, path.name)

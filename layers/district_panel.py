@@ -72,8 +72,9 @@ def boundary_measures(kind: str, filters: MapFilters) -> list[dict[str, Any]]:
     Aggregate-only viewers get small counts as None (suppressed)."""
     viewer = access.require("map")
     with read_engine().connect() as conn:
-        shapes = conn.execute(text("SELECT name, population FROM boundary WHERE kind = :kind ORDER BY name"),
-                              {"kind": kind}).mappings().all()
+        # One row per name: a redrawn map (police districts 1959-2022 and 2023 on) keeps the names.
+        shapes = conn.execute(text("SELECT DISTINCT ON (name) name, population FROM boundary WHERE kind = :kind "
+                                   "ORDER BY name, valid_from DESC NULLS LAST"), {"kind": kind}).mappings().all()
         now = _counts_by_boundary(conn, filters, kind)
         before = _counts_by_boundary(conn, filters.shifted_years(-1), kind)
     rows = [_measure_row(d["name"], d["population"], now.get(d["name"], {}), before.get(d["name"], {}))

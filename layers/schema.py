@@ -81,13 +81,18 @@ class EtlRejectedRow(Base):
 
 
 class Boundary(Base):
-    """City outline, police districts, posts, neighborhoods: demo (approximate) or official."""
+    """City outline, police districts, posts, neighborhoods, CSAs: demo (approximate) or official.
+
+    A boundary is in force from `valid_from` to `valid_to` (both inclusive; null = open), so maps that
+    were redrawn (the 2023 police districts) live side by side; one map of a kind is one `valid_from`."""
 
     __tablename__ = "boundary"
-    __table_args__ = (UniqueConstraint("kind", "name"),)
+    __table_args__ = (UniqueConstraint("kind", "name", "valid_from", postgresql_nulls_not_distinct=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # city | district | post | neighborhood
+    kind: Mapped[str] = mapped_column(String(16))  # city | district | post | neighborhood | csa
     name: Mapped[str] = mapped_column(Text)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
     code: Mapped[str | None] = mapped_column(String(32))
     approximate: Mapped[bool] = mapped_column(Boolean, default=False)
     population: Mapped[int | None] = mapped_column(Integer)
