@@ -13,6 +13,9 @@ import click
 from layers import settings
 
 EXIT_USER_ERROR = 2
+# gunicorn's worker model (`crimegun serve`): measured with tests/bench/bench_load.py on 2 cores.
+WEB_WORKERS = 2
+WEB_THREADS = 8
 
 
 class _Errors(click.Group):
@@ -278,13 +281,40 @@ def rejects(run_id: int | None, limit: int) -> None:
 @click.option("--host", default=lambda: settings.get("CGA_HOST"), show_default="127.0.0.1")
 @click.option("--port", type=int, default=lambda: settings.get("CGA_PORT"), show_default="8050")
 @click.option("--debug", is_flag=True, help="Dash's development server with hot reload and error pages.")
-@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
-def serve(host: str, port: int, debug: bool, workers: int) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=WEB_WORKERS, show_default=True,
+              help="gunicorn worker processes.")
+@click.option("--threads", type=click.IntRange(1, 64), default=WEB_THREADS, show_default=True,
+              help="Request threads per worker (each worker's database pools hold as many connections).")
+def serve(host: str, port: int, debug: bool, workers: int, threads: int) -> None:
     """Serve the dashboard."""
     from layers import cluster
 
-    if cluster.managed():
+    reloaded = bool(os.environ.get("WERKZEUG_RUN_MAIN"))  # --debug: the reloader's child, which owns the port
+    if cluster.managed() and not reloaded:
         cluster.start(quiet=True)
+    os.environ["CGA_WEB_THREADS"] = str(threads)  # read by layers.db to size the pools of every worker
+    if not reloaded:
+        _check_port_free(host, port)
+        click.echo(f"Crime Gun Atlas on http://{host}:{port}/  (Ctrl-C stops it)")
+    if debug:
+        from dashboard.app import create_app
+
+        create_app().run(host=host, port=port, debug=True)
+        return
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
+    if not gunicorn:
+        raise click.ClickException("gunicorn is not installed; run `make install` or use --debug")
+    # Threads in each worker: a slow query holds one thread, not the whole worker, and every database wait
+    # is bounded (layers/db.py), so the worker timeout only catches a stuck process. The access log
+    # records paths without query strings, so no log line holds what a user typed.
+    os.execv(gunicorn, [gunicorn, "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+                        "--bind", f"{host}:{port}", "--timeout", "60", "--graceful-timeout", "10",
+                        "--access-logfile", "-",
+                        "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms',
+                        "dashboard.wsgi:server"])
+
+
+def _check_port_free(host: str, port: int) -> None:
     import socket
 
     with socket.socket() as probe:
@@ -294,21 +324,6 @@ def serve(host: str, port: int, debug: bool, workers: int) -> None:
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port} ({exc.strerror}); is the dashboard "
                                        "already running? Use --port or CGA_PORT for another port") from None
-    click.echo(f"Crime Gun Atlas on http://{host}:{port}/  (Ctrl-C stops it)")
-    if debug:
-        from dashboard.app import create_app
-
-        create_app().run(host=host, port=port, debug=True)
-        return
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
-    if not gunicorn:
-        raise click.ClickException("gunicorn is not installed; run `make install` or use --debug")
-    # Threads in each worker: a slow query holds one thread, not the whole worker. The access log
-    # records paths without query strings, so no log line holds what a user typed.
-    os.execv(gunicorn, [gunicorn, "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
-                        "--bind", f"{host}:{port}", "--timeout", "120", "--access-logfile", "-",
-                        "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms',
-                        "dashboard.wsgi:server"])
 
 
 @main.command()
