@@ -147,6 +147,12 @@ def enrol():
         session.pop("enrol_secret", None)
         audit.record(_who(acct.username, acct.role), "second factor enrolled")
         return _start_session(acct, session.get("next", "/"), "password+totp")
+    res = accounts.count_failed_totp(acct.id)
+    audit.record(_who(acct.username, acct.role), "locked" if res.reason == "locked now" else "sign-in failed",
+                 outcome="refused", detail={"reason": "wrong code while setting up the second factor"})
+    if res.reason == "locked now":
+        session.clear()
+        return _page("login.html", "Sign in", [("danger", _lock_message(None))], status=401, next="/", username="")
     return _page("code.html", "Set up your second factor",
                  [("danger", "That code does not match; check the app's clock and try the current code.")],
                  status=401, **ctx)

@@ -183,10 +183,11 @@ def install(app: Flask) -> None:
         bare = host[1:].split("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0]
         if hosts and bare not in hosts and "*" not in hosts:
             return _refuse(400, f"unknown host {bare!r}: add it to CGA_ALLOWED_HOSTS to serve it")
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not _csrf_ok():
-            return _refuse(403, "the form or page is out of date (missing or wrong CSRF token); reload the page")
+        changing = request.method not in ("GET", "HEAD", "OPTIONS")
         path = request.path
         if _is_public(path):
+            if changing and not _csrf_ok():
+                return _refuse(403, "the form is out of date (missing or wrong CSRF token); reload the page")
             return None
         if not current_user.is_authenticated:
             if _is_dash_xhr(path) or request.method != "GET":
@@ -203,6 +204,8 @@ def install(app: Flask) -> None:
             if _is_dash_xhr(path):
                 return _refuse(401, "signed out after inactivity", login="/login?expired=1")
             return redirect("/login?expired=1")
+        if changing and not _csrf_ok():
+            return _refuse(403, "the form or page is out of date (missing or wrong CSRF token); reload the page")
         if not _background_only():
             session["last_seen"] = now
         access.set_viewer(viewer_of_request())

@@ -64,3 +64,28 @@ def test_charts001_press_sees_charts_and_downloads_csv_and_png(dash_duo, synth_a
     assert rows == [("press", ["recoveries_by_month"], "png"), ("press", ["source_states"], "csv")]
     assert as_of is not None
     assert dash_duo.get_logs() == [], "browser console errors"
+
+
+def test_charts002_svg_pdf_and_press_packet_downloads(dash_duo, synth_app, synth_sql, sign_in):
+    dash_duo.start_server(synth_app, navigate=False)
+    dash_duo._url = dash_duo.server.url
+    dash_duo.driver.set_window_size(1400, 1000)
+    sign_in(dash_duo, "press", path="/charts")
+    dash_duo.wait_for_element("#charts-graph-time_to_crime .main-svg", timeout=30)
+    folder = pathlib.Path(dash_duo.download_path)
+    _click(dash_duo, "#charts-export-svg-time_to_crime")
+    svg = _wait_for_file(folder, ".svg", timeout=60).read_text(encoding="utf-8")
+    assert svg.lstrip().startswith(("<svg", "<?xml")) and "Data as of" in svg
+    _click(dash_duo, "#charts-export-pdf-firearm_types")
+    assert _wait_for_file(folder, ".pdf", timeout=60).read_bytes()[:4] == b"%PDF"
+    for p in folder.glob("*.pdf"):
+        p.unlink()
+    _click(dash_duo, "#charts-packet")
+    packet = _wait_for_file(folder, ".pdf", timeout=120)
+    from pypdf import PdfReader
+
+    assert len(PdfReader(str(packet)).pages) == len(public_stats.CHART_KEYS) + 1
+    formats = [r[0] for r in synth_sql("SELECT detail->>'format' FROM audit.event WHERE event = 'export' "
+                                      "AND role = 'press' ORDER BY id DESC LIMIT 3")]
+    assert formats == ["pdf", "pdf", "svg"]
+    assert dash_duo.get_logs() == [], "browser console errors"
