@@ -153,6 +153,10 @@ def search(q: str, viewer: access.Viewer | None = None, per_kind: int = PER_KIND
                 "matched": "licence" if ffl and r["ffl_key"].replace("-", "").startswith(ffl[:-1]) else "name"})
     more = {k: len(v) > per_kind for k, v in groups.items()}
     groups = {k: v[:per_kind] for k, v in groups.items()}
+    from layers.access import audit
+
+    # What was searched is itself recorded (the audit table is the one place that may hold it).
+    audit.record(viewer, "search", detail={"query": q, "results": {k: len(v) for k, v in groups.items()}})
     if viewer.personal_data:
         for kind in ("firearm", "incident", "person"):
             access.record_access(viewer, "search", kind, [r["id"] for r in groups[kind]])

@@ -60,3 +60,12 @@ def test_search_is_for_records_roles_only(ids, role):
 def test_trigram_indexes_exist_after_migration(inv_db, sql):
     names = {r[0] for r in sql("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%trgm'")}
     assert {"ix_firearm_serial_trgm", "ix_trace_number_trgm", "ix_person_last_name_trgm", "ix_dealer_business_name_trgm"} <= names
+
+
+def test_every_search_is_audited_with_what_was_typed(ids, sql):
+    from layers.search import search
+
+    search("parker pat", DETECTIVE)
+    query, results = sql("SELECT detail->>'query', detail->'results'->>'person' FROM audit.event "
+                         "WHERE event = 'search' AND record_kind IS NULL ORDER BY id DESC LIMIT 1")[0]
+    assert query == "parker pat" and results == "1"
