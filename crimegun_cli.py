@@ -235,6 +235,28 @@ def load(files, kind, mapping, encoding, agency, boundary_kind, name_field, crs,
         sys.exit(1)
 
 
+@main.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between scans of the folder.")
+@click.option("--settle", default=2.0, show_default=True,
+              help="Seconds a file must stay unchanged before it is taken (half-written files wait).")
+def watch(directory: Path, interval: float, settle: float) -> None:
+    """Load new files as they land in DIRECTORY (ShotSpotter, incidents, NIBIN, traces, dealers)."""
+    from etl.watch import watch as run
+    from layers import cluster, migrate
+    from layers.db import engine
+
+    if cluster.managed():
+        cluster.start(quiet=True)
+    migrate.upgrade(engine())
+    try:
+        state = run(directory, interval=interval, settle=settle, echo=click.echo)
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+        return
+    click.echo(f"Stopped after loading {state.loaded} file(s).")
+
+
 @main.command("derive")
 @click.option("--full", is_flag=True, help="Recompute everything, not only the latest loads.")
 def derive_cmd(full: bool) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Dash, dcc, html
+from dash import Dash, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 from flask import session
 
 from dashboard import resilience
@@ -86,8 +87,29 @@ def shell() -> html.Div:
     return html.Div([
         html.A("Skip to content", href="#main", className="visually-hidden-focusable skip-link"),
         _nav(access.current_viewer()),
+        html.Div(id="shell-asof", className="shell-asof", role="status", **{"aria-live": "polite"}),
+        dcc.Store(id="shell-version"),
+        dcc.Interval(id="shell-tick", interval=5_000),
         html.Main(dash.page_container, id="main", className="atlas-main"),
     ], className="atlas-shell")
+
+
+@dash.callback(Output("shell-asof", "children"), Output("shell-version", "data"),
+               Input("shell-tick", "n_intervals"), State("shell-version", "data"))
+def data_as_of(_n, known):
+    """"Data as of" on every page, refreshed when a load finishes (a cheap version check otherwise)."""
+    from layers import db, etl_runs
+
+    if not access.allowed("data"):
+        raise PreventUpdate
+    version = db.data_version()
+    if known is not None and version == known:
+        raise PreventUpdate
+    status = etl_runs.data_status()
+    if not status["latest"]:
+        return "No data loaded yet.", version
+    return (f"Data as of {status['latest']:%Y-%m-%d}" + (f" · last load {status['last_load']}"
+                                                         if status["last_load"] else "")), version
 
 
 def create_app() -> Dash:

@@ -41,6 +41,22 @@ def load_history(limit: int = 50) -> list[dict]:
         return [dict(r._mapping) for r in rows]
 
 
+def data_status() -> dict:
+    """What every page shows as "data as of": the latest day any record reaches and when the last load
+    finished (local time), with the data version open pages compare against."""
+    access.require("data")
+    with read_engine().connect() as conn:
+        row = conn.execute(text("""
+            SELECT (SELECT coalesce(max(id), 0) FROM etl_run WHERE status = 'succeeded') AS version,
+                   (SELECT to_char(max(finished_at) AT TIME ZONE 'America/New_York', 'YYYY-MM-DD HH24:MI')
+                    FROM etl_run WHERE status = 'succeeded') AS last_load,
+                   greatest((SELECT max(recovery_date) FROM recovery),
+                            (SELECT (max(crime_datetime) AT TIME ZONE 'America/New_York')::date FROM incident),
+                            (SELECT (max(alert_time) AT TIME ZONE 'America/New_York')::date FROM shot_alert))
+                   AS latest""")).mappings().one()
+    return dict(row)
+
+
 def freshness() -> list[dict]:
     """Per source, how many records there are and the latest date they reach (local time)."""
     access.require("data")

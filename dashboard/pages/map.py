@@ -120,7 +120,7 @@ def layout(**query) -> html.Div:
         dcc.Store(id="map-last", data=last.isoformat()),
         dcc.Store(id="map-version", data=db.data_version()),
         dcc.Interval(id="map-play-tick", interval=1200, disabled=True),
-        dcc.Interval(id="map-refresh", interval=60_000),
+        dcc.Interval(id="map-refresh", interval=3_000),  # a cheap version check: new loads show within seconds
         sidebar(view, first, last, districts.district_names(), dealers_map.source_states(),
                 districts.any_approximate(), kinds),
         html.Div([the_map, status, details], className="map-wrap"),
