@@ -125,7 +125,7 @@ def create_app() -> Dash:
         title="Crime Gun Atlas",
         update_title=None,
         suppress_callback_exceptions=True,
-        compress=False,
+        compress=True,  # gzip/brotli for bundles and callback responses (GeoJSON compresses ~10x)
     )
     for page in dash.page_registry.values():
         page["layout"] = gated(page["layout"], page.get("capability", "records"))

@@ -22,7 +22,8 @@ RECOVERIES = "SELECT count(*) FROM recovery WHERE recovery_date BETWEEN %s AND %
 
 def last_day(synth_sql) -> dt.date:
     return synth_sql("""SELECT greatest((SELECT max(recovery_date) FROM recovery),
-                                        (SELECT max((crime_datetime AT TIME ZONE 'America/New_York')::date) FROM incident),
+                                        (SELECT max((crime_datetime AT TIME ZONE 'America/New_York')::date) FROM incident
+                                         WHERE is_firearm AND category IN ('shooting', 'homicide')),
                                         (SELECT max((alert_time AT TIME ZONE 'America/New_York')::date) FROM shot_alert))""")[0][0]
 
 
