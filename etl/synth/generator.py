@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from etl.synth import dealers as dealers_mod
-from etl.synth import geography, incidents, nibin, schemes, shots, traces
+from etl.synth import incidents, nibin, schemes, shipped, shots, traces
 from etl.synth.writer import write_csv
 
 STREAMS = {"dealers": 1, "incidents": 2, "nibin": 3, "schemes": 4, "shots": 5, "traces": 6,
            "leads": 7}
-OWNED_GLOBS = ("boundaries/*_approx.geojson", "dealers/ffl_list.csv", "traces/etrace_*.csv",
+OWNED_GLOBS = ("boundaries/*.geojson", "dealers/ffl_list.csv", "traces/etrace_*.csv",
                "incidents/part1_crime_*.csv", "shots/shotspotter_alerts.csv",
                "nibin/nibin_leads.csv", "ground_truth.json", "manifest.json")
 
@@ -60,12 +60,14 @@ def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 20
     def done(path: Path, kind: str, rows: int, **extra: Any) -> None:
         files.append({"path": path.relative_to(out_dir).as_posix(), "kind": kind, "rows": int(rows), **extra})
 
-    for name, text in geography.geojson_texts().items():
-        path = out_dir / "boundaries" / name
+    # The official boundaries shipped in assets/geo; the district maps carry their validity dates.
+    for s in shipped.SHIPPED:
+        path = out_dir / "boundaries" / s.file
         path.parent.mkdir(parents=True, exist_ok=True)
+        text = shipped.with_validity(s)
         path.write_text(text, encoding="utf-8")
-        done(path, "boundaries", len(json.loads(text)["features"]),
-             boundary_kind="city" if name == geography.CITY_FILE else "district")
+        done(path, "boundaries", len(json.loads(text)["features"]), boundary_kind=s.kind,
+             valid_from=s.valid_from and s.valid_from.isoformat(), valid_to=s.valid_to and s.valid_to.isoformat())
     bar.update(1)
 
     dealers = dealers_mod.build_dealers(_rng(seed, "dealers"), scale)

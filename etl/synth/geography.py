@@ -1,8 +1,10 @@
-"""The demo geography: city outline, nine police districts (Voronoi cells around the stations),
-posts, neighborhoods, ShotSpotter coverage areas, and point samplers that use them.
+"""The demo geography: the official Baltimore boundaries shipped in assets/geo (city outline, the police
+districts of 1959-2022 and of 2023 on, neighborhoods), synthetic posts nested in the districts, ShotSpotter
+coverage areas, and point samplers that use them.
 
-Everything here is deterministic (fixed seeds, no dependence on the generator's seed), so the
-committed GeoJSON in assets/geo is exactly what `build_demo_geography` writes.
+Points are placed on land inside both district maps, so every point has a district on either map; a
+record's district is the one in force on its date (`district_of(..., day)`). Everything here is
+deterministic (fixed seeds, no dependence on the generator's seed).
 """
 
 from __future__ import annotations
@@ -11,25 +13,19 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPoint, Point, Polygon, mapping
-from shapely.geometry.polygon import orient
-from shapely.ops import unary_union, voronoi_diagram
+from shapely.geometry import Point, shape
 
-from etl.synth import config, geodata
+from etl.synth import config, geodata, shipped
 
 LAT0, LON0 = 39.29, -76.62
 M_PER_DEG_LAT = 110_990.0
 M_PER_DEG_LON = 111_320.0 * float(np.cos(np.radians(LAT0)))
 SQM_PER_SQMI = 2_589_988.0
-CITY_NAME = "BALTIMORE CITY (approximate)"
-CITY_POPULATION = 570_000
-CITY_FILE = "baltimore_city_approx.geojson"
-DISTRICTS_FILE = "police_districts_approx.geojson"
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "geo"
+ASSET_DIR = shipped.ASSET_DIR
+REDISTRICTING_DAY = int((shipped.REDISTRICTING_2023 - dt.date(1970, 1, 1)).days)  # days since 1970-01-01
 
 
 def to_xy(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,8 +50,19 @@ class District:
     name: str
     code: int
     population: int
-    geom: Polygon          # lon/lat
-    land: Polygon          # lon/lat, water removed
+    geom: object           # lon/lat (Multi)Polygon, official
+    land: object           # lon/lat, the part where points are placed (inside both maps)
+
+
+@dataclass(frozen=True)
+class DistrictMap:
+    label: str
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    districts: tuple[District, ...]
+    post_xy: np.ndarray          # (n, 2) local metres
+    post_district: np.ndarray    # district code of each post seed
+    post_code: np.ndarray        # "711", ...
 
 
 @dataclass(frozen=True)
@@ -63,22 +70,23 @@ class Coverage:
     district: str
     code: int
     start: dt.date
-    geom: Polygon          # lon/lat
+    geom: object           # lon/lat
     area_sqmi: float
 
 
 @dataclass(frozen=True)
 class Geography:
-    city: Polygon
-    land: Polygon
-    districts: tuple[District, ...]
+    city: object                       # official outline (land and water)
+    land: object                       # where points go: inside the city and both district maps
+    maps: tuple[DistrictMap, ...]      # 1959-2022, then 2023 on
     coverage: tuple[Coverage, ...]
-    post_xy: np.ndarray          # (n, 2) local metres
-    post_district: np.ndarray    # district code of each post seed
-    post_code: np.ndarray        # "711", ...
-    hood_xy: np.ndarray
-    hood_district: np.ndarray
+    hood_geoms: np.ndarray             # official neighborhood polygons
     hood_name: np.ndarray
+
+    @property
+    def districts(self) -> tuple[District, ...]:
+        """The 1959-2022 districts (the map of records dated before 2023)."""
+        return self.maps[0].districts
 
 
 def _lloyd_seeds(poly_xy, k: int, rng: np.random.Generator, iterations: int = 12) -> np.ndarray:
@@ -95,59 +103,35 @@ def _lloyd_seeds(poly_xy, k: int, rng: np.random.Generator, iterations: int = 12
     return seeds
 
 
-def _voronoi_districts(city_xy) -> dict[int, Polygon]:
-    seeds, owner = [], []
-    for _, code, _, station, aux in geodata.DISTRICTS:
-        for lon, lat in (station, *aux):
-            seeds.append(to_xy(lon, lat))
-            owner.append(code)
-    cells = voronoi_diagram(MultiPoint([Point(float(x), float(y)) for x, y in seeds]),
-                            envelope=city_xy.buffer(5000))
-    parts: dict[int, list] = {}
-    for cell in cells.geoms:
-        inside = [i for i, (x, y) in enumerate(seeds) if cell.contains(Point(float(x), float(y)))]
-        parts.setdefault(owner[inside[0]], []).append(cell.intersection(city_xy))
-    out = {}
-    for code, geoms in parts.items():
-        merged = unary_union(geoms)
-        if merged.geom_type != "Polygon":  # keep the largest piece: one polygon per district
-            merged = max(merged.geoms, key=lambda g: g.area)
-        out[code] = merged
-    return out
-
-
-def _coverage_area(district_xy, center_xy, target_sqmi: float):
-    """District intersected with a disc around its worst hot spot, sized to the target area."""
+def _coverage_area(land_xy, center_xy, target_sqmi: float):
+    """Land within a disc around a district's worst hot spot, sized to the target area (a coverage area
+    can reach into the neighbouring districts, as Baltimore's do)."""
     lo, hi = 100.0, 8000.0
     centre = Point(*center_xy)
-    for _ in range(40):
+    land_xy = land_xy.intersection(centre.buffer(hi, 16))
+    for _ in range(30):
         mid = (lo + hi) / 2
-        area = district_xy.intersection(centre.buffer(mid, 64)).area / SQM_PER_SQMI
+        area = land_xy.intersection(centre.buffer(mid, 64)).area / SQM_PER_SQMI
         lo, hi = (mid, hi) if area < target_sqmi else (lo, mid)
-    return district_xy.intersection(centre.buffer(hi, 64))
+    return land_xy.intersection(centre.buffer(hi, 64))
 
 
-@lru_cache(maxsize=1)
-def demo_geography() -> Geography:
-    city_ll = orient(Polygon(geodata.CITY_OUTLINE), 1.0)
-    city_xy = _geom_to_xy(city_ll)
-    water_xy = unary_union([_geom_to_xy(Polygon(w)) for w in geodata.HARBOR_WATER])
-    land_xy = city_xy.difference(water_xy)
-    cells = _voronoi_districts(city_xy)
+def _features(s: shipped.Shipped) -> list[dict]:
+    return json.loads((ASSET_DIR / s.file).read_text(encoding="utf-8"))["features"]
+
+
+def _district_map(s: shipped.Shipped, land, rng: np.random.Generator) -> DistrictMap:
+    pops = {name: pop for name, _, pop, _, _ in geodata.DISTRICTS}
+    codes = {name: code for name, code, _, _, _ in geodata.DISTRICTS}
     districts = []
-    for name, code, pop, _, _ in geodata.DISTRICTS:
-        geom_xy = cells[code]
-        land = geom_xy.difference(water_xy)
-        if land.geom_type != "Polygon":
-            land = max(land.geoms, key=lambda g: g.area)
-        districts.append(District(name, code, pop, _round(orient(_geom_to_lonlat(geom_xy), 1.0)),
-                                  _geom_to_lonlat(land)))
-    # Rebuild the city as the union of the rounded districts so both files agree exactly.
-    city_ll = _round(orient(unary_union([d.geom for d in districts]), 1.0))
-    if city_ll.geom_type != "Polygon":
-        city_ll = max(city_ll.geoms, key=lambda g: g.area)
-
-    rng = np.random.default_rng(20180531)  # fixed: the geography never depends on the data seed
+    for f in _features(s):
+        name = f["properties"]["name"].upper()
+        geom = shipped.polygons(shape(f["geometry"]))
+        d_land = shipped.polygons(geom.intersection(land))
+        shapely.prepare(geom)
+        shapely.prepare(d_land)
+        districts.append(District(name, codes[name], pops[name], geom, d_land))
+    districts.sort(key=lambda d: d.code)
     post_xy, post_d, post_c = [], [], []
     for d in districts:
         land_d = _geom_to_xy(d.land)
@@ -158,26 +142,58 @@ def demo_geography() -> Geography:
             post_xy.append(seeds[j])
             post_d.append(d.code)
             post_c.append(f"{d.code}{i // 4 + 1}{i % 4 + 1}")
+    label = f"police districts {s.valid_from.year}–{s.valid_to.year}" if s.valid_to else \
+        f"police districts from {s.valid_from.year}"
+    return DistrictMap(label, s.valid_from, s.valid_to, tuple(districts), np.array(post_xy),
+                       np.array(post_d), np.array(post_c))
 
-    hood_ll = np.array([(lon, lat) for _, lon, lat in geodata.NEIGHBORHOODS])
-    hood_district = district_codes(districts, hood_ll[:, 0], hood_ll[:, 1])
-    hx, hy = to_xy(hood_ll[:, 0], hood_ll[:, 1])
+
+@lru_cache(maxsize=1)
+def demo_geography() -> Geography:
+    city = shipped.polygons(shape(_features(shipped.CITY)[0]["geometry"]))
+    unions = [shapely.union_all([shipped.polygons(shape(f["geometry"])) for f in _features(s)])
+              for s in (shipped.DISTRICTS_1959, shipped.DISTRICTS_2023)]
+    # Land: inside the city and both district maps (the districts leave out the harbor's water).
+    land = shipped.polygons(shapely.intersection_all([city, *unions]))
+    land = shipped.polygons(shapely.MultiPolygon([p for p in land.geoms if p.area > 1e-7]))  # no slivers
+    shapely.prepare(land)
+    shapely.prepare(city)
+    rng = np.random.default_rng(20180531)  # fixed: the geography never depends on the data seed
+    maps = tuple(_district_map(s, land, rng) for s in (shipped.DISTRICTS_1959, shipped.DISTRICTS_2023))
+
+    hoods = _features(shipped.NEIGHBORHOODS)
+    hood_geoms = np.array([shipped.polygons(shape(f["geometry"])) for f in hoods], dtype=object)
+    hood_name = np.array([f["properties"]["name"] for f in hoods], dtype=object)
 
     coverage = []
+    districts = maps[0].districts
     by_name = {d.name: d for d in districts}
     hot = np.array(geodata.VIOLENCE_HOTSPOTS)
     hot_d = district_codes(districts, hot[:, 0], hot[:, 1])
+    land_xy = _geom_to_xy(land)
     for name, sqmi, start in config.COVERAGE_AREAS:
         d = by_name[name]
         cand = np.flatnonzero(hot_d == d.code)
         centre = hot[cand[hot[cand, 3].argmax()], :2] if len(cand) else np.array(d.land.centroid.coords[0])
-        geom_xy = _coverage_area(_geom_to_xy(d.land), to_xy(centre[0], centre[1]), sqmi)
-        coverage.append(Coverage(name, d.code, dt.date.fromisoformat(start), _geom_to_lonlat(geom_xy),
-                                 geom_xy.area / SQM_PER_SQMI))
-    return Geography(city_ll, _geom_to_lonlat(land_xy), tuple(districts), tuple(coverage),
-                     np.array(post_xy), np.array(post_d), np.array(post_c),
-                     np.column_stack([hx, hy]), hood_district,
-                     np.array([n for n, _, _ in geodata.NEIGHBORHOODS], dtype=object))
+        geom_xy = _coverage_area(land_xy, to_xy(centre[0], centre[1]), sqmi)
+        geom = _geom_to_lonlat(geom_xy)
+        shapely.prepare(geom)
+        coverage.append(Coverage(name, d.code, dt.date.fromisoformat(start), geom, geom_xy.area / SQM_PER_SQMI))
+    return Geography(city, land, maps, tuple(coverage), hood_geoms, hood_name)
+
+
+def map_index(day) -> np.ndarray | int:
+    """Which district map is in force on each day (days since 1970-01-01, or datetime64): 0 = 1959-2022,
+    1 = from 2023."""
+    days = np.asarray(day)
+    if np.issubdtype(days.dtype, np.datetime64):
+        days = days.astype("datetime64[D]").astype(np.int64)
+    return (days >= REDISTRICTING_DAY).astype(np.int64)
+
+
+def districts_on(day) -> tuple[District, ...]:
+    """The districts in force on one day."""
+    return demo_geography().maps[int(map_index(day))].districts
 
 
 def _round(geom, ndigits: int = 6):
@@ -193,8 +209,19 @@ def district_codes(districts, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return out
 
 
-def district_of(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    return district_codes(demo_geography().districts, lon, lat)
+def district_of(lon: np.ndarray, lat: np.ndarray, day=None) -> np.ndarray:
+    """District code of each point on the map in force on its day (a scalar or one per point; None: the
+    1959-2022 map)."""
+    maps = demo_geography().maps
+    if day is None:
+        return district_codes(maps[0].districts, lon, lat)
+    which = np.broadcast_to(map_index(day), np.shape(lon))
+    out = np.zeros(np.shape(lon), dtype=np.int8)
+    for i, m in enumerate(maps):
+        mask = which == i
+        if mask.any():
+            out[mask] = district_codes(m.districts, np.asarray(lon)[mask], np.asarray(lat)[mask])
+    return out
 
 
 def district_name(code: int) -> str:
@@ -216,13 +243,35 @@ def _nearest_in_district(xy: np.ndarray, seed_xy: np.ndarray, seed_d: np.ndarray
     return out
 
 
-def posts_and_hoods(lon: np.ndarray, lat: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Post code and neighborhood name of each point (nearest seed within its district)."""
+def neighborhoods_of(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Official neighborhood of each point (the nearest one for a point in none)."""
+    g = demo_geography()
+    pts = shapely.points(np.asarray(lon, float), np.asarray(lat, float))
+    tree = shapely.STRtree(g.hood_geoms)
+    out = np.full(len(pts), -1, dtype=np.int64)
+    src, hit = tree.query(pts, predicate="within")
+    out[src[::-1]] = hit[::-1]  # the first neighborhood when two overlap
+    missing = np.flatnonzero(out < 0)
+    if len(missing):
+        src, hit = tree.query_nearest(pts[missing], all_matches=False)
+        out[missing[src]] = hit
+    return g.hood_name[out]
+
+
+def posts_and_hoods(lon: np.ndarray, lat: np.ndarray, codes: np.ndarray,
+                    day=None) -> tuple[np.ndarray, np.ndarray]:
+    """Post code (nearest post seed within the point's district, on the map in force on its day; None:
+    1959-2022) and official neighborhood of each point."""
     g = demo_geography()
     xy = np.column_stack(to_xy(lon, lat))
-    posts = g.post_code[_nearest_in_district(xy, g.post_xy, g.post_district, codes)]
-    hoods = g.hood_name[_nearest_in_district(xy, g.hood_xy, g.hood_district, codes)]
-    return posts, hoods
+    codes = np.asarray(codes)
+    which = np.zeros(len(codes), dtype=np.int64) if day is None else np.broadcast_to(map_index(day), codes.shape)
+    posts = np.empty(len(codes), dtype=object)
+    for i, m in enumerate(g.maps):
+        mask = which == i
+        if mask.any():
+            posts[mask] = m.post_code[_nearest_in_district(xy[mask], m.post_xy, m.post_district, codes[mask])]
+    return posts, neighborhoods_of(lon, lat)
 
 
 def sample_points(rng: np.random.Generator, n: int, hotspots, p_hot: float,
@@ -275,6 +324,20 @@ def round_inside(lon: np.ndarray, lat: np.ndarray, geoms: list, which: np.ndarra
             lon_r[bad] = np.round(lon[bad] + dx * move, digits)
             lat_r[bad] = np.round(lat[bad] + dy * move, digits)
             bad = bad[~shapely.contains_xy(geom, lon_r[bad], lat_r[bad])]
+        # Concave edges (real boundaries have many): try the nearest grid points around the point instead.
+        unit = 10.0 ** -digits
+        for radius in (1, 2, 3, 5, 8):
+            if len(bad) == 0:
+                break
+            for dx in range(-radius, radius + 1):
+                for dy in range(-radius, radius + 1):
+                    if len(bad) == 0 or max(abs(dx), abs(dy)) != radius:
+                        continue
+                    c_lon = np.round(lon[bad], digits) + dx * unit
+                    c_lat = np.round(lat[bad], digits) + dy * unit
+                    ok = shapely.contains_xy(geom, c_lon, c_lat)
+                    lon_r[bad[ok]], lat_r[bad[ok]] = np.round(c_lon[ok], digits), np.round(c_lat[ok], digits)
+                    bad = bad[~ok]
     return lon_r, lat_r
 
 
@@ -301,33 +364,3 @@ def block_addresses(rng: np.random.Generator, codes: np.ndarray, exact: bool = F
         streets = np.array(geodata.STREETS.get(int(code), geodata.STREETS[1]), dtype=object)
         out[mask] = [f"{n} {s}" for n, s in zip(numbers[mask], rng.choice(streets, int(mask.sum())), strict=True)]
     return out
-
-
-def _feature_collection(features: list[dict]) -> str:
-    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False,
-                      separators=(",", ":")) + "\n"
-
-
-def geojson_texts() -> dict[str, str]:
-    """The two demo GeoJSON documents, by file name (stable bytes)."""
-    g = demo_geography()
-    city = [{"type": "Feature", "properties": {"name": CITY_NAME, "approximate": True,
-                                               "population": CITY_POPULATION},
-             "geometry": mapping(g.city)}]
-    districts = [{"type": "Feature",
-                  "properties": {"name": d.name, "district": d.name, "district_code": d.code,
-                                 "approximate": True, "population": d.population},
-                  "geometry": mapping(d.geom)} for d in g.districts]
-    return {CITY_FILE: _feature_collection(city), DISTRICTS_FILE: _feature_collection(districts)}
-
-
-def build_demo_geography(out_dir: Path = ASSET_DIR) -> list[Path]:
-    """(Re)write the approximate city outline and police districts as GeoJSON into out_dir."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, text in geojson_texts().items():
-        path = out_dir / name
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    return paths

@@ -139,8 +139,8 @@ def _month(rng: np.random.Generator, year: int, m: int, codes: np.ndarray,
     """One month of incidents, sorted by time, with complaint numbers (and the numbers used)."""
     from etl.synth.geography import (
         block_addresses,
-        demo_geography,
         district_name,
+        districts_on,
         round_inside,
         sample_points,
     )
@@ -163,14 +163,16 @@ def _month(rng: np.random.Generator, year: int, m: int, codes: np.ndarray,
         outside[idx] = rng.random(len(idx)) < p_out
         premise[idx] = rng.choice(np.array(premises, dtype=object), len(idx))
         male[idx] = rng.random(len(idx)) < p_male
-    district = district_of(lon, lat)
-    g = demo_geography()
-    lon, lat = round_inside(lon, lat, [d.geom for d in g.districts], district.astype(np.int64) - 1)
-    post, hood = posts_and_hoods(lon, lat, district)
+    # The district (and post) in force on the month's dates: the 2023 map from January 2023.
+    when = day0.astype("datetime64[D]")
+    district = district_of(lon, lat, when)
+    lon, lat = round_inside(lon, lat, [d.geom for d in districts_on(when)], district.astype(np.int64) - 1)
+    post, hood = posts_and_hoods(lon, lat, district, when)
+    old_code = district_of(lon, lat)  # Old_District: the 1959-2022 map, whatever the date
     order = np.argsort(t_local, kind="stable")
     codes, cls, t_local, lon, lat = codes[order], cls[order], t_local[order], lon[order], lat[order]
     outside, premise, male = outside[order], premise[order], male[order]
-    district, post, hood = district[order], post[order], hood[order]
+    district, post, hood, old_code = district[order], post[order], hood[order], old_code[order]
 
     # Complaint numbers: a sorted sample of a sequence space three times the number of Part 1
     # rows (other reports take numbers in between; traces use those for gun cases).
@@ -181,8 +183,9 @@ def _month(rng: np.random.Generator, year: int, m: int, codes: np.ndarray,
     names = np.array([""] + [district_name(c) for c in range(1, 10)], dtype=object)
     dname = names[district]
     r = rng.random(n)
-    variant = np.array([_DISTRICT_VARIANTS.get(d, d.title()) for d in dname], dtype=object)
-    old = np.where(r < 0.015, variant, dname)
+    old_name = names[old_code]
+    variant = np.array([_DISTRICT_VARIANTS.get(d, d.title()) for d in old_name], dtype=object)
+    old = np.where(r < 0.015, variant, old_name)
     old = np.where((r >= 0.015) & (r < 0.02), "", old)
 
     age = np.where(cls == "gun", 14 + rng.gamma(3.0, 5.0, n), 10 + rng.gamma(3.0, 9.0, n))

@@ -21,6 +21,8 @@ from etl.synth.geography import (
     block_addresses,
     coverage_index,
     demo_geography,
+    district_name,
+    district_of,
     posts_and_hoods,
     round_inside,
     sample_points,
@@ -110,18 +112,21 @@ def generate_year(rng: np.random.Generator, year: int, scale: float, events: pd.
     order = np.lexsort((lon, t))
     t, lon, lat, cov, kind = t[order], lon[order], lat[order], cov[order], kind[order]
     n = len(t)
-    codes = np.array([g.coverage[i].code for i in cov], dtype=np.int64) if n else np.empty(0, np.int64)
     lon, lat = round_inside(lon, lat, [c.geom for c in g.coverage], cov)
-    post, hood = posts_and_hoods(lon, lat, codes)
+    # District and beat in force on the alert's date (a coverage area can reach into a neighbouring district).
+    days = t.astype("datetime64[D]")
+    cov_codes = np.array([g.coverage[i].code for i in cov], dtype=np.int64) if n else np.empty(0, np.int64)
+    codes = district_of(lon, lat, days).astype(np.int64)
+    codes = np.where(codes > 0, codes, cov_codes)
+    post, hood = posts_and_hoods(lon, lat, codes, days)
     rounds = np.where(kind == SINGLE, 1, np.where(kind == MULTIPLE, 2 + rng.geometric(0.25, n),
                                                   rng.integers(1, 9, n)))
     lat_s, lon_s = fixed(lat, 6), fixed(lon, 6)
-    days = t.astype("datetime64[D]")
     df = {
         "DATE": chicago_datetimes(t), "BLOCK": block_addresses(rng, codes),
         "ZIP_CODE": nearest_city_zip(lon, lat), "WARD": "",
         "COMMUNITY_AREA": np.array([h.upper() for h in hood], dtype=object),
-        "AREA": "", "DISTRICT": np.array([g.coverage[i].district for i in cov], dtype=object), "BEAT": post,
+        "AREA": "", "DISTRICT": np.array([district_name(c) for c in codes], dtype=object), "BEAT": post,
         "STREET_OUTREACH_ORGANIZATION": "",
         "UNIQUE_ID": np.array([f"SST-{next_id + i}" for i in range(n)], dtype=object),
         "MONTH": days.astype("datetime64[M]").astype(int) % 12 + 1,

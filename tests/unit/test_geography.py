@@ -1,97 +1,120 @@
-"""The approximate demo geography: committed GeoJSON equals what the generator builds; districts
-tile the city; stations, coverage areas and posts sit where they should."""
+"""The demo geography is the official Baltimore one shipped in assets/geo: files small and valid, districts
+tile the city's land on both maps, stations in their districts, posts nested in the district map of their
+date, coverage areas where they should be, points placed inside the city."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
 import shapely
 from shapely.geometry import Point, shape
 
-from etl.synth import geodata
+from etl.boundaries import guess_name_field
+from etl.synth import geodata, shipped
 from etl.synth.geography import (
-    ASSET_DIR,
-    CITY_FILE,
-    DISTRICTS_FILE,
     SQM_PER_SQMI,
     _geom_to_xy,
-    build_demo_geography,
     demo_geography,
     district_of,
-    geojson_texts,
+    map_index,
     posts_and_hoods,
     round_inside,
+    sample_points,
 )
 
 
-def test_committed_assets_are_the_built_geography(tmp_path):
-    build_demo_geography(tmp_path)
-    for name in (CITY_FILE, DISTRICTS_FILE):
-        assert (tmp_path / name).read_bytes() == (ASSET_DIR / name).read_bytes(), name
-        assert (ASSET_DIR / name).read_text() == geojson_texts()[name]
+def _features(s):
+    return json.loads((shipped.ASSET_DIR / s.file).read_text())["features"]
 
 
-def test_city_outline():
-    doc = json.loads((ASSET_DIR / CITY_FILE).read_text())
-    (feature,) = doc["features"]
-    assert feature["properties"] == {"name": "BALTIMORE CITY (approximate)", "approximate": True,
-                                     "population": 570000}
-    city = shape(feature["geometry"])
-    assert city.is_valid and city.geom_type == "Polygon"
-    assert 25 <= len(city.exterior.coords) - 1 <= 60
-    minx, miny, maxx, maxy = city.bounds
-    assert abs(minx + 76.711) < 0.003 and abs(maxx + 76.529) < 0.003
-    assert abs(miny - 39.197) < 0.003 and abs(maxy - 39.372) < 0.003
-    assert 85 < _geom_to_xy(city).area / SQM_PER_SQMI < 100  # Baltimore: 92 sq mi with water
+def test_shipped_files_are_small_valid_and_named():
+    counts = {"city": 1, "district": 9, "neighborhood": 278, "csa": 56}
+    for s in shipped.SHIPPED:
+        path = shipped.ASSET_DIR / s.file
+        assert path.stat().st_size < 1_100_000, s.file
+        features = _features(s)
+        assert len(features) == counts[s.kind], s.file
+        geoms = [shape(f["geometry"]) for f in features]
+        assert all(g.is_valid and g.geom_type == "MultiPolygon" for g in geoms), s.file
+        columns = list(features[0]["properties"])
+        text = [c for c in columns if all(isinstance(f["properties"][c], str) for f in features)]
+        assert guess_name_field(columns, text, s.kind) == "name", s.file
+    assert shipped.DISTRICTS_1959.valid_to == dt.date(2022, 12, 31)
+    assert shipped.DISTRICTS_2023.valid_from == dt.date(2023, 1, 1)
 
 
-def test_districts_tile_the_city():
-    doc = json.loads((ASSET_DIR / DISTRICTS_FILE).read_text())
-    props = [f["properties"] for f in doc["features"]]
-    assert [p["name"] for p in props] == [d[0] for d in geodata.DISTRICTS]
-    assert sorted(p["district_code"] for p in props) == list(range(1, 10))
-    assert all(p["approximate"] is True and p["district"] == p["name"] for p in props)
-    assert sum(p["population"] for p in props) == 570000
-    geoms = [shape(f["geometry"]) for f in doc["features"]]
-    assert all(g.is_valid and g.geom_type == "Polygon" for g in geoms)
-    city = shape(json.loads((ASSET_DIR / CITY_FILE).read_text())["features"][0]["geometry"])
-    union = shapely.union_all(geoms)
-    assert abs(union.area - city.area) / city.area < 1e-4
-    overlap = sum(g.area for g in geoms) - union.area
-    assert overlap / city.area < 1e-4
-    for (name, code, _, station, _), geom in zip(geodata.DISTRICTS, geoms, strict=True):
-        assert geom.contains(Point(station)), f"{name} station outside its district"
-        assert district_of(np.array([station[0]]), np.array([station[1]]))[0] == code
+def test_name_field_guess():
+    assert guess_name_field(["CSA2010"], ["CSA2010"], "neighborhood") == "CSA2010"
+    assert guess_name_field(["OBJECTID", "Shape_Area", "Label2"], ["Label2"], "neighborhood") == "Label2"
+    assert guess_name_field(["Dist_Name", "Area"], ["Dist_Name"], "district") == "Dist_Name"
+    assert guess_name_field(["ID", "NBR_NAME", "TYPE"], ["NBR_NAME", "TYPE"], "neighborhood") == "NBR_NAME"
+    assert guess_name_field(["Neighborhood", "Type"], ["Neighborhood", "Type"], "neighborhood") == "Neighborhood"
+    assert guess_name_field(["aland", "awater"], [], "city") is None  # the loader names it after the city
+    assert guess_name_field(["a", "b"], ["a", "b"], "district") is None  # not obvious: ask
 
 
-def test_coverage_areas_inside_their_districts():
+def test_districts_tile_the_land_on_both_maps():
+    g = demo_geography()
+    city = g.city
+    assert abs(_geom_to_xy(city).area / 1e6 - 238) < 3  # km², land and water
+    for m in g.maps:
+        assert [d.name for d in m.districts] == [d[0] for d in geodata.DISTRICTS]
+        geoms = [d.geom for d in m.districts]
+        union = shapely.union_all(geoms)
+        assert abs(_geom_to_xy(union).area / 1e6 - 210) < 5  # km² of land
+        assert (sum(g_.area for g_ in geoms) - union.area) / union.area < 1e-3  # no overlaps
+        # The Census outline is generalized: 0.1% of the districts' area lies just outside it.
+        assert _geom_to_xy(union.difference(city)).area / _geom_to_xy(union).area < 0.002
+        for (name, code, _, station, _), d in zip(geodata.DISTRICTS, m.districts, strict=True):
+            assert d.geom.contains(Point(station)), f"{name} station outside its district ({m.label})"
+    assert [m.label for m in g.maps] == ["police districts 1959–2022", "police districts from 2023"]
+    assert g.land.area < shapely.union_all([d.geom for d in g.districts]).area
+
+
+def test_district_follows_the_date():
+    # A point that changed district in 2023 (Northeastern -> Eastern at the Belair-Edison hot spot).
+    lon, lat = np.array([-76.5700]), np.array([39.3200])
+    assert district_of(lon, lat, np.datetime64("2022-12-31"))[0] == 4
+    assert district_of(lon, lat, np.datetime64("2023-01-01"))[0] == 3
+    assert district_of(lon, lat)[0] == 4
+    assert list(map_index(np.array(["2022-12-31", "2023-01-01"], dtype="datetime64[D]"))) == [0, 1]
+
+
+def test_coverage_areas_centred_in_their_districts():
     g = demo_geography()
     by_name = {d.name: d for d in g.districts}
     western = g.coverage[0]
     assert western.district == "WESTERN" and str(western.start) == "2018-05-31"
-    assert abs(western.area_sqmi - 5.0) < 0.05
-    for c in g.coverage:
-        assert by_name[c.district].geom.buffer(1e-6).contains(c.geom)
-        assert c.area_sqmi < _geom_to_xy(by_name[c.district].geom).area / SQM_PER_SQMI
+    for c, (_, sqmi, _) in zip(g.coverage, __import__("etl.synth.config", fromlist=["x"]).COVERAGE_AREAS,
+                               strict=True):
+        assert abs(c.area_sqmi - sqmi) < 0.05
+        assert g.land.buffer(1e-6).contains(c.geom)
+        assert c.geom.intersection(by_name[c.district].geom).area > 0.4 * c.geom.area
 
 
-def test_posts_and_neighborhoods_follow_the_district():
+def test_points_posts_and_neighborhoods_on_real_geography():
     g = demo_geography()
     rng = np.random.default_rng(0)
-    minx, miny, maxx, maxy = g.land.bounds
-    lon, lat = rng.uniform(minx, maxx, 3000), rng.uniform(miny, maxy, 3000)
-    keep = shapely.contains_xy(g.land, lon, lat)
-    lon, lat = lon[keep], lat[keep]
+    lon, lat = sample_points(rng, 3000, geodata.VIOLENCE_HOTSPOTS, 0.5)
+    assert shapely.contains_xy(g.city, lon, lat).all() and shapely.contains_xy(g.land, lon, lat).all()
+    for day in (np.datetime64("2022-06-01"), np.datetime64("2024-06-01")):
+        codes = district_of(lon, lat, day)
+        assert (codes > 0).mean() > 0.999
+        ok = codes > 0
+        posts, hoods = posts_and_hoods(lon[ok], lat[ok], codes[ok], day)
+        assert all(len(p) == 3 and int(p[0]) == c for p, c in zip(posts, codes[ok], strict=True))
+        assert len(set(hoods)) > 100 and set(hoods) <= set(g.hood_name)
+    # Violence clusters where Baltimore's does: more in Western than in Northern, the larger district.
     codes = district_of(lon, lat)
-    assert (codes > 0).all()
-    posts, hoods = posts_and_hoods(lon, lat, codes)
-    assert all(len(p) == 3 and int(p[0]) == c for p, c in zip(posts, codes, strict=True))
-    assert len(set(hoods)) > 60
+    assert (codes == 7).sum() > (codes == 5).sum()
     # Rounding to 6 decimals keeps points inside their polygons even on the boundary.
-    d = g.districts[0]
-    edge = np.array(d.geom.exterior.coords[:-1])
-    inward = edge + (np.array(d.geom.representative_point().coords[0]) - edge) * 1e-9
-    r_lon, r_lat = round_inside(inward[:, 0], inward[:, 1], [d.geom], np.zeros(len(edge), dtype=np.int64))
+    d = g.districts[6]
+    ring = d.geom.buffer(-2e-7).boundary  # ~2 cm inside the edge: rounding alone would push some out
+    near = shapely.line_interpolate_point(ring, np.linspace(0, 1, 500), normalized=True)
+    xs, ys = shapely.get_x(near), shapely.get_y(near)
+    r_lon, r_lat = round_inside(xs, ys, [d.geom], np.zeros(len(xs), dtype=np.int64))
     assert shapely.contains_xy(d.geom, r_lon, r_lat).all()
-    assert np.allclose(r_lon, inward[:, 0], atol=1e-5)
+    assert np.allclose(r_lon, xs, atol=2e-5) and np.allclose(r_lat, ys, atol=2e-5)
+    assert _geom_to_xy(g.land).area / SQM_PER_SQMI > 75
