@@ -67,7 +67,7 @@ def test_districts_tile_the_land_on_both_maps():
         assert (sum(g_.area for g_ in geoms) - union.area) / union.area < 1e-3  # no overlaps
         # The Census outline is generalized: 0.1% of the districts' area lies just outside it.
         assert _geom_to_xy(union.difference(city)).area / _geom_to_xy(union).area < 0.002
-        for (name, code, _, station, _), d in zip(geodata.DISTRICTS, m.districts, strict=True):
+        for (name, _, _, station, _), d in zip(geodata.DISTRICTS, m.districts, strict=True):
             assert d.geom.contains(Point(station)), f"{name} station outside its district ({m.label})"
     assert [m.label for m in g.maps] == ["police districts 1959–2022", "police districts from 2023"]
     assert g.land.area < shapely.union_all([d.geom for d in g.districts]).area
