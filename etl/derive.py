@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from etl import index as trafficking_index
 from layers import db, settings
 
 # A ShotSpotter alert corroborates a firearm incident this close in space and time.
@@ -141,6 +142,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
     timings["map cells"] = time.perf_counter() - started
     if echo:
         echo(f"  refreshed map cells ({timings['map cells']:.1f}s)")
+    timings.update(trafficking_index.refresh(dsn, run_ids, full, echo))
     return timings
 
 

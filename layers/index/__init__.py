@@ -1,0 +1,6 @@
+"""The trafficking index: scores for every firearm, purchaser, dealer and source state.
+
+compute.py builds the score tables in SQL on the write path (etl/index.py, after every load);
+weights.py is the one versioned configuration; evaluate.py measures a ranking against a synthetic
+city's planted ground truth.
+"""

@@ -1,0 +1,74 @@
+"""The trafficking index's one configuration: thresholds, weights and labels, with a version.
+
+Change a weight, change VERSION: the version is stored with every score row and every export, so a
+score can always be traced to the weights that produced it.
+
+Every baseline comes from the loaded city's own data (layers/index/compute.py): how rare a short
+time-to-crime is, how rare a repeat purchaser is, the share of multiple sales, each dealer peer
+group's short-TTC share. The weights below only say how much each indicator counts once its rarity in
+this city is known; the same code computes another city's index from that city's data.
+"""
+
+from __future__ import annotations
+
+VERSION = "2026.12-1"
+
+SHORT_TTC_DAYS = 365          # under one year: the strong signal (domain.md §4)
+RED_FLAG_TTC_DAYS = 3 * 365   # ATF's red flag: under three years
+I95_STATES = ("VA", "NC", "SC", "GA", "FL")
+ROW_IDS = 200                 # source row ids kept per contribution (the count is always complete)
+
+# Purchaser: each indicator's points = weight x its rarity in this city (-log10 of the city's share).
+PURCHASER = {
+    "repeat": 1.0,        # per traced gun beyond the first x -log10(share of purchasers with 2+ guns)
+    "fast_other": 1.0,    # per gun recovered from someone else: -log10(city share at that TTC or faster)
+    "multiple": 0.5,      # per gun sold in a multiple sale x -log10(city share of multiple sales)
+    "dealers": 0.5,       # per dealer beyond the first
+    "span": 0.5,          # ln(1 + years) between first and last purchase of fast guns (slow straw buying)
+    "corridor": 0.15,     # per fast gun bought in an I-95 corridor state
+}
+# Dealer: binomial z of the dealer's counts against its peer group's share, positive part only.
+DEALER = {
+    "short": 1.0,         # traces under one year against the peer group's short-TTC share
+    "repeat": 0.6,        # traces bought by purchasers with 2+ traced guns against the city's share
+    "multiple": 0.3,      # traces sold in multiple sales against the city's share
+}
+DEALER_PRIOR_TRACES = 200     # peer-group shares are shrunk toward the city's with this many traces
+EB_PRIOR_WEIGHT = 10          # z = (k - n p) / sqrt((n + m0) p (1 - p)): a dealer's own few traces count less
+MIN_RATE, MAX_RATE = 0.01, 0.99
+# Firearm: points per indicator; the purchaser's and dealer's scores count scaled to [0, 1] at CAP.
+FIREARM = {
+    "ttc": 1.0,               # x -log10(city share at that TTC or faster)
+    "other_hands": 0.75,      # recovered from someone other than the buyer within three years
+    "multiple": 0.5,          # x -log10(city share of multiple sales)
+    "out_of_state": 0.15,
+    "corridor": 0.15,         # on top of out-of-state
+    "obliterated": 1.0,
+    "repeat_recovery": 0.5,   # per recovery beyond the first
+    "nibin": 0.5,             # per NIBIN-linked incident beyond the first (up to NIBIN_CAP)
+    "purchaser": 2.0,         # x min(purchaser score, PURCHASER_CAP) / PURCHASER_CAP
+    "dealer": 1.0,            # x min(dealer score, DEALER_CAP) / DEALER_CAP
+}
+NIBIN_CAP = 4
+PURCHASER_CAP = 6.0
+DEALER_CAP = 8.0
+# Source state: z of its short-TTC share against the city's, plus the corridor.
+STATE = {"short": 1.0, "repeat": 0.5, "corridor": 0.5}
+
+LABELS = {
+    "repeat": "Repeat purchaser",
+    "fast_other": "Fast guns in other hands",
+    "multiple": "Multiple sales",
+    "dealers": "Several dealers",
+    "span": "Buying spread over time",
+    "corridor": "I-95 corridor",
+    "short": "Short time-to-crime share",
+    "ttc": "Time-to-crime",
+    "other_hands": "Possessor ≠ purchaser",
+    "out_of_state": "Out-of-state source",
+    "obliterated": "Obliterated serial",
+    "repeat_recovery": "Recovered again",
+    "nibin": "NIBIN-linked incidents",
+    "purchaser": "Purchaser's score",
+    "dealer": "Dealer's score",
+}
