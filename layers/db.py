@@ -203,6 +203,13 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
+def _server_answered(exc: BaseException) -> bool:
+    """A connection refused by the server itself (slots full, authentication), not a silent or absent one."""
+    text_ = str(exc).lower()
+    return any(m in text_ for m in ("too many clients", "connection slots", "authentication failed",
+                                    "does not exist", "starting up", "shutting down"))
+
+
 def _guard(eng: Engine) -> Engine:
     """Bound every wait of a web engine and fail fast while its database is not answering."""
     state = health(eng)
@@ -216,7 +223,10 @@ def _guard(eng: Engine) -> Engine:
         try:
             conn = _dialect.connect(*cargs, **cparams)
         except psycopg.OperationalError as exc:
-            state.failed(_first_line(exc))
+            if _server_answered(exc):  # e.g. too many clients: the server is there, pooled connections work
+                state.answered()
+            else:
+                state.failed(_first_line(exc))
             raise
         state.answered()
         return conn
