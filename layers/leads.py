@@ -1,10 +1,11 @@
 """Leads: the trafficking patterns turned into a work list. Each lead says why it is there.
 
 Four kinds (domain.md §4):
-- purchasers with two or more traced guns, or a short time-to-crime gun recovered from someone else;
+- purchasers with two or more traced guns, or a short time-to-crime gun recovered from someone else,
+  ranked by their trafficking-index score (layers/index), with its main contributions as the reason;
 - guns linked by NIBIN to several shootings that are not recovered (gun groups with casings only);
-- dealers with unusual numbers or shares of short time-to-crime traces compared with their peers
-  (ranked by how far their short-TTC count exceeds the all-dealer rate for their volume);
+- dealers whose index score is above zero: more short time-to-crime traces, traces bought by repeat
+  purchasers or multiple sales than their peers' shares predict for their volume;
 - NIBIN links that arrived recently (by lead date, relative to the newest lead) and touch a known
   gun or person.
 People's names are personal data: without that permission they are "[restricted]" and no person
@@ -13,67 +14,46 @@ page is linked.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from layers import access
 from layers.db import read_engine
-from layers.indicators import DEALER_Z as Z_CUT
-from layers.indicators import MIN_PEER_TRACES, SHORT_TTC_DAYS, data_key, dealer_peers
 
 LIMIT = 50
 RECENT_DAYS = 30
 
-# Rank purchasers with one cheap pass over all traces (hash aggregate), then describe only the top ones.
+# Purchasers and dealers come ranked from the trafficking index (layers/index, computed after every
+# load): reading them is an indexed scan of the first rows, whatever the size of the data.
 _PURCHASERS = text("""
-    WITH top AS (
-        SELECT purchaser_id AS id, count(*) AS traces,
-               count(*) FILTER (WHERE ttc_days < :short AND possessor_is_purchaser IS FALSE) AS short_other
-        FROM trace WHERE purchaser_id IS NOT NULL GROUP BY purchaser_id
-        HAVING count(*) >= 2 OR count(*) FILTER (WHERE ttc_days < :short AND possessor_is_purchaser IS FALSE) >= 1
-        ORDER BY traces DESC, short_other DESC, purchaser_id LIMIT 2 * CAST(:n AS int))
-    SELECT top.id, top.short_other, d.guns, d.dealers, d.min_ttc, d.multiple_sale, d.firearm_id,
-           pe.last_name, pe.first_name, pe.dob
-    FROM top
-    CROSS JOIN LATERAL (
-        SELECT count(DISTINCT t.firearm_id) AS guns, count(DISTINCT t.dealer_id) AS dealers,
-               min(t.ttc_days) AS min_ttc, bool_or(t.multiple_sale) AS multiple_sale,
-               (array_agg(t.firearm_id ORDER BY t.ttc_days NULLS LAST))[1] AS firearm_id
-        FROM trace t WHERE t.purchaser_id = top.id) d
-    JOIN pii.person pe ON pe.id = top.id
-    WHERE d.guns >= 2 OR top.short_other >= 1
-    ORDER BY d.guns DESC, top.short_other DESC, d.min_ttc NULLS LAST, top.id LIMIT :n""")
+    SELECT s.person_id AS id, s.score, s.rank, s.guns, s.dealers, s.short_other, s.min_ttc, s.multiple,
+           s.contributions, s.config_version, pe.last_name, pe.first_name,
+           (SELECT f.firearm_id FROM index.firearm_score f WHERE f.purchaser_id = s.person_id
+            ORDER BY f.min_ttc NULLS LAST, f.firearm_id LIMIT 1) AS firearm_id,
+           rv.verdict, rv.note, rv.username AS reviewed_by, rv.at AS reviewed_at
+    FROM index.purchaser_score s JOIN pii.person pe ON pe.id = s.person_id
+    LEFT JOIN LATERAL (SELECT r.verdict, r.note, r.username, r.at FROM index.review r
+                       WHERE r.kind = 'purchaser' AND r.entity_id = s.person_id ORDER BY r.at DESC, r.id DESC LIMIT 1) rv
+           ON true
+    WHERE s.guns >= 2 OR s.short_other >= 1
+    ORDER BY s.rank LIMIT :n""")
 
 _UNRECOVERED = text("""
-    SELECT e.gun_group, count(DISTINCT e.incident_id) AS incidents, max(e.caliber) AS caliber,
-           min(i.crime_datetime AT TIME ZONE 'America/New_York')::date AS first_date,
-           max(i.crime_datetime AT TIME ZONE 'America/New_York')::date AS last_date,
-           count(DISTINCT i.id) FILTER (WHERE i.category IN ('homicide', 'shooting')) AS shootings,
-           (array_agg(e.incident_id ORDER BY i.crime_datetime DESC))[1] AS latest_incident,
-           array_agg(DISTINCT i.district) FILTER (WHERE i.district IS NOT NULL) AS districts
-    FROM ballistic_evidence e JOIN incident i ON i.id = e.incident_id
-    WHERE e.gun_group IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM ballistic_evidence x WHERE x.gun_group = e.gun_group
-                      AND (x.evidence_type = 'TEST_FIRE' OR x.firearm_id IS NOT NULL))
-    GROUP BY e.gun_group HAVING count(DISTINCT e.incident_id) >= 2
-    ORDER BY count(DISTINCT e.incident_id) DESC, max(i.crime_datetime) DESC LIMIT :n""")
+    SELECT gun_group, incidents, shootings, caliber, first_date, last_date, latest_incident, districts
+    FROM index.unrecovered ORDER BY incidents DESC, last_date DESC, gun_group LIMIT :n""")
 
-# A dealer's short-TTC traces against what the all-dealer rate p predicts for its volume:
-# z = (short - n p) / sqrt(n p (1 - p)). High z = unusually many fast crime guns for its size.
 _DEALERS = text("""
-    WITH s AS (SELECT dealer_id, count(*) AS n, count(*) FILTER (WHERE ttc_days < :short) AS short_n,
-                      count(DISTINCT purchaser_id) AS purchasers
-               FROM trace WHERE dealer_id IS NOT NULL GROUP BY dealer_id),
-    z AS (SELECT s.*, s.short_n::float / s.n AS share,
-                 (s.short_n - s.n * CAST(:p AS float)) / sqrt(s.n * CAST(:p AS float) * (1 - CAST(:p AS float))) AS z
-          FROM s)
-    SELECT d.id, coalesce(d.business_name, d.license_name) AS name, d.premise_city, d.premise_state, d.in_city,
-           z.n, z.short_n, z.share, z.purchasers, z.z
-    FROM z JOIN dealer d ON d.id = z.dealer_id
-    WHERE (z.n >= :min_n AND z.z >= :z_cut) OR z.n > :count_cut
-    ORDER BY z.z DESC, z.n DESC LIMIT :n""")
+    SELECT s.dealer_id AS id, s.score, s.rank, s.traces AS n, s.short_n, s.short_share AS share, s.peer_share,
+           s.peer_group, s.purchasers, s.z_short AS z, s.contributions, s.config_version,
+           d.business_name, d.license_name, d.premise_city, d.premise_state,
+           rv.verdict, rv.note, rv.username AS reviewed_by, rv.at AS reviewed_at
+    FROM index.dealer_score s JOIN dealer d ON d.id = s.dealer_id
+    LEFT JOIN LATERAL (SELECT r.verdict, r.note, r.username, r.at FROM index.review r
+                       WHERE r.kind = 'dealer' AND r.entity_id = s.dealer_id ORDER BY r.at DESC, r.id DESC LIMIT 1) rv
+           ON true
+    WHERE s.score > 0
+    ORDER BY s.rank LIMIT :n""")
 
 _RECENT = text("""
     WITH newest AS (SELECT max(lead_date) AS d FROM nibin_lead),
@@ -93,33 +73,36 @@ _RECENT = text("""
     ORDER BY l.lead_date DESC, l.lead_id LIMIT :n""")
 
 
-_cache: dict[str, Any] = {}
-_cache_lock = threading.Lock()
-
-
 def _rows(conn: Connection, limit: int) -> dict[str, Any]:
-    """The raw lead rows, the same for every viewer: computed once per loaded-data version (whole-table
-    aggregates take seconds at 100x Baltimore), then shaped per viewer."""
-    key = f"{data_key(conn)}|{limit}"
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    peers = dealer_peers(conn)
-    p = min(max(peers["overall_short_share"] or 0.0, 0.01), 0.99)
-    count_cut = max(2 * (peers["p90_traces"] or 0), 10)
-    rows = {
-        "peers": peers, "p": p, "count_cut": count_cut,
-        "purchasers": [dict(r) for r in conn.execute(_PURCHASERS, {"short": SHORT_TTC_DAYS, "n": limit}).mappings()],
+    return {
+        "purchasers": [dict(r) for r in conn.execute(_PURCHASERS, {"n": limit}).mappings()],
         "unrecovered": [dict(r) for r in conn.execute(_UNRECOVERED, {"n": limit}).mappings()],
-        "dealers": [dict(r) for r in conn.execute(_DEALERS, {
-            "short": SHORT_TTC_DAYS, "min_n": MIN_PEER_TRACES, "p": p, "z_cut": Z_CUT, "count_cut": count_cut,
-            "n": limit}).mappings()],
+        "dealers": [dict(r) for r in conn.execute(_DEALERS, {"n": limit}).mappings()],
         "recent": [dict(r) for r in conn.execute(_RECENT, {"days": RECENT_DAYS, "n": limit}).mappings()],
     }
-    with _cache_lock:
-        _cache.clear()
-        _cache[key] = rows
-    return rows
+
+
+def _review(r: Any) -> dict[str, Any] | None:
+    if not r["verdict"]:
+        return None
+    return {"verdict": r["verdict"], "note": r["note"], "by": r["reviewed_by"],
+            "at": r["reviewed_at"].isoformat(timespec="minutes") if r["reviewed_at"] else None}
+
+
+def _findings(score: float, rank: int, contributions: list[dict[str, Any]], n: int = 3) -> str:
+    """'Index score 8.4 (rank 3): fast guns in other hands +4.1, multiple sales +2.0, ...'"""
+    from layers.index.read import label
+
+    parts = [f"{label(c['key']).lower()} +{float(c['points']):.1f}" for c in contributions[:n]]
+    return f"Index score {score:.1f} (rank {rank})" + (": " + ", ".join(parts) if parts else "") + "."
+
+
+def _dealer_why(r: Any) -> str:
+    why = []
+    if r["n"]:
+        why.append(f"{r['short_n']} of {r['n']} traces ({100 * (r['share'] or 0):.0f}%) under one year, against "
+                   f"{100 * (r['peer_share'] or 0):.0f}% for its peers ({r['peer_group']})")
+    return "; ".join(why) + ". " + _findings(r["score"], r["rank"], r["contributions"])
 
 
 def _name(r: Any, viewer: access.Viewer) -> str:
@@ -146,14 +129,17 @@ def leads(viewer: access.Viewer | None = None, limit: int = LIMIT) -> dict[str, 
                        + (f" at {r['dealers']} dealers" if r["dealers"] and r["dealers"] > 1 else ""))
         if r["short_other"]:
             why.append(f"{r['short_other']} recovered from someone else within a year of purchase")
-        if r["multiple_sale"]:
+        if r["multiple"]:
             why.append("part of a multiple sale")
-        links = [("Journey of the fastest gun", f"/firearm/{r['firearm_id']}")]
+        links = [("Journey of the fastest gun", f"/firearm/{r['firearm_id']}")] if r["firearm_id"] else []
         if pd:
             links = [("Person", f"/person/{r['id']}"), ("Network", f"/network?focus=person:{r['id']}"), *links]
         out["purchasers"].append({
-            "title": _name(r, viewer), "why": "; ".join(why).capitalize() + ".", "guns": r["guns"],
-            "dealers": r["dealers"], "short_other": r["short_other"], "min_ttc_days": r["min_ttc"],
+            "title": _name(r, viewer),
+            "why": "; ".join(why).capitalize() + ". " + _findings(r["score"], r["rank"], r["contributions"]),
+            "score": r["score"], "rank": r["rank"],
+            "guns": r["guns"], "dealers": r["dealers"], "short_other": r["short_other"], "min_ttc_days": r["min_ttc"],
+            "config_version": r["config_version"], "review": _review(r), "id": r["id"] if pd else None,
             "links": links})
     if pd:
         access.record_access(viewer, "list leads", "person", [r["id"] for r in rows])
@@ -170,20 +156,15 @@ def leads(viewer: access.Viewer | None = None, limit: int = LIMIT) -> dict[str, 
             "links": [("Latest incident", f"/incident/{r['latest_incident']}"),
                       ("Network", f"/network?focus=incident:{r['latest_incident']}")]})
 
-    peers, p, count_cut = raw["peers"], raw["p"], raw["count_cut"]
     out["dealers"] = []
     for r in raw["dealers"]:
-        why = []
-        if r["n"] >= MIN_PEER_TRACES and r["z"] >= Z_CUT:
-            excess = r["short_n"] - r["n"] * p
-            why.append(f"{r['short_n']} of {r['n']} traces ({100 * r['share']:.0f}%) under one year, against "
-                       f"{100 * p:.0f}% for all dealers — {excess:.0f} more than expected (z = {r['z']:.1f})")
-        if r["n"] > count_cut:
-            why.append(f"{r['n']} traced guns (peers' median {peers['median_traces']:g})")
         out["dealers"].append({
-            "title": r["name"], "place": f"{(r['premise_city'] or '').title()}, {r['premise_state'] or ''}",
-            "why": "; ".join(why)[0].upper() + "; ".join(why)[1:] + ".", "traces": r["n"],
-            "short_traces": r["short_n"], "short_share": r["share"], "z": r["z"],
+            "title": access.dealer_name(r["business_name"], r["license_name"], viewer, r["premise_city"],
+                                        r["premise_state"]),
+            "place": f"{(r['premise_city'] or '').title()}, {r['premise_state'] or ''}",
+            "why": _dealer_why(r), "score": r["score"], "rank": r["rank"], "traces": r["n"],
+            "short_traces": r["short_n"], "short_share": r["share"], "peer_share": r["peer_share"], "z": r["z"],
+            "config_version": r["config_version"], "review": _review(r), "id": r["id"],
             "links": [("Dealer", f"/dealer/{r['id']}"), ("Network", f"/network?focus=dealer:{r['id']}")]})
 
     out["recent_nibin"] = []

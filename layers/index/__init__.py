@@ -4,3 +4,7 @@ compute.py builds the score tables in SQL on the write path (etl/index.py, after
 weights.py is the one versioned configuration; evaluate.py measures a ranking against a synthetic
 city's planted ground truth.
 """
+
+from layers.index.read import LEVELS, VERDICTS, explain, export_csv, ranked, review, sources  # noqa: E402
+
+__all__ = ["LEVELS", "VERDICTS", "explain", "export_csv", "ranked", "review", "sources"]

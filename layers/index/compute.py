@@ -101,10 +101,10 @@ SELECT t.purchaser_id AS person_id, count(*) AS traces, count(DISTINCT t.firearm
 FROM trace t WHERE t.purchaser_id IS NOT NULL GROUP BY t.purchaser_id"""
 
 PURCHASER_SCORE = f"""
-INSERT INTO index.purchaser_score (person_id, score, rank, guns, dealers, fast_guns, multiple, first_purchase,
+INSERT INTO index.purchaser_score (person_id, score, rank, guns, dealers, fast_guns, short_other, multiple, first_purchase,
                                    last_purchase, min_ttc, firearm_ids, contributions, config_version, computed_at)
 SELECT x.person_id, x.score, row_number() OVER (ORDER BY x.score DESC, x.guns DESC, x.person_id), x.guns, x.dealers,
-       x.short_other + x.red_other, x.multiple, x.first_purchase, x.last_purchase, x.min_ttc, x.firearm_ids,
+       x.short_other + x.red_other, x.short_other, x.multiple, x.first_purchase, x.last_purchase, x.min_ttc, x.firearm_ids,
        {_contributions(
            _c("repeat", "x.pt_repeat", "'guns', x.guns, 'city share of purchasers with 2+ guns', round(CAST(c.q_repeat AS numeric), 4)",
               "trace", "x.trace_ids", "x.traces"),

@@ -143,16 +143,51 @@ def measure(conn: Connection, ids: dict[str, set[int]], purchasers: Sequence[int
     return out
 
 
+# The Leads page's purchaser and dealer lists as they were before the index: the baseline to beat.
+_PURCHASERS = text("""
+    WITH top AS (
+        SELECT purchaser_id AS id, count(*) AS traces,
+               count(*) FILTER (WHERE ttc_days < :short AND possessor_is_purchaser IS FALSE) AS short_other
+        FROM trace WHERE purchaser_id IS NOT NULL GROUP BY purchaser_id
+        HAVING count(*) >= 2 OR count(*) FILTER (WHERE ttc_days < :short AND possessor_is_purchaser IS FALSE) >= 1
+        ORDER BY traces DESC, short_other DESC, purchaser_id LIMIT 2 * CAST(:n AS int))
+    SELECT top.id, top.short_other, d.guns, d.dealers, d.min_ttc, d.multiple_sale, d.firearm_id,
+           pe.last_name, pe.first_name, pe.dob
+    FROM top
+    CROSS JOIN LATERAL (
+        SELECT count(DISTINCT t.firearm_id) AS guns, count(DISTINCT t.dealer_id) AS dealers,
+               min(t.ttc_days) AS min_ttc, bool_or(t.multiple_sale) AS multiple_sale,
+               (array_agg(t.firearm_id ORDER BY t.ttc_days NULLS LAST))[1] AS firearm_id
+        FROM trace t WHERE t.purchaser_id = top.id) d
+    JOIN pii.person pe ON pe.id = top.id
+    WHERE d.guns >= 2 OR top.short_other >= 1
+    ORDER BY d.guns DESC, top.short_other DESC, d.min_ttc NULLS LAST, top.id LIMIT :n""")
+
+# A dealer's short-TTC traces against what the all-dealer rate p predicts for its volume:
+# z = (short - n p) / sqrt(n p (1 - p)). High z = unusually many fast crime guns for its size.
+_DEALERS = text("""
+    WITH s AS (SELECT dealer_id, count(*) AS n, count(*) FILTER (WHERE ttc_days < :short) AS short_n,
+                      count(DISTINCT purchaser_id) AS purchasers
+               FROM trace WHERE dealer_id IS NOT NULL GROUP BY dealer_id),
+    z AS (SELECT s.*, s.short_n::float / s.n AS share,
+                 (s.short_n - s.n * CAST(:p AS float)) / sqrt(s.n * CAST(:p AS float) * (1 - CAST(:p AS float))) AS z
+          FROM s)
+    SELECT d.id, coalesce(d.business_name, d.license_name) AS name, d.premise_city, d.premise_state, d.in_city,
+           z.n, z.short_n, z.share, z.purchasers, z.z
+    FROM z JOIN dealer d ON d.id = z.dealer_id
+    WHERE (z.n >= :min_n AND z.z >= :z_cut) OR z.n > :count_cut
+    ORDER BY z.z DESC, z.n DESC LIMIT :n""")
+
+
 def baseline(conn: Connection, k: int = TOP_K) -> tuple[list[int], list[int]]:
-    """The purchaser and dealer lists of the Leads page as they were before the index (layers.leads)."""
-    from layers import leads
-    from layers.indicators import MIN_PEER_TRACES, SHORT_TTC_DAYS, dealer_peers
+    """The purchaser and dealer lists of the Leads page as they were before the index."""
+    from layers.indicators import DEALER_Z, MIN_PEER_TRACES, SHORT_TTC_DAYS, dealer_peers
 
     peers = dealer_peers(conn)
     p = min(max(peers["overall_short_share"] or 0.0, 0.01), 0.99)
     count_cut = max(2 * (peers["p90_traces"] or 0), 10)
-    purchasers = [r.id for r in conn.execute(leads._PURCHASERS, {"short": SHORT_TTC_DAYS, "n": k})]
-    dealers = [r.id for r in conn.execute(leads._DEALERS, {
-        "short": SHORT_TTC_DAYS, "min_n": MIN_PEER_TRACES, "p": p, "z_cut": leads.Z_CUT, "count_cut": count_cut,
+    purchasers = [r.id for r in conn.execute(_PURCHASERS, {"short": SHORT_TTC_DAYS, "n": k})]
+    dealers = [r.id for r in conn.execute(_DEALERS, {
+        "short": SHORT_TTC_DAYS, "min_n": MIN_PEER_TRACES, "p": p, "z_cut": DEALER_Z, "count_cut": count_cut,
         "n": k})]
     return purchasers, dealers

@@ -29,6 +29,7 @@ CREATE TABLE index.purchaser_score (
     guns integer NOT NULL,
     dealers integer NOT NULL,
     fast_guns integer NOT NULL,
+    short_other integer NOT NULL,
     multiple integer NOT NULL,
     first_purchase date,
     last_purchase date,
