@@ -13,23 +13,43 @@ dash.register_page(__name__, capability="records", path="/leads", name="Leads", 
 
 SECTIONS = (
     ("purchasers", "Repeat and straw-pattern purchasers",
-     "Purchasers with two or more traced guns, or a gun recovered from someone else within a year of the sale."),
+     "Purchasers with two or more traced guns, or a gun recovered from someone else within a year of the sale, "
+     "in the order of their trafficking-index score."),
     ("unrecovered", "Guns still on the street",
      "NIBIN ties casings from several incidents to one gun, and no gun has been recovered and test-fired."),
     ("dealers", "Dealers out of line with their peers",
-     "Many more traced guns than most dealers, or a much higher share of traces under one year."),
+     "More traces under one year, bought by repeat purchasers or sold in multiple sales than their peers' shares "
+     "predict for their volume, in the order of their trafficking-index score."),
     ("recent_nibin", f"New NIBIN links (last {RECENT_DAYS} days of leads)",
      "Recently delivered leads and hits that touch a traced gun or a known person."),
 )
+
+
+def _review(item: dict) -> html.Div | None:
+    r = item.get("review")
+    if not r:
+        return None
+    return html.Div(f"{r['verdict'].capitalize()} by {r['by']} on {r['at']}: {r['note']}",
+                    className=f"inv-lead-review inv-lead-{r['verdict']}")
 
 
 def _lead(item: dict, n: int, section: str) -> html.Li:
     return html.Li([
         html.Div(item["title"], className="inv-lead-title"),
         html.Div(item["why"], className="inv-lead-why"),
+        _review(item),
         html.Div([dcc.Link(label, href=href, className="inv-lead-link") for label, href in item["links"]],
                  className="inv-lead-links"),
     ], className="inv-lead", id=f"lead-{section}-{n}")
+
+
+def _version(data: dict) -> str:
+    for key in ("purchasers", "dealers"):
+        for item in data[key]:
+            return item["config_version"]
+    from layers.index.weights import VERSION
+
+    return VERSION
 
 
 def layout(**_query) -> html.Div:
@@ -46,6 +66,9 @@ def layout(**_query) -> html.Div:
         ], id=f"leads-{key}", className="inv-lead-section"))
     return html.Div([
         html.H1("Leads", className="inv-title"),
+        html.P([f"Scores: trafficking index, weights {_version(data)}. ",
+                dcc.Link("Every purchaser, dealer, gun and source state ranked, explained and reviewed", href="/index")],
+               className="inv-note"),
         None if viewer.personal_data else restricted_notice(),
         html.Div(sections, className="inv-lead-grid"),
     ], className="inv-page", id="leads-page")
