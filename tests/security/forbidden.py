@@ -3,6 +3,7 @@ that finds them in a response body (case-insensitive, whole tokens, raw and JSON
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -14,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = 2000
 _TOKEN = re.compile(r"\d+(?:\.\d+)+|[a-z0-9]+")
 _NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}\.(\d+)")
+_BLOCK = re.compile(r"^\d*00 ")
 _MONTHS = ("january february march april may june july august september october november december "
            "monday tuesday wednesday thursday friday saturday sunday")
 
@@ -86,14 +88,30 @@ def forbidden_values(sql: Callable, seeds: dict) -> dict[str, set[str]]:
     add("trace number", _distinct(sql, "trace_number", "trace") + [seeds["trace"]])
     add("case number", _distinct(sql, "case_number", "trace") + _distinct(sql, "case_number", "recovery")
         + _distinct(sql, "cc_number", "incident") + [seeds["case"], seeds["cc"]])
-    add("exact address", _distinct(sql, "street", "recovery") + _distinct(sql, "street", "pii.person")
-        + _distinct(sql, "location", "incident") + [seeds["street"]])
+    # A hundred-block ("1200 ST PAUL ST") is how Open Baltimore publishes incident locations, and the map shows
+    # top blocks; an address with any other house number is a place, not a block.
+    add("exact address", [a for a in _distinct(sql, "street", "recovery") + _distinct(sql, "street", "pii.person")
+                          + _distinct(sql, "location", "incident") if not _BLOCK.match(a)] + [seeds["street"]])
     individuals = [(lic, street) for biz, lic, street in sql(
         "SELECT business_name, license_name, premise_street FROM dealer") if dealer_is_individual(biz, lic)]
     add("individual licensee", [lic for lic, _ in individuals if lic] + [seeds["license_name"]],
         single_word_filter=True)
     add("individual licensee address", [street for _, street in individuals if street] + [seeds["premise_street"]])
     add("rejected raw text", _distinct(sql, "raw", "etl_rejected_row") + [seeds["raw"], "ZZLEAKRAW"])
+    return out
+
+
+def _downloads(node) -> list[str]:
+    """The files a response sends (dcc.Download: base64 content), decoded."""
+    out = []
+    if isinstance(node, dict):
+        if node.get("base64") and isinstance(node.get("content"), str):
+            out.append(base64.b64decode(node["content"]).decode("utf-8", "replace"))
+        for value in node.values():
+            out += _downloads(value)
+    elif isinstance(node, list):
+        for value in node:
+            out += _downloads(value)
     return out
 
 
@@ -158,9 +176,12 @@ class Matcher:
     def find(self, body: str) -> set[tuple[str, str]]:
         texts = [body]
         try:
-            texts.append(json.dumps(json.loads(body), ensure_ascii=False))
+            decoded = json.loads(body)
         except ValueError:
-            pass
+            decoded = None
+        if decoded is not None:
+            texts.append(json.dumps(decoded, ensure_ascii=False))
+            texts += _downloads(decoded)
         hits: set[tuple[str, str]] = set()
         for text in texts:
             hits |= self._values(text) | self._coordinates(text)
