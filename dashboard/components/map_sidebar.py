@@ -80,7 +80,8 @@ def boundary_selector(kinds: list[str], value: str) -> html.Fieldset:
         dcc.RadioItems(id="map-boundary", options=[{"label": BOUNDARY_LABELS[k], "value": k} for k in kinds],
                        value=value, inline=True, className="side-radio", inputClassName="form-check-input me-1",
                        labelClassName="me-3"),
-    ], className="side-fieldset mt-1", id="map-boundary-group", hidden=len(kinds) < 2)
+        html.Div(id="map-district-map", className="side-note", **{"aria-live": "polite"}),
+    ], className="side-fieldset mt-1", id="map-boundary-group")
 
 
 def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list[str], states: list[str],

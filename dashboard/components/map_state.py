@@ -17,7 +17,8 @@ DEFAULT_LAYERS = ("alerts", "shootings", "recoveries", "districts")
 PRESETS = {"7d": "Last 7 days", "28d": "Last 28 days", "ytd": "Year to date", "1y": "Last 12 months"}
 STEPS = {"day": "Day", "week": "Week", "month": "Month"}
 MEASURES = ("none", "shootings", "alerts", "recoveries")
-BOUNDARY_LABELS = {"district": "District", "post": "Post", "neighborhood": "Neighborhood"}
+BOUNDARY_LABELS = {"district": "District", "post": "Post", "neighborhood": "Neighborhood",
+                   "csa": "Community Statistical Area"}
 LIST_KEYS = {"layers": "layers", "district": "districts", "alert": "alert_types", "ftype": "firearm_types",
              "ttc": "ttc_bands", "state": "source_states"}
 

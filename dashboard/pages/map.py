@@ -13,7 +13,19 @@ from typing import Any
 
 import dash
 import dash_leaflet as dl
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import (
+    ALL,
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
 
 from dashboard.components import map_panels
 from dashboard.components.map_sidebar import LAYER_LABELS, recovery_legend, sidebar
@@ -82,7 +94,8 @@ def layout(**query) -> html.Div:
     kinds = districts.boundary_kinds()
     if view["boundary"] not in kinds:
         view["boundary"] = "district"
-    outline = districts.boundaries_geojson("district")
+    outline = districts.boundaries_geojson("district", dt.date.fromisoformat(str(view["start"])[:10]),
+                                           dt.date.fromisoformat(str(view["end"])[:10]))
     bounds = districts.city_bounds()
     # A bookmarked view opens where it was; otherwise the city is fitted to the screen, whatever its size
     # (dash-leaflet needs a centre and zoom too; `viewport` fits the bounds once the map exists).
@@ -117,6 +130,7 @@ def layout(**query) -> html.Div:
     return html.Div([
         dcc.Location(id="map-url", refresh=False),
         dcc.Store(id="map-frame", data=None),
+        dcc.Store(id="map-viewport", data=None),
         dcc.Store(id="map-last", data=last.isoformat()),
         dcc.Store(id="map-version", data=db.data_version()),
         dcc.Interval(id="map-play-tick", interval=1200, disabled=True),
@@ -162,6 +176,10 @@ def _bbox(bounds, center=None, zoom=None) -> tuple[float, float, float, float] |
     half_w = 1000 * meters_per_pixel(float(zoom), lat) / (111_320.0 * math.cos(math.radians(lat)))
     half_h = 600 * meters_per_pixel(float(zoom), lat) / 110_574.0
     return lon - half_w, lat - half_h, lon + half_w, lat + half_h
+
+
+clientside_callback(ClientsideFunction("atlasMap", "viewport"), Output("map-viewport", "data"),
+                    Input("map", "bounds"), Input("map", "zoom"), State("map-viewport", "data"))
 
 
 @callback(Output("map-dates", "start_date"), Output("map-dates", "end_date"),
@@ -230,16 +248,17 @@ def update_counts(*args):
     *[Output(f"cells-{k}", "hideout") for k in POINT_LAYERS], *[Output(f"inview-{k}", "children") for k in POINT_LAYERS],
     Output("map-status", "children"), Output("map-play-label", "children"), Output("map-summary", "children"),
     Output("density-legend", "children"),
-    Input("map", "bounds"), Input("map", "zoom"), *FILTER_INPUTS, Input("map-layers", "value"),
+    Input("map-viewport", "data"), *FILTER_INPUTS, Input("map-layers", "value"),
     Input("map-display", "value"), Input("map-density-layer", "value"), Input("map-version", "data"),
     State("map", "center"),
 )
-def update_point_layers(bounds, zoom, *args):
+def update_point_layers(viewport_state, *args):
     """One viewport update: for each visible point layer, points or cells for the box and zoom.
 
     Only the chosen density layer is drawn as cells (overlapping cell grids would be unreadable); another
     layer with too many points in view is left out with a note to zoom in."""
     *filter_args, layers_on, display, density_layer, _version, center = args
+    bounds, zoom = (viewport_state or {}).get("bounds"), (viewport_state or {}).get("zoom")
     filters, play_label = map_filters(*filter_args)
     aggregate_only = not access.allowed("points")
     if aggregate_only:
@@ -304,14 +323,24 @@ def update_point_layers(bounds, zoom, *args):
     return (*pts, *cells, *hideouts, *in_view, notes, play_label, html.Ul(summary, className="mb-1"), density_legend)
 
 
-@callback(Output("districts", "data"), Output("districts-labels", "data"), Input("map-boundary", "value"))
-def update_outlines(kind):
-    """The polygons of the chosen boundary kind. Only districts get permanent labels: posts and
-    neighborhoods are too many to label readably; their names are in the tooltip and the table."""
-    if ctx.triggered_id is None and kind in (None, "district"):
-        raise dash.exceptions.PreventUpdate  # the layout already holds the districts
-    outline = districts.boundaries_geojson(kind or "district")
-    return outline, districts.label_points(outline) if kind in (None, "district") else EMPTY
+@callback(Output("districts", "data"), Output("districts-labels", "data"), Output("map-district-map", "children"),
+          Input("map-boundary", "value"), Input("map-dates", "start_date"), Input("map-dates", "end_date"))
+def update_outlines(kind, start_date, end_date):
+    """The polygons of the chosen boundary kind, from the map in force for the dates (Baltimore redrew its
+    police districts in 2023), and which map that is. Only districts get permanent labels: posts,
+    neighborhoods and CSAs are too many to label readably; their names are in the tooltip and table."""
+    kind = kind or "district"
+    start = dt.date.fromisoformat(start_date[:10]) if start_date else None
+    end = dt.date.fromisoformat(end_date[:10]) if end_date else None
+    which = districts.district_map_for(start, end, "district")
+    note = None
+    if which:
+        note = f"District outlines: {which['label']}."
+        if which["spans_redistricting"]:
+            note += (" These dates span the 2023 redistricting: each point is counted in the district in force "
+                     "on its date, and comparisons across the change mix two maps.")
+    outline = districts.boundaries_geojson(kind, start, end)
+    return outline, districts.label_points(outline) if kind == "district" else EMPTY, note
 
 
 @callback(Output("districts", "hideout"), Output("districts-summary-holder", "children"),
