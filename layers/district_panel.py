@@ -20,7 +20,7 @@ from layers.map_filters import LAYERS, MapFilters, where_clause
 MEASURES = {"shootings": "Shootings and homicides", "alerts": "ShotSpotter alerts", "recoveries": "Gun recoveries"}
 
 
-BOUNDARY_KINDS = ("district", "post", "neighborhood")
+BOUNDARY_KINDS = ("district", "post", "neighborhood", "csa")
 
 
 def _counts_by_boundary(conn, filters: MapFilters, kind: str = "district") -> dict[str, dict[str, int]]:
@@ -120,11 +120,13 @@ def district_panel(district: str, filters: MapFilters, top: int = 5) -> dict[str
         before = _counts_by_district(conn, scoped.shifted_years(-1)).get(district, {})
         where, params = where_clause(LAYERS["shootings"], scoped)
         params["top"] = top
+        # Exact locations for personal-data roles; blocks ("1200 block N MOUNT ST") for everyone else.
+        place = "p.location" if viewer.personal_data else access.BLOCK_SQL.format(col="p.location")
         places = conn.execute(text(f"""
-            SELECT p.location, count(*)::int AS n, max(to_char(p.crime_datetime AT TIME ZONE 'America/New_York',
-                   'YYYY-MM-DD')) AS latest
+            SELECT {place} AS location, count(*)::int AS n,
+                   max(to_char(p.crime_datetime AT TIME ZONE 'America/New_York', 'YYYY-MM-DD')) AS latest
             FROM {LAYERS["shootings"].from_sql} WHERE {where} AND p.location IS NOT NULL
-            GROUP BY p.location ORDER BY n DESC, p.location LIMIT :top"""), params).mappings().all()
+            GROUP BY 1 ORDER BY n DESC, 1 LIMIT :top"""), params).mappings().all()
         monthly: dict[str, dict[str, int]] = {}
         for key, month in (("shootings", "date_trunc('month', p.crime_datetime AT TIME ZONE 'America/New_York')"),
                            ("recoveries", "date_trunc('month', p.recovery_date)")):

@@ -149,11 +149,38 @@ def personal_data_allowed(viewer: Viewer) -> bool:
     return viewer.personal_data
 
 
+_HOUSE_NUMBER = re.compile(r"^\s*(\d+)[A-Z]?(?:-\d+)?\s+(.+)$", re.I)
+
+# An incident's place as SQL, at block level (what roles without personal data may see): the same rule as
+# `block_of`, so counts grouped by it match.
+BLOCK_SQL = ("CASE WHEN {col} ~ '^\\s*[0-9]+[A-Za-z]?(-[0-9]+)?\\s+' THEN "
+             "((substring({col} from '^\\s*([0-9]+)')::bigint / 100) * 100)::text || ' block ' || "
+             "regexp_replace({col}, '^\\s*[0-9]+[A-Za-z]?(-[0-9]+)?\\s+', '') ELSE {col} END")
+
+
+def block_of(address: str | None) -> str | None:
+    """An address at block level: '1234 N MOUNT ST' -> '1200 block N MOUNT ST' (as police publish
+    incident locations); text without a house number (an intersection, a street) is kept."""
+    if not address:
+        return address
+    m = _HOUSE_NUMBER.match(address)
+    if not m:
+        return address.strip()
+    return f"{int(m.group(1)) // 100 * 100} block {m.group(2).strip()}"
+
+
 def redact(row: Mapping[str, Any], viewer: Viewer) -> dict[str, Any]:
-    """A copy of the row with personal fields blanked when the viewer may not see them."""
+    """A copy of the row with personal fields blanked when the viewer may not see them; an incident's
+    location becomes its block for viewers who see points (commanders)."""
     if viewer.personal_data:
         return dict(row)
-    return {k: (RESTRICTED if k in PERSONAL_FIELDS and v is not None else v) for k, v in row.items()}
+    out = {}
+    for k, v in row.items():
+        if k == "location" and v is not None and viewer.can("points"):
+            out[k] = block_of(v)
+        else:
+            out[k] = RESTRICTED if k in PERSONAL_FIELDS and v is not None else v
+    return out
 
 
 def is_organisation(name: str | None) -> bool:

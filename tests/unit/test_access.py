@@ -72,3 +72,13 @@ def test_small_counts_are_suppressed_for_press_only(monkeypatch):
     press, commander = Viewer("u", "press"), Viewer("u", "commander")
     assert [access.suppress(n, press) for n in (0, 1, 4, 5, 50)] == [0, None, None, 5, 50]
     assert access.suppress(3, commander) == 3
+
+
+@pytest.mark.parametrize(("address", "block"), [("1234 N MOUNT ST", "1200 block N MOUNT ST"),
+                                                ("77 ZZLEAK STREET", "0 block ZZLEAK STREET"),
+                                                ("4500-4502 YORK RD", "4500 block YORK RD"),
+                                                ("N MOUNT ST & W NORTH AVE", "N MOUNT ST & W NORTH AVE")])
+def test_commanders_see_blocks_not_addresses(address, block):
+    assert access.block_of(address) == block
+    assert redact({"location": address}, Viewer("u", "commander"))["location"] == block
+    assert redact({"location": address}, Viewer("u", "detective"))["location"] == address
