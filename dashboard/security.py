@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -248,13 +249,17 @@ def install(app: Flask) -> None:
         "form-action": ["'self'", *([_origin(issuer)] if issuer else [])],
     }
     policy: dict[str, str] = {}
+    policy_lock = threading.Lock()
 
     @server.after_request
     def _content_security_policy(response):
         # Dash registers its inline scripts (clientside callbacks) at the first request: hash them then.
         if "value" not in policy:
-            parts = {**csp, "script-src": ["'self'", *app.csp_hashes()]}
-            policy["value"] = "; ".join(f"{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in parts.items())
+            with policy_lock:
+                if "value" not in policy:
+                    parts = {**csp, "script-src": ["'self'", *app.csp_hashes()]}
+                    policy["value"] = "; ".join(f"{k} {' '.join(v) if isinstance(v, list) else v}"
+                                                for k, v in parts.items())
         response.headers["Content-Security-Policy"] = policy["value"]
         return response
 
