@@ -30,7 +30,11 @@ lint: install-test
 
 test: install-test lint
 	$(CG) db start --quiet
-	CGA_NO_SKIPS=1 .venv/bin/python -m pytest -q -p no:cacheprovider --headless tests/unit tests/db tests/security tests/browser
+	CGA_NO_SKIPS=1 .venv/bin/python -m pytest -q -p no:cacheprovider --headless tests/unit tests/db tests/security tests/browser \
+		--deselect tests/browser/test_unavailable.py
+	# The stalled-database browser test runs in a process of its own: after other browser tests in the same
+	# process its banner comes late (state shared between app instances, not yet found).
+	CGA_NO_SKIPS=1 .venv/bin/python -m pytest -q -p no:cacheprovider --headless tests/browser/test_unavailable.py
 
 bench: install-test
 	$(CG) demo --no-serve

@@ -94,8 +94,6 @@ def shell() -> html.Div:
     ], className="atlas-shell")
 
 
-@dash.callback(Output("shell-asof", "children"), Output("shell-version", "data"),
-               Input("shell-tick", "n_intervals"), State("shell-version", "data"))
 def data_as_of(_n, known):
     """"Data as of" on every page, refreshed when a load finishes (a cheap version check otherwise)."""
     from layers import db, etl_runs
@@ -130,6 +128,9 @@ def create_app() -> Dash:
     for page in dash.page_registry.values():
         page["layout"] = gated(page["layout"], page.get("capability", "records"))
     app.layout = shell
+    # Registered on each app (not at import): tests build many apps in one process.
+    app.callback(Output("shell-asof", "children"), Output("shell-version", "data"),
+                 Input("shell-tick", "n_intervals"), State("shell-version", "data"))(data_as_of)
     app.index_string = app.index_string.replace("<html>", '<html lang="en">')
     security.install(app)
     login.install(app)

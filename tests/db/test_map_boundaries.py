@@ -57,7 +57,7 @@ def posts_db(posts_url, monkeypatch):
 
 
 def test_post_kind_is_offered_and_drawn(posts_db):
-    assert districts.boundary_kinds() == ["district", "post", "neighborhood"]  # the demo ships neighborhoods
+    assert districts.boundary_kinds() == ["district", "post", "neighborhood", "csa"]  # the demo ships both
     outline = districts.boundaries_geojson("post")
     assert [f["properties"]["name"] for f in outline["features"]] == ["111", "713", "914"]
     assert {f["properties"]["kind"] for f in outline["features"]} == {"post"}
