@@ -1,6 +1,9 @@
 """One search box: serial numbers, trace numbers, case numbers, dealer licences or names, people.
 
-Matching is partial and ignores case, spaces and dashes. Obliterated-serial guns have no serial to
+Codes (serials, trace, case and licence numbers) match partially and ignore case, spaces and dashes.
+Names match by words: every word typed (two characters or more) must begin a word of the name — of a
+dealer's business or licensee name, of a person's surname or given names — so "al" finds "ALLEN" and
+"AL'S GUNS" but not "ROYAL ARMS", and an empty name matches nothing. Obliterated-serial guns have no serial to
 find: their trace number finds them. Trigram indexes (migration 0003) keep `LIKE '%…%'` fast; the
 expressions here must match the indexed ones. Serials, trace and case numbers and people are
 personal data: without that permission only dealers are searched (the result says so).
@@ -48,8 +51,10 @@ _DEALER = text("""
            (SELECT count(*) FROM trace t WHERE t.dealer_id = d.id) AS traces
     FROM dealer d
     WHERE (:ffl <> '' AND replace(ffl_key, '-', '') LIKE :ffl)
-       OR (:by_name AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:words AS text[])) w(p)
-                                    WHERE NOT (upper(business_name) LIKE w.p OR upper(license_name) LIKE w.p)))
+       OR (:by_name AND (upper(business_name) LIKE :any OR upper(license_name) LIKE :any)
+           AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:words AS text[])) w(p) WHERE NOT EXISTS (
+               SELECT 1 FROM regexp_split_to_table(upper(concat_ws(' ', business_name, license_name)), '[^A-Z0-9]+') n(word)
+               WHERE n.word LIKE w.p)))
     ORDER BY traces DESC, business_name LIMIT :n""")
 
 _PERSON = text("""
@@ -57,8 +62,10 @@ _PERSON = text("""
            (SELECT count(*) FROM trace t WHERE t.purchaser_id = p.id) AS purchased,
            (SELECT count(*) FROM trace t WHERE t.possessor_id = p.id) AS possessed
     FROM pii.person p
-    WHERE upper(p.last_name) LIKE :w1 AND (CAST(:w2 AS text) IS NULL OR upper(p.first_name) LIKE :w2)
-       OR upper(p.first_name) LIKE :w1 AND (CAST(:w2 AS text) IS NULL OR upper(p.last_name) LIKE :w2)
+    WHERE (upper(p.last_name) LIKE :any OR upper(p.first_name) LIKE :any)
+      AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:words AS text[])) w(p) WHERE NOT EXISTS (
+          SELECT 1 FROM regexp_split_to_table(upper(concat_ws(' ', p.last_name, p.first_name)), '[^A-Z0-9]+') n(word)
+          WHERE n.word LIKE w.p))
     ORDER BY p.last_name, p.first_name, p.id LIMIT :n""")
 
 
@@ -87,9 +94,19 @@ def ffl_pattern(q: str) -> str:
     return compact + "%"
 
 
-def _like_words(q: str) -> list[str]:
-    words = [w for w in re.split(r"[\s,]+", q.upper()) if w]
-    return [f"%{w.replace('%', '').replace('_', '')}%" for w in words] or ["%"]
+MIN_WORD = 2  # a name word shorter than this matches nothing on its own
+
+
+def name_words(q: str) -> list[str]:
+    """The words of a name query, upper case, letters and digits only, each at least MIN_WORD long:
+    'Parker, P. al' -> ['PARKER', 'AL']. Shorter words (initials, stray letters) are ignored."""
+    return [w for w in re.split(r"[^A-Z0-9]+", q.upper()) if len(w) >= MIN_WORD][:6]
+
+
+def _name_params(words: list[str]) -> dict[str, Any]:
+    """Each word must begin a word of the name (prefix match on words; an empty or NULL name matches nothing).
+    `any` (the longest word anywhere in the name) lets the trigram indexes narrow the rows first."""
+    return {"words": [f"{w}%" for w in words], "any": f"%{max(words, key=len)}%"}
 
 
 def search(q: str, viewer: access.Viewer | None = None, per_kind: int = PER_KIND) -> dict[str, Any]:
@@ -121,10 +138,10 @@ def search(q: str, viewer: access.Viewer | None = None, per_kind: int = PER_KIND
                     "detail": " · ".join(x for x in (r["at"].strftime("%Y-%m-%d %H:%M"),
                                                      (r["district"] or "").title()) if x),
                     "matched": f"case number {r['cc_number']}"})
-        if viewer.personal_data and re.search(r"[A-Za-z]{2}", q):
-            words = _like_words(q)  # surname and given name, in either order (a third word is ignored)
-            for r in conn.execute(_PERSON, {"w1": words[0], "w2": words[1] if len(words) > 1 else None,
-                                            "n": n}).mappings():
+        words = name_words(q) if re.search(r"[A-Za-z]{2}", q) else []
+        if viewer.personal_data and words:
+            # Every word begins a word of the surname or given names, in any order.
+            for r in conn.execute(_PERSON, {**_name_params(words), "n": n}).mappings():
                 name = f"{r['last_name']}, {r['first_name']}" if r["first_name"] else r["last_name"]
                 roles = []
                 if r["purchased"]:
@@ -138,8 +155,8 @@ def search(q: str, viewer: access.Viewer | None = None, per_kind: int = PER_KIND
                                                      "; ".join(roles)) if x),
                     "matched": "name"})
         ffl = ffl_pattern(q)
-        by_name = bool(re.search(r"[A-Za-z]{2}", q))
-        dealers = conn.execute(_DEALER, {"ffl": ffl, "by_name": by_name, "words": _like_words(q), "n": n}
+        by_name = bool(words)
+        dealers = conn.execute(_DEALER, {"ffl": ffl, "by_name": by_name, **_name_params(words or ["-"]), "n": n}
                                ).mappings().all() if (ffl or by_name) else []
         for r in dealers:
             name = r["business_name"] or r["license_name"]
