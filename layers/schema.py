@@ -162,6 +162,9 @@ class Firearm(Base):
     firearm_key: Mapped[str] = mapped_column(Text)
     serial_number: Mapped[str | None] = mapped_column(Text, index=True)
     serial_obliterated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The lab restored the obliterated serial: serial_number holds the restored serial (the gun was
+    # still obliterated when recovered, which serial_obliterated keeps).
+    serial_restored: Mapped[bool | None] = mapped_column(Boolean)
     manufacturer: Mapped[str | None] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(Text)
     caliber: Mapped[str | None] = mapped_column(Text)
@@ -198,6 +201,10 @@ class Trace(Base):
     dealer_city: Mapped[str | None] = mapped_column(Text)
     dealer_state: Mapped[str | None] = mapped_column(String(2))
     dealer_zip: Mapped[str | None] = mapped_column(String(10))
+    # The gun was reported stolen (null: the trace does not say), from whom, and when the report was made.
+    reported_stolen: Mapped[bool | None] = mapped_column(Boolean)
+    stolen_from: Mapped[str | None] = mapped_column(String(8))  # FFL (dealer theft or loss) | PRIVATE
+    stolen_report_date: Mapped[dt.date | None] = mapped_column(Date)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_run.id", ondelete="SET NULL"))
     # Derived after loads (etl/derive.py).
     dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealer.id"), index=True)
@@ -305,6 +312,12 @@ class BallisticEvidence(Base):
     case_number: Mapped[str | None] = mapped_column(String(32), index=True)
     trace_number: Mapped[str | None] = mapped_column(String(32), index=True)
     caliber: Mapped[str | None] = mapped_column(Text)
+    # Serial of the recovered gun a TEST_FIRE came from, and the item's own date and place when the lead
+    # file carries them (a casing: its scene; a test fire: where the gun was recovered).
+    test_fire_serial: Mapped[str | None] = mapped_column(String(64))
+    evidence_date: Mapped[dt.date | None] = mapped_column(Date)
+    address: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(_point())
     run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_run.id", ondelete="SET NULL"))
     # Derived.
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"), index=True)

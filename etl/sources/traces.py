@@ -20,8 +20,21 @@ from etl.parse import (
 )
 from etl.sources.base import Layout, LoadContext, Source, schema_widths, upsert
 
-STATUSES = ("COMPLETED", "DEALER_ONLY", "NO_RECORD", "PRE_1968", "SERIAL_PROBLEM", "PRIVATELY_MADE",
-            "FORM_ERROR", "PENDING")
+# Trace outcomes (docs/formats.md §1), after ATF's trace-result categories (domain.md §2.1).
+STATUSES = ("COMPLETED", "DEALER_ONLY", "NO_RECORD", "OUT_OF_BUSINESS", "PRE_1968", "TOO_OLD", "SERIAL_PROBLEM",
+            "STOLEN", "PRIVATELY_MADE", "FORM_ERROR", "PENDING")
+# Spellings seen in exports for the same outcomes (after upper-casing, spaces and dashes as _).
+STATUS_ALIASES = {
+    "TRACED": "COMPLETED", "COMPLETED_TO_PURCHASER": "COMPLETED", "NO_DEALER_RECORD": "NO_RECORD",
+    "NO_FFL_RECORD": "NO_RECORD", "FFL_OUT_OF_BUSINESS": "OUT_OF_BUSINESS", "OOB": "OUT_OF_BUSINESS",
+    "PRE_GCA": "PRE_1968", "OBLITERATED": "SERIAL_PROBLEM", "OBLITERATED_SERIAL": "SERIAL_PROBLEM",
+    "STOLEN_FROM_FFL": "STOLEN", "FFL_THEFT": "STOLEN", "GHOST_GUN": "PRIVATELY_MADE", "PMF": "PRIVATELY_MADE",
+}
+# Who reported the gun stolen: a licensee (theft from or loss of its inventory, ATF F 3310.11) or a
+# private owner (a police theft report).
+STOLEN_FROM = {"FFL": "FFL", "DEALER": "FFL", "FFL_THEFT": "FFL", "FFL_LOSS": "FFL", "FFL_THEFT_LOSS": "FFL",
+               "DEALER_THEFT": "FFL", "PRIVATE": "PRIVATE", "OWNER": "PRIVATE", "PRIVATE_OWNER": "PRIVATE",
+               "INDIVIDUAL": "PRIVATE"}
 FIREARM_TYPES = ("PISTOL", "REVOLVER", "RIFLE", "SHOTGUN", "DERRINGER", "MACHINE GUN", "OTHER")
 ROLES = ("purchaser", "possessor", "associate")
 PERSON_FIELDS = ("last_name", "first_name", "dob", "sex", "race", "street", "city", "state", "zip")
@@ -29,9 +42,11 @@ PERSON_FIELDS = ("last_name", "first_name", "dob", "sex", "race", "street", "cit
 TRACE_COLUMNS = ("agency", "trace_number", "request_date", "priority", "ncic_crime_code", "requesting_ori",
                  "case_number", "trace_status", "purchase_date", "multiple_sale", "dealer_ffl_key",
                  "dealer_license_number", "dealer_name", "dealer_street", "dealer_city", "dealer_state",
-                 "dealer_zip")
-FIREARM_COLUMNS = ("firearm_key", "serial_number", "serial_obliterated", "manufacturer", "model", "caliber",
-                   "firearm_type", "country_of_origin", "importer")
+                 "dealer_zip", "reported_stolen", "stolen_from", "stolen_report_date")
+FIREARM_COLUMNS = ("firearm_key", "serial_number", "serial_obliterated", "serial_restored", "manufacturer", "model",
+                   "caliber", "firearm_type", "country_of_origin", "importer")
+# Optional columns (docs/formats.md §1): files without them load as before, with these null.
+SIGNAL_COLUMNS = ("reported_stolen", "stolen_from", "stolen_report_date", "restored_serial")
 RECOVERY_COLUMNS = ("recovery_date", "recovery_street", "recovery_city", "recovery_state", "recovery_zip",
                     "recovery_precision", "recovery_geom")
 
@@ -39,7 +54,8 @@ RECOVERY_COLUMNS = ("recovery_date", "recovery_street", "recovery_city", "recove
 def _staging() -> tuple[tuple[str, str], ...]:
     cols: list[tuple[str, str]] = []
     types = {"request_date": "date", "purchase_date": "date", "recovery_date": "date",
-             "multiple_sale": "boolean", "serial_obliterated": "boolean",
+             "multiple_sale": "boolean", "serial_obliterated": "boolean", "serial_restored": "boolean",
+             "reported_stolen": "boolean", "stolen_report_date": "date",
              "recovery_geom": "geometry(Point,4326)", "dealer_geom": "geometry(Point,4326)"}
     for c in TRACE_COLUMNS + FIREARM_COLUMNS + RECOVERY_COLUMNS + ("dealer_geom", "dealer_precision"):
         cols.append((c, types.get(c, "text")))
@@ -66,7 +82,7 @@ class Traces(Source):
     layouts = (
         Layout("etrace-canonical", frozenset({"trace_number", "request_date", "trace_status", "recovery_date"}),
                frozenset(c for c, _ in _staging()) | {"serial_number", "dealer_ffl", "recovery_latitude",
-                                                      "recovery_longitude", "manufacturer"},
+                                                      "recovery_longitude", "manufacturer"} | set(SIGNAL_COLUMNS),
                "Crime Gun Atlas canonical eTrace CSV"),
     )
     staging = _staging()
@@ -90,6 +106,7 @@ class Traces(Source):
         status = upper(rec.get("trace_status"))
         if status:
             status = status.replace(" ", "_").replace("-", "_")
+            status = STATUS_ALIASES.get(status, status)
         if status not in STATUSES:
             raise RowError(f"trace_status {rec.get('trace_status')!r} is not one of {', '.join(STATUSES)}")
         request_date = parse_date(rec.get("request_date"), "request_date", required=True)
@@ -97,8 +114,15 @@ class Traces(Source):
         purchase_date = parse_date(rec.get("purchase_date"), "purchase_date")
         if purchase_date and purchase_date > recovery_date:
             raise RowError(f"purchase_date {purchase_date} is after recovery_date {recovery_date}")
-        obliterated = bool(parse_yes_no(rec.get("serial_obliterated"), "serial_obliterated"))
-        serial = upper(rec.get("serial_number"))
+        obliterated_flag = parse_yes_no(rec.get("serial_obliterated"), "serial_obliterated")
+        restored = upper(rec.get("restored_serial"))
+        if restored and obliterated_flag is False:
+            raise RowError(f"restored_serial {restored!r} is given but serial_obliterated is N: only an "
+                           "obliterated serial is restored")
+        obliterated = bool(obliterated_flag) or bool(restored)
+        # The serial as read is dropped when the serial was obliterated; a restored one is the gun's serial.
+        serial = restored or (None if obliterated else upper(rec.get("serial_number")))
+        stolen = self._stolen(rec, status, purchase_date)
         manufacturer = upper(rec.get("manufacturer"))
         firearm_type = upper(rec.get("firearm_type"))
         if firearm_type and firearm_type not in FIREARM_TYPES:
@@ -134,9 +158,11 @@ class Traces(Source):
             "dealer_zip": dealer_zip,
             "dealer_geom": point_wkt(dealer_point),
             "dealer_precision": "zip" if dealer_point else "none",
-            "firearm_key": firearm_key(manufacturer, serial, obliterated, trace_number),
-            "serial_number": None if obliterated else serial,
+            **stolen,
+            "firearm_key": firearm_key(manufacturer, serial, obliterated and not restored, trace_number),
+            "serial_number": serial,
             "serial_obliterated": obliterated,
+            "serial_restored": True if restored else None,
             "manufacturer": manufacturer,
             "model": upper(rec.get("model")),
             "caliber": upper(rec.get("caliber")),
@@ -168,6 +194,32 @@ class Traces(Source):
             for f in PERSON_FIELDS:
                 row[f"{role}_{f}"] = values[f] if last else None
         return row
+
+    @staticmethod
+    def _stolen(rec: dict[str, str], status: str, purchase_date) -> dict:
+        """reported_stolen / stolen_from / stolen_report_date: null when the file does not say."""
+        flag = parse_yes_no(rec.get("reported_stolen"), "reported_stolen")
+        raw_from = upper(rec.get("stolen_from"))
+        stolen_from = None
+        if raw_from:
+            stolen_from = STOLEN_FROM.get(raw_from.replace(" ", "_").replace("-", "_").replace("/", "_"))
+            if stolen_from is None:
+                raise RowError(f"stolen_from {rec.get('stolen_from')!r} is not FFL (dealer theft or loss) or "
+                               "PRIVATE (a private owner)")
+        reported = parse_date(rec.get("stolen_report_date"), "stolen_report_date")
+        if flag is False and (stolen_from or reported):
+            raise RowError("reported_stolen is N but stolen_from or stolen_report_date is given")
+        if status == "STOLEN":  # the trace ended at a licensee's theft or loss report
+            if flag is False or stolen_from == "PRIVATE":
+                raise RowError("trace_status STOLEN (a licensee's theft or loss) contradicts "
+                               f"reported_stolen {rec.get('reported_stolen')!r} / stolen_from {rec.get('stolen_from')!r}")
+            stolen_from = "FFL"
+        if (stolen_from or reported) and flag is None:
+            flag = True
+        if reported and stolen_from == "PRIVATE" and purchase_date and reported < purchase_date:
+            raise RowError(f"stolen_report_date {reported} is before purchase_date {purchase_date}: a private "
+                           "owner cannot report a gun stolen before buying it")
+        return {"reported_stolen": flag, "stolen_from": stolen_from, "stolen_report_date": reported}
 
     def merge(self, cur, run_id: int) -> tuple[int, int]:
         people = " UNION ALL ".join(
