@@ -79,3 +79,76 @@ def test_name_words_rule(ids):
     assert [r["id"] for r in search("riv gu", DETECTIVE)["groups"]["dealer"]] == [ids["river"]]
     assert [r["id"] for r in search("arker", DETECTIVE)["groups"]["person"]] == []
     assert [r["id"] for r in search("pat park", DETECTIVE)["groups"]["person"]] == [ids["parker"]]
+
+
+# --- the NIBIN list ----------------------------------------------------------------------------------
+
+def _expected_nibin(run) -> list[tuple]:
+    """Independent of layers/nibin.py: (firearm or None, group or None, incidents, newest incident date),
+    from the raw link rows, grouped in Python."""
+    from collections import defaultdict
+
+    by_gun: dict[int, dict[int, object]] = defaultdict(dict)
+    for fid, inc, at in run("""SELECT fi.firearm_id, i.id, (i.crime_datetime AT TIME ZONE 'America/New_York')::date
+                               FROM firearm_incident fi JOIN incident i ON i.id = fi.incident_id
+                               WHERE fi.via = 'nibin'"""):
+        by_gun[fid][inc] = at
+    by_group: dict[int, dict[int, object]] = defaultdict(dict)
+    recovered_groups = {g for (g,) in run("""SELECT DISTINCT gun_group FROM ballistic_evidence WHERE gun_group IS NOT NULL
+                                              AND (evidence_type = 'TEST_FIRE' OR firearm_id IS NOT NULL)""")}
+    for grp, inc, at in run("""SELECT e.gun_group, i.id, (i.crime_datetime AT TIME ZONE 'America/New_York')::date
+                               FROM ballistic_evidence e JOIN incident i ON i.id = e.incident_id
+                               WHERE e.gun_group IS NOT NULL"""):
+        if grp not in recovered_groups:
+            by_group[grp][inc] = at
+    rows = [(f, None, len(v), max(v.values())) for f, v in by_gun.items() if len(v) >= 2]
+    rows += [(None, g, len(v), max(v.values())) for g, v in by_group.items() if len(v) >= 2]
+    return rows
+
+
+def test_nibin_list_on_the_fixtures(ids, sql):
+    from layers.nibin import group_scenes, nibin_guns
+
+    rows = nibin_guns(DETECTIVE)
+    assert [(r["status"], r["firearm_id"]) for r in rows][:2] == [("unrecovered", None), ("recovered", ids["gun_a"])]
+    unrec, gun_a = rows[0], rows[1]
+    # August -> Oct 9 -> Oct 11 (2021, Baltimore time), casings only; newest first, so before gun A (March, April).
+    assert unrec["incidents"] == 3 and unrec["last_date"] == "2021-10-11" and unrec["lead_id"] == "NL-T-0004"
+    assert unrec["href"] == f"/nibin?group={unrec['gun_group']}&lead=NL-T-0004"
+    assert gun_a["incidents"] == 2 and gun_a["last_date"] == "2021-04-15"
+    newest_lead = sql("""SELECT l.lead_id FROM nibin_lead l JOIN ballistic_evidence e ON e.id IN (l.evidence_a_id, l.evidence_b_id)
+                         WHERE e.gun_group = (SELECT gun_group FROM ballistic_evidence WHERE evidence_id = 'TF-T20210000101')
+                         ORDER BY l.lead_date DESC LIMIT 1""")[0][0]
+    assert gun_a["lead_id"] == newest_lead == "NL-T-0002"
+    assert gun_a["href"] == f"/firearm/{ids['gun_a']}?lead=NL-T-0002"
+    assert ids["gun_c"] not in [r["firearm_id"] for r in rows], "gun C is linked to one incident only"
+    g = group_scenes(unrec["gun_group"], DETECTIVE)
+    assert [s["cc_number"] for s in g["scenes"]] == ["21H00020", "21J00021", "21J00022"]
+    assert [x["lead_id"] for x in g["leads"]] == ["NL-T-0004", "NL-T-0003"] and g["firearm_id"] is None
+    assert group_scenes(10**6, DETECTIVE) is None
+
+
+def test_nibin_list_on_synthetic_baltimore(synthetic_db, synth_sql):
+    from layers.nibin import nibin_guns
+
+    rows = nibin_guns(DETECTIVE, limit=10**6)
+    expected = _expected_nibin(synth_sql)
+    assert any(f for f, *_ in expected) and any(g for _, g, *_ in expected), "both kinds are planted"
+    got = [(r["firearm_id"], r["gun_group"], r["incidents"], r["last_date"]) for r in rows]
+    assert sorted(got, key=str) == sorted(((f, g, n, d.isoformat()) for f, g, n, d in expected), key=str)
+    dates = [r["last_date"] for r in rows]
+    assert dates == sorted(dates, reverse=True), "newest linked incident first"
+    for r in rows:
+        assert r["lead_id"], r
+        assert r["href"].startswith(f"/firearm/{r['firearm_id']}?lead=" if r["firearm_id"] else "/nibin?group=")
+
+
+@pytest.mark.parametrize("role", ["press", "commander"])
+def test_nibin_list_is_for_records_roles_only(ids, role):
+    from layers import access
+    from layers.nibin import group_scenes, nibin_guns
+
+    with pytest.raises(access.Denied):
+        nibin_guns(access.Viewer("t", role))
+    with pytest.raises(access.Denied):
+        group_scenes(1, access.Viewer("t", role))
