@@ -83,12 +83,38 @@ def state_flows(filters: MapFilters) -> dict[str, Any]:
     suppressed, rows = len(rows) - len(kept), kept
     features = [{"type": "Feature", "geometry": orjson.loads(r["geometry"]),
                  "properties": {"state": r["state"], "guns": r["guns"], "in_state": r["in_state"]}} for r in rows]
-    labels = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(r["lon"], 4), round(r["lat"], 4)]},
-               "properties": {"name": f"{r['state']} {r['guns']:,}"}} for r in rows]
+    labels = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(lon, 4), round(lat, 4)]},
+         "properties": {"name": name}} for name, lon, lat in place_labels(rows)]}
     return {"geojson": {"type": "FeatureCollection", "features": features},
-            "labels": {"type": "FeatureCollection", "features": labels},
+            "labels": labels,
             "states": len(rows), "guns": sum(r["guns"] for r in rows), "max_guns": rows[0]["guns"] if rows else 0,
             "table": [{"state": r["state"], "guns": r["guns"]} for r in rows], "suppressed": suppressed}
+
+
+MAX_FLOW_LABELS = 8
+# A label's box in degrees at the national view (zoom ~4: ~11 px per degree of longitude, ~15 per degree
+# of latitude at 40°N): 11 px bold text is ~7 px a character, 16 px a line.
+LABEL_DEG_PER_CHAR, LABEL_HEIGHT_DEG = 0.65, 1.25
+
+
+def place_labels(rows: list[dict[str, Any]], limit: int = MAX_FLOW_LABELS) -> list[tuple[str, float, float]]:
+    """Labels for the largest flows only (`limit`), each at its origin or nudged up or down a line when it
+    would overlap one already placed; a label that fits nowhere is left out (the ranked list beside the
+    map names every state). Rows are (state, guns, lon, lat), most guns first."""
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for r in rows[:limit]:
+        name = f"{r['state']} {r['guns']:,}"
+        half_w = len(name) * LABEL_DEG_PER_CHAR / 2
+        for dy in (0.0, LABEL_HEIGHT_DEG, -LABEL_HEIGHT_DEG, 2 * LABEL_HEIGHT_DEG, -2 * LABEL_HEIGHT_DEG):
+            lon, lat = float(r["lon"]), float(r["lat"]) + dy
+            box = (lon - half_w, lat, lon + half_w, lat + LABEL_HEIGHT_DEG)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                placed.append(box)
+                out.append((name, lon, lat))
+                break
+    return out
 
 
 def source_states() -> list[str]:

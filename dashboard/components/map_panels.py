@@ -100,6 +100,18 @@ def _fig_layout(fig: go.Figure, title: str) -> go.Figure:
     return fig
 
 
+BIN_NOUN = {"day": "day", "week": "week (Monday to Sunday)", "month": "month"}
+
+
+def _trend_axis(fig: go.Figure, bin_: str) -> go.Figure:
+    """Dates on the x axis at the bin's grain, so a week of daily bars does not read as months."""
+    if bin_ == "month":
+        fig.update_xaxes(type="category")
+    else:
+        fig.update_xaxes(type="date", tickformat="%d %b")
+    return fig
+
+
 def district_details(panel: dict[str, Any], compare: bool, labels: dict[str, str]) -> html.Div:
     counts = panel["counts"]
     rows = [html.Tr([html.Th("Layer", scope="col"), html.Th("Now", scope="col"),
@@ -110,7 +122,8 @@ def district_details(panel: dict[str, Any], compare: bool, labels: dict[str, str
                              html.Td(_change(c["now"], c["before"]), className="num") if compare else None],
                             id=f"district-row-{key}"))
     top = [html.Li(f"{p['location']} — {p['n']} (latest {p['latest']})") for p in panel["top_locations"]]
-    months = [m["month"] for m in panel["monthly"]]
+    bin_ = panel.get("bin", "month")
+    months = [m["period"] for m in panel["monthly"]]
     trend = go.Figure([go.Bar(x=months, y=[m["recoveries"] for m in panel["monthly"]], name="Gun recoveries",
                               marker_color="#2b6cb0"),
                        go.Scatter(x=months, y=[m["shootings"] for m in panel["monthly"]], name="Shootings + homicides",
@@ -126,10 +139,11 @@ def district_details(panel: dict[str, Any], compare: bool, labels: dict[str, str
         html.H3("Top shooting locations (block)", className="panel-sub") if panel.get("top_shown", True) else None,
         (html.Ol(top, className="details-list") if top else html.P("None in these dates.", className="side-note"))
         if panel.get("top_shown", True) else None,
-        dcc.Graph(figure=_fig_layout(trend, "Recoveries against shootings by month"), config={"displayModeBar": False},
-                  id="district-trend"),
-        html.Div("Chart as text: " + "; ".join(f"{m['month']}: {_n(m['recoveries'])} recoveries, {_n(m['shootings'])} shootings"
-                                               for m in panel["monthly"]), className="visually-hidden"),
+        dcc.Graph(figure=_trend_axis(_fig_layout(trend, f"Recoveries against shootings by {BIN_NOUN[bin_]}"), bin_),
+                  config={"displayModeBar": False}, id="district-trend"),
+        html.Div(f"Chart as text, by {BIN_NOUN[bin_]}: "
+                 + "; ".join(f"{m['period']}: {_n(m['recoveries'])} recoveries, {_n(m['shootings'])} shootings"
+                             for m in panel["monthly"]), className="visually-hidden", id="district-trend-text"),
         dcc.Graph(figure=_fig_layout(src, "Where guns recovered here were first sold"), config={"displayModeBar": False},
                   id="district-sources"),
         html.Div("Source states as text: " + ", ".join(f"{s['state']} {_n(s['n'])}" for s in panel["source_states"]),
@@ -194,3 +208,100 @@ def in_view_line(result: dict | None) -> str:
     if result["truncated"]:
         return f"in view: newest {result['shown']:,} of {result['total']:,}"
     return f"in view: {result['shown']:,}"
+
+
+COLUMN_LABELS = {"nonfatal": "Non-fatal shootings", "homicides": "Homicides", "alerts": "ShotSpotter alerts",
+                 "recoveries": "Gun recoveries"}
+
+
+def sort_rows(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    """Rows sorted by a column ('-col' = largest first); missing or suppressed values go last."""
+    key, desc = sort.lstrip("-"), sort.startswith("-")
+    present = [r for r in rows if r.get(key) is not None]
+    missing = [r for r in rows if r.get(key) is None]
+    return sorted(present, key=lambda r: r[key], reverse=desc) + missing
+
+
+def _sort_button(label: str, col: str, sort: str, title: str) -> html.Button:
+    active = sort.lstrip("-") == col
+    arrow = (" ▼" if sort.startswith("-") else " ▲") if active else ""
+    return html.Button(label + arrow, id={"type": "dt-sort", "col": col}, n_clicks=0, type="button",
+                       className="dt-sort" + (" active" if active else ""), title=title)
+
+
+def _pct(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "±0%" if abs(value) < 0.5 else f"{value:+.0f}%"
+
+
+def district_table(rows: list[dict[str, Any]], sort: str, open_panel: str | None) -> html.Div:
+    """Every district with its counts, the same dates a year earlier, the change and the rate per 1,000
+    residents; headers sort (again = reverse), and each district's name is a button that opens its panel."""
+    def aria(col: str) -> str:
+        if sort.lstrip("-") != col:
+            return "none"
+        return "descending" if sort.startswith("-") else "ascending"
+
+    head = [html.Th(_sort_button("District", "district", sort, "Sort by name"), scope="col",
+                    **{"aria-sort": aria("district")})]
+    for key, label in COLUMN_LABELS.items():
+        head.append(html.Th([_sort_button(label, key, sort, f"Sort by {label.lower()}"), html.Br(),
+                             _sort_button("change", f"{key}_change", sort, f"Sort by the change in {label.lower()}"),
+                             _sort_button("per 1,000", f"{key}_rate", sort,
+                                          f"Sort by {label.lower()} per 1,000 residents")],
+                            scope="col", className="num", **{"aria-sort": aria(key)}))
+    body = []
+    for r in sort_rows(rows, sort):
+        cells = [html.Th(html.Button(r["district"].title(), id={"type": "dt-open", "district": r["district"]},
+                                     n_clicks=0, type="button", className="dt-open",
+                                     title=f"Open the {r['district'].title()} district panel"), scope="row")]
+        for key in COLUMN_LABELS:
+            rate = r.get(f"{key}_rate")
+            cells.append(html.Td([html.Span(_n(r[key]), className="dt-n"), html.Br(),
+                                  html.Span(f"{_pct(r[f'{key}_change'])} vs {_n(r[f'{key}_before'])}"
+                                            + ("" if rate is None else f" · {rate:.2f}/1k"), className="dt-sub")],
+                                 className="num"))
+        body.append(html.Tr(cells, id=f"dt-row-{r['district']}",
+                            className="dt-selected" if r["district"] == open_panel else None))
+    return html.Table([
+        html.Caption("Districts for the map's dates and filters: count, change against the same dates a year "
+                     "earlier (and that count), and per 1,000 residents where the population is known. "
+                     "Choose a header to sort, a district to open its panel."),
+        html.Thead(html.Tr(head)), html.Tbody(body)], className="table table-sm district-table", id="district-table")
+
+
+def source_ranking(r: dict[str, Any]) -> html.Div:
+    """Ranked source states and dealers with counts, share and median time-to-crime."""
+    def table(rows: list[dict[str, Any]], what: str, id_: str, with_state: bool) -> html.Table:
+        head = [html.Th("#", scope="col"), html.Th(what, scope="col")]
+        if with_state:
+            head.append(html.Th("State", scope="col"))
+        head += [html.Th("Guns", scope="col", className="num"), html.Th("Share", scope="col", className="num"),
+                 html.Th("Median time-to-crime", scope="col", className="num")]
+        body = []
+        for i, row in enumerate(rows, 1):
+            cells = [html.Td(str(i)), html.Td(row["name"])] + ([html.Td(row.get("state") or "")] if with_state else [])
+            cells += [html.Td(_n(row["n"]), className="num"),
+                      html.Td("" if row["share"] is None else f"{row['share']:.1f}%", className="num"),
+                      html.Td("" if row["median_ttc"] is None else _days(row["median_ttc"]), className="num")]
+            body.append(html.Tr(cells))
+        return html.Table([html.Thead(html.Tr(head)), html.Tbody(body)], className="table table-sm source-table",
+                          id=id_)
+
+    parts = [html.H3("Source states", className="panel-sub"),
+             table(r["states"], "State", "source-states-table", False) if r["states"]
+             else html.P("No traced source state in these dates.", className="side-note")]
+    if r["dealers_shown"]:
+        parts += [html.H3("Source dealers", className="panel-sub"),
+                  table(r["dealers"], "Dealer", "source-dealers-table", True) if r["dealers"]
+                  else html.P("No traced source dealer in these dates.", className="side-note")]
+    parts.append(html.P(f"Share of the {_n(r['total'])} recovered guns matching the map's filters; time-to-crime "
+                        "from first retail sale to recovery.", className="side-note"))
+    return html.Div(parts, id="source-ranking-body")
+
+
+def _days(days: int) -> str:
+    if days >= 730:
+        return f"{days / 365.25:.1f} years"
+    return f"{days:,} days"

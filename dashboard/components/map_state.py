@@ -19,6 +19,9 @@ STEPS = {"day": "Day", "week": "Week", "month": "Month"}
 MEASURES = ("none", "shootings", "alerts", "recoveries")
 BOUNDARY_LABELS = {"district": "District", "post": "Post", "neighborhood": "Neighborhood",
                    "csa": "Community Statistical Area"}
+TABLE_SORTS = ("district", "nonfatal", "homicides", "alerts", "recoveries", "nonfatal_change",
+               "homicides_change", "alerts_change", "recoveries_change", "nonfatal_rate", "homicides_rate",
+               "alerts_rate", "recoveries_rate")
 LIST_KEYS = {"layers": "layers", "district": "districts", "alert": "alert_types", "ftype": "firearm_types",
              "ttc": "ttc_bands", "state": "source_states"}
 
@@ -85,6 +88,10 @@ def parse_view(query: dict[str, Any], first: dt.date, last: dt.date) -> dict[str
     lat, lon, zoom = _float(query.get("lat"), -85, 85), _float(query.get("lon"), -180, 180), _float(query.get("z"), 2, 20)
     view["center"] = [lat, lon] if lat is not None and lon is not None else None
     view["zoom"] = zoom
+    # The open district panel and the district table's order travel with the view, so a shared link reopens them.
+    panel = str(query.get("panel") or "").strip().upper()
+    view["panel"] = panel[:60] if panel else None
+    view["sort"] = query.get("sort") if str(query.get("sort") or "").lstrip("-") in TABLE_SORTS else "district"
     return view
 
 
@@ -116,6 +123,10 @@ def view_query(view: dict[str, Any]) -> str:
         q["step"] = view["step"]
     if view.get("cumulative"):
         q["cum"] = "1"
+    if view.get("panel"):
+        q["panel"] = view["panel"]
+    if view.get("sort", "district") != "district":
+        q["sort"] = view["sort"]
     if view.get("center") and view.get("zoom") is not None:
         q["lat"] = f"{view['center'][0]:.5f}"
         q["lon"] = f"{view['center'][1]:.5f}"

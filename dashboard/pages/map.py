@@ -123,12 +123,35 @@ def layout(**query) -> html.Div:
         dl.ScaleControl(position="bottomleft"),
     ], id="map", style={"height": "100%"}, keyboard=True, **map_view)
     status = html.Div(id="map-status", className="map-status", role="status", **{"aria-live": "polite"})
+    panel_name = view["panel"] if view["panel"] in districts.district_names() else None
+    panel_body = None
+    if panel_name:  # a bookmarked or shared view reopens its district panel
+        filters, _ = map_filters(view["start"], view["end"], view["districts"], view["alert_types"],
+                                 view["firearm_types"], view["ttc_bands"], view["source_states"],
+                                 ["on"] if view["out_of_state_only"] else [], None, view["step"], [])
+        panel_body = map_panels.district_details(district_panel.district_panel(panel_name, filters), view["compare"],
+                                                 district_panel.MEASURES)
     details = html.Aside([html.Button("×", id="map-details-close", n_clicks=0, type="button",
                                       className="btn-close-panel", **{"aria-label": "Close details"}),
-                          html.Div(id="map-details-body", **{"aria-live": "polite"})],
-                         id="map-details", className="map-details", hidden=True, **{"aria-label": "Details"})
+                          html.Div(panel_body, id="map-details-body", **{"aria-live": "polite"})],
+                         id="map-details", className="map-details", hidden=panel_body is None,
+                         **{"aria-label": "Details"})
+    command = html.Section([
+        html.Div([html.H2("Districts", className="command-title", id="command-title"),
+                  html.Button("District briefing (PDF)", id="map-briefing", n_clicks=0, type="button",
+                              className="btn btn-sm btn-outline-primary",
+                              title="One printable page per district (the districts chosen under Filters, or all)"),
+                  html.Span(id="map-briefing-status", className="side-note", role="status"),
+                  dcc.Download(id="map-briefing-download")], className="command-head"),
+        html.Div([html.Div(id="command-table", className="command-table"),
+                  html.Div([html.H2("Where the guns came from", className="command-title"),
+                            html.Div(id="source-ranking")], className="command-sources", id="command-sources")],
+                 className="command-body"),
+    ], className="command-view", id="command-view", **{"aria-labelledby": "command-title"})
     return html.Div([
         dcc.Location(id="map-url", refresh=False),
+        dcc.Store(id="map-panel", data=panel_name),
+        dcc.Store(id="map-sort", data=view["sort"]),
         dcc.Store(id="map-frame", data=None),
         dcc.Store(id="map-viewport", data=None),
         dcc.Store(id="map-last", data=last.isoformat()),
@@ -137,7 +160,7 @@ def layout(**query) -> html.Div:
         dcc.Interval(id="map-refresh", interval=3_000),  # a cheap version check: new loads show within seconds
         sidebar(view, first, last, districts.district_names(), dealers_map.source_states(),
                 districts.any_approximate(), kinds),
-        html.Div([the_map, status, details], className="map-wrap"),
+        html.Div([html.Div([the_map, status, details], className="map-wrap"), command], className="map-main"),
     ], className="map-page")
 
 
@@ -414,9 +437,9 @@ def jump(_national, _city):
           Input("map-display", "value"), Input("map-compare", "value"), Input("map-measure", "value"),
           Input("map-rate", "value"), Input("map-step", "value"), Input("map-cumulative", "value"),
           Input("map-density-layer", "value"), Input("map-boundary", "value"), Input("map", "center"),
-          Input("map", "zoom"), prevent_initial_call=True)
+          Input("map", "zoom"), Input("map-panel", "data"), Input("map-sort", "data"), prevent_initial_call=True)
 def write_url(start, end, district, alert_types, ftypes, ttc, states, oos, layers_on, display, compare, measure,
-              rate, step, cumulative, density_layer, boundary, center, zoom):
+              rate, step, cumulative, density_layer, boundary, center, zoom, panel, sort):
     """The whole view in the query string, so the address bar is always a bookmark of what is on screen."""
     if not start or not end:
         raise dash.exceptions.PreventUpdate
@@ -427,12 +450,14 @@ def write_url(start, end, district, alert_types, ftypes, ttc, states, oos, layer
             "out_of_state_only": _on(oos), "layers": layers_on or [], "display": display, "compare": _on(compare),
             "measure": measure, "rate": _on(rate), "step": step, "cumulative": _on(cumulative),
             "density_layer": density_layer, "boundary": boundary or "district",
-            "center": center if center and None not in center else None, "zoom": zoom}
+            "center": center if center and None not in center else None, "zoom": zoom,
+            "panel": panel, "sort": sort or "district"}
     return view_query(view)
 
 
 @callback(Output("map-details-body", "children"), Output("map-details", "hidden"), Output("districts", "hideout",
                                                                                        allow_duplicate=True),
+          Output("map-panel", "data"),
           *[Input(f"pts-{k}", "clickData") for k in POINT_LAYERS],
           *[Input(f"cells-{k}", "clickData") for k in POINT_LAYERS],
           Input("districts", "clickData"), Input("dealers", "clickData"), Input("map-details-close", "n_clicks"),
@@ -448,7 +473,7 @@ def show_details(*args):
     hideout = dict(hideout or {})
     if trigger == "map-details-close" or trigger is None:
         hideout["selected"] = None
-        return None, True, hideout
+        return None, True, hideout, None
     click = ctx.triggered[0]["value"]
     if not click:
         raise dash.exceptions.PreventUpdate
@@ -459,26 +484,100 @@ def show_details(*args):
         if props.get("kind", "district") != "district":  # a post or neighborhood: its name and counts
             row = district_panel.boundary_counts(props["kind"], props["name"], filters)
             return (map_panels.boundary_details(BOUNDARY_LABELS[props["kind"]], row, _on(compare),
-                                                district_panel.MEASURES) if row else None), row is None, hideout
+                                                district_panel.MEASURES) if row else None), row is None, hideout, None
         panel = district_panel.district_panel(props["name"], filters)
-        return map_panels.district_details(panel, _on(compare), district_panel.MEASURES), False, hideout
+        return map_panels.district_details(panel, _on(compare), district_panel.MEASURES), False, hideout, props["name"]
     if trigger == "dealers":
         card = dealers_map.dealer_card(props["id"]) if access.allowed("dealers") else None
-        return (map_panels.dealer_details(card) if card else None), card is None, no_update
+        return (map_panels.dealer_details(card) if card else None), card is None, no_update, None
     kind, layer = trigger.split("-", 1)
     if kind == "cells":
-        return map_panels.cell_details(layer, props.get("n", 0), None), False, no_update
+        return map_panels.cell_details(layer, props.get("n", 0), None), False, no_update, None
     if props.get("cluster"):
         lon, lat = click["geometry"]["coordinates"]
         radius = CLUSTER_RADIUS_PX * meters_per_pixel(float(zoom or 12), lat)
         near = viewport.points_near(layer, filters, lat, lon, radius)
         return (map_panels.point_list(layer, near["rows"], f"{props.get('point_count', len(near['rows']))} "
-                                      f"{map_panels.LAYER_NOUN[layer]} in this cluster", near["more"]), False, no_update)
+                                      f"{map_panels.LAYER_NOUN[layer]} in this cluster", near["more"]), False, no_update,
+                None)
     if props.get("stack", 1) > 1:
         rows = viewport.points_by_id(layer, filters, props.get("ids", []))
         return map_panels.point_list(layer, rows, f"{len(rows)} {map_panels.LAYER_NOUN[layer]} at one place"), \
-            False, no_update
+            False, no_update, None
     rows = viewport.points_by_id(layer, filters, [props["id"]])
     if not rows:
         raise dash.exceptions.PreventUpdate
-    return map_panels.point_details(layer, rows[0]), False, no_update
+    return map_panels.point_details(layer, rows[0]), False, no_update, None
+
+
+@callback(Output("map-details-body", "children", allow_duplicate=True),
+          Output("map-details", "hidden", allow_duplicate=True),
+          Output("districts", "hideout", allow_duplicate=True), Output("map-panel", "data", allow_duplicate=True),
+          Input({"type": "dt-open", "district": ALL}, "n_clicks"),
+          *[State(c.component_id, c.component_property) for c in FILTER_INPUTS],
+          State("map-compare", "value"), State("districts", "hideout"), prevent_initial_call=True)
+def open_from_table(clicks, *args):
+    """A district's button in the table (mouse or keyboard) opens its panel, as a click on the map does."""
+    *filter_args, compare, hideout = args
+    if not isinstance(ctx.triggered_id, dict) or not ctx.triggered or not ctx.triggered[0]["value"]:
+        raise dash.exceptions.PreventUpdate
+    name = ctx.triggered_id["district"]
+    filters, _ = map_filters(*filter_args)
+    panel = district_panel.district_panel(name, filters)
+    return (map_panels.district_details(panel, _on(compare), district_panel.MEASURES), False,
+            {**(hideout or {}), "selected": name}, name)
+
+
+@callback(Output("map-details-body", "children", allow_duplicate=True),
+          Output("map-details", "hidden", allow_duplicate=True),
+          *FILTER_INPUTS, Input("map-compare", "value"), Input("map-version", "data"), State("map-panel", "data"),
+          prevent_initial_call=True)
+def refresh_panel(*args):
+    """An open district panel follows the dates and filters."""
+    *filter_args, compare, _version, panel = args
+    if not panel:
+        raise dash.exceptions.PreventUpdate
+    filters, _ = map_filters(*filter_args)
+    return (map_panels.district_details(district_panel.district_panel(panel, filters), _on(compare),
+                                        district_panel.MEASURES), False)
+
+
+@callback(Output("command-table", "children"), *FILTER_INPUTS, Input("map-sort", "data"), Input("map-panel", "data"),
+          Input("map-version", "data"))
+def update_district_table(*args):
+    *filter_args, sort, panel, _version = args
+    filters, _ = map_filters(*filter_args)
+    return map_panels.district_table(district_panel.district_table(filters), sort or "district", panel)
+
+
+@callback(Output("map-sort", "data"), Input({"type": "dt-sort", "col": ALL}, "n_clicks"), State("map-sort", "data"),
+          prevent_initial_call=True)
+def sort_table(_clicks, sort):
+    """A header sorts by its column (numbers largest first); choosing it again reverses the order."""
+    if not isinstance(ctx.triggered_id, dict) or not ctx.triggered or not ctx.triggered[0]["value"]:
+        raise dash.exceptions.PreventUpdate
+    col = ctx.triggered_id["col"]
+    if (sort or "district").lstrip("-") == col:
+        return col if (sort or "").startswith("-") else f"-{col}"
+    return col if col == "district" else f"-{col}"
+
+
+@callback(Output("source-ranking", "children"), *FILTER_INPUTS, Input("map-version", "data"))
+def update_source_ranking(*args):
+    *filter_args, _version = args
+    filters, _ = map_filters(*filter_args)
+    return map_panels.source_ranking(district_panel.source_ranking(filters))
+
+
+@callback(Output("map-briefing-download", "data"), Output("map-briefing-status", "children"),
+          Input("map-briefing", "n_clicks"), *[State(c.component_id, c.component_property) for c in FILTER_INPUTS],
+          prevent_initial_call=True)
+def download_briefing(n_clicks, *filter_args):
+    """The district briefing PDF, rendered on the server for the viewer's role and audited as an export."""
+    if not n_clicks:
+        raise dash.exceptions.PreventUpdate
+    from dashboard import briefing
+
+    filters, _ = map_filters(*filter_args)
+    out = briefing.export_briefing(filters)
+    return dcc.send_bytes(out.content, out.filename), f"Downloaded {out.filename} (logged)."
