@@ -174,7 +174,7 @@ def _print_result(r) -> None:
 def load_files(paths: list[Path], kind: str | None = None, mapping: str | None = None, encoding: str = "utf-8",
                agency: str | None = None, boundary_kind: str | None = None, name_field: str | None = None,
                derive_after: bool = True, crs: str | None = None, valid_from=None,
-               valid_to=None) -> tuple[list, list[str]]:
+               valid_to=None, timezone: str | None = None) -> tuple[list, list[str]]:
     from etl.derive import derive
     from etl.errors import LoadError
     from etl.loader import load_file, parse_mapping
@@ -185,7 +185,7 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
         try:
             result = load_file(path, kind=kind, mapping=parsed_map, encoding=encoding, agency=agency,
                                boundary_kind=boundary_kind, name_field=name_field, crs=crs,
-                               valid_from=valid_from, valid_to=valid_to)
+                               valid_from=valid_from, valid_to=valid_to, timezone=timezone)
         except LoadError as exc:
             failures.append(str(exc))
             click.secho(f"  {path}: FAILED — {exc}", fg="red", err=True)
@@ -194,7 +194,10 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
         _print_result(result)
     if results and derive_after:
         click.echo("Deriving districts, time-to-crime, alert matches and NIBIN links ...")
-        derive(run_ids=[r.run_id for r in results], echo=click.echo)
+        derived = derive(run_ids=[r.run_id for r in results], echo=click.echo)
+        clock = getattr(derived, "clock_check", None)
+        if clock is not None:
+            click.secho(f"  {clock.message}", fg="yellow" if clock.warning else None)
     return results, failures
 
 
@@ -212,9 +215,12 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
 @click.option("--valid-from", type=click.DateTime(["%Y-%m-%d"]),
               help="Boundaries: first day the map is in force (e.g. 2023-01-01); other maps of the kind stay.")
 @click.option("--valid-to", type=click.DateTime(["%Y-%m-%d"]), help="Boundaries: last day the map is in force.")
+@click.option("--timezone", help="Clock of the files' times that carry no UTC offset: an IANA zone "
+              "(America/Chicago), UTC, local or an offset like -05:00 (default: CGA_TZ_SHOTS / CGA_TZ_INCIDENTS, "
+              "else each layout's documented clock).")
 @click.option("--no-derive", is_flag=True, help="Skip the derivations (run `crimegun derive` later).")
 def load(files, kind, mapping, encoding, agency, boundary_kind, name_field, crs, valid_from, valid_to,
-         no_derive) -> None:
+         timezone, no_derive) -> None:
     """Load source files (type and layout detected from the header); every row loaded or rejected."""
     from layers import cluster, migrate
     from layers.db import engine
@@ -224,7 +230,7 @@ def load(files, kind, mapping, encoding, agency, boundary_kind, name_field, crs,
     migrate.upgrade(engine())
     results, failures = load_files(list(files), kind, mapping, encoding, agency, boundary_kind, name_field,
                                    not no_derive, crs=crs, valid_from=valid_from and valid_from.date(),
-                                   valid_to=valid_to and valid_to.date())
+                                   valid_to=valid_to and valid_to.date(), timezone=timezone)
     total = {k: sum(getattr(r, k) for r in results) for k in ("read", "loaded", "updated", "duplicate", "rejected")}
     click.echo(f"Total: {len(results)} file(s) loaded, {len(failures)} failed — read {total['read']:,} = "
                f"loaded {total['loaded']:,} + updated {total['updated']:,} + duplicate {total['duplicate']:,} "

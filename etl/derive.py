@@ -6,7 +6,9 @@
 - traces: dealer, time-to-crime, source state, in/out of city and state, possessor = purchaser;
 - recoveries tied to the incident of their case number;
 - ShotSpotter alerts matched to the firearm incidents they corroborate;
-- NIBIN: evidence tied to incidents and guns, evidence fired by one gun grouped, firearm-incident links.
+- NIBIN: evidence tied to incidents and guns, evidence fired by one gun grouped, firearm-incident links;
+- a check of the clocks: the share of shootings inside ShotSpotter coverage with a matching alert, and
+  the whole-hour offset that would fix it when a file was read with the wrong clock (`ClockCheck`).
 Incremental: only rows from the given runs are recomputed, unless boundaries changed.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -24,6 +27,74 @@ from layers import db, settings
 MATCH_METERS = 250
 MATCH_MINUTES = 30
 LOCAL_TZ = "America/New_York"
+# The clock check: offsets tried (hours added to the alert times), the fewest covered shootings it
+# judges, the share below which matching is implausibly low, and how clearly another offset must win.
+CLOCK_OFFSETS = range(-12, 13)
+CLOCK_MIN_SHOOTINGS = 10
+CLOCK_LOW_SHARE = 0.5
+CLOCK_GAIN = 0.2
+
+
+@dataclass
+class ClockCheck:
+    """How well alert and shooting times agree: of the shootings inside ShotSpotter coverage (an alert
+    within the match distance at some time during the alerts' period), the share with an alert within
+    the match window, and the same share with every alert time shifted by each whole-hour offset."""
+
+    shootings: int
+    matched: int
+    share: float
+    best_offset_hours: int
+    best_share: float
+    shares: dict[int, float] = field(default_factory=dict)
+    warning: str | None = None
+
+    @property
+    def message(self) -> str:
+        head = (f"clock check: {self.matched:,} of {self.shootings:,} shootings inside ShotSpotter coverage "
+                f"({self.share:.0%}) have an alert within {MATCH_MINUTES} minutes and {MATCH_METERS} m")
+        return f"{head}. WARNING: {self.warning}" if self.warning else head
+
+
+class Derived(dict):
+    """derive()'s seconds per step, and the clock check (None when there are no alerts or shootings)."""
+
+    clock_check: ClockCheck | None = None
+
+
+def clock_check(conn: psycopg.Connection) -> ClockCheck | None:
+    """Compare alert and shooting times; warn with the whole-hour offset that would fix a file read with
+    the wrong clock (the alerts' or the incidents') when the matching share is implausibly low."""
+    params = {"meters": MATCH_METERS, "minutes": MATCH_MINUTES, "lo": min(CLOCK_OFFSETS),
+              "hi": max(CLOCK_OFFSETS)}
+    conn.execute("""
+        CREATE TEMP TABLE clock_pair ON COMMIT DROP AS
+        WITH span AS (SELECT min(alert_time) AS lo, max(alert_time) AS hi FROM shot_alert),
+        sh AS (SELECT i.id, i.agency, i.crime_datetime, i.geom FROM incident i CROSS JOIN span
+               WHERE i.is_firearm AND i.category IN ('shooting', 'homicide') AND i.geom IS NOT NULL
+                 AND i.crime_datetime BETWEEN span.lo - make_interval(hours => %(hi)s::int)
+                                          AND span.hi + make_interval(hours => %(hi)s::int))
+        SELECT sh.id, extract(epoch FROM sh.crime_datetime - a.alert_time) AS d
+        FROM sh JOIN shot_alert a ON a.agency = sh.agency AND ST_DWithin(a.geom, sh.geom, 0.005)
+             AND ST_DistanceSphere(a.geom, sh.geom) <= %(meters)s""", params)
+    covered = conn.execute("SELECT count(DISTINCT id) FROM clock_pair").fetchone()[0]
+    if not covered:
+        return None
+    counts = dict(conn.execute("""
+        SELECT h, count(DISTINCT p.id) FROM generate_series(%(lo)s::int, %(hi)s::int) h
+        LEFT JOIN clock_pair p ON abs(p.d - h * 3600) <= %(minutes)s * 60 GROUP BY h""", params).fetchall())
+    shares = {int(h): counts.get(h, 0) / covered for h in CLOCK_OFFSETS}
+    best = max(CLOCK_OFFSETS, key=lambda h: (shares[h], -abs(h)))
+    check = ClockCheck(covered, counts.get(0, 0), shares[0], best, shares[best], shares)
+    if (covered >= CLOCK_MIN_SHOOTINGS and best != 0 and check.share < CLOCK_LOW_SHARE
+            and check.best_share >= check.share + CLOCK_GAIN and check.best_share >= 2 * check.share):
+        behind = "behind" if best > 0 else "ahead of"
+        check.warning = (
+            f"alert times run {abs(best)} h {behind} the shootings': shifting the alerts by {best:+d} h would "
+            f"match {check.best_share:.0%} instead of {check.share:.0%}. A ShotSpotter or incident file was "
+            f"probably read with the wrong clock; reload it with `crimegun load --timezone …` (or set "
+            f"CGA_TZ_SHOTS / CGA_TZ_INCIDENTS)")
+    return check
 
 
 def _district_in_force(when: str) -> str:
@@ -37,10 +108,10 @@ def _district_in_force(when: str) -> str:
 
 
 def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool = False,
-           echo: Callable[[str], None] | None = None) -> dict[str, float]:
-    """Run every derivation; return seconds per step."""
+           echo: Callable[[str], None] | None = None) -> Derived:
+    """Run every derivation; return seconds per step, with the clock check as `.clock_check`."""
     dsn = dsn or db.dsn()
-    timings: dict[str, float] = {}
+    timings = Derived()
     runs = run_ids or []
     with psycopg.connect(dsn) as conn, conn.transaction():
         boundaries_changed = full or bool(conn.execute(
@@ -132,6 +203,9 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         timings["NIBIN gun groups and firearm links"] = time.perf_counter() - started
         if echo:
             echo(f"  derived NIBIN gun groups and firearm links ({timings['NIBIN gun groups and firearm links']:.1f}s)")
+        started = time.perf_counter()
+        timings.clock_check = clock_check(conn)
+        timings["clock check"] = time.perf_counter() - started
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ANALYZE")
     # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow).

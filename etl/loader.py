@@ -19,7 +19,14 @@ import psycopg
 
 from etl.detect import apply_mapping, detect
 from etl.errors import LoadError, RowError, public_reason
-from etl.parse import DEFAULT_REGION, FORMULA_START, REGION_MARGIN, Region, neutralise_formula
+from etl.parse import (
+    DEFAULT_REGION,
+    FORMULA_START,
+    REGION_MARGIN,
+    Region,
+    neutralise_formula,
+    resolve_timezone,
+)
 from etl.reader import CsvSource
 from etl.sources import LoadContext, Source
 from layers import db, settings
@@ -32,6 +39,8 @@ MAX_RAW = 16 * 1024
 _FORMULA_FIRST = frozenset(FORMULA_START)
 INTERRUPTED = "interrupted (process ended before the load finished); nothing from it was kept"
 _RUNNING = re.compile(r"^loading: pid (\d+) on (\S+)")
+# Kinds whose files carry clock times, and the setting holding each one's default clock.
+CLOCK_SETTINGS = {"shots": "CGA_TZ_SHOTS", "incidents": "CGA_TZ_INCIDENTS"}
 
 
 @dataclass
@@ -158,8 +167,11 @@ def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | Non
               encoding: str = "utf-8", agency: str | None = None, progress: bool = True,
               dsn: str | None = None, boundary_kind: str | None = None,
               name_field: str | None = None, crs: str | None = None, valid_from=None,
-              valid_to=None) -> LoadResult:
-    """Load one file; raise LoadError (one line, actionable) when the file as a whole cannot load."""
+              valid_to=None, timezone: str | None = None) -> LoadResult:
+    """Load one file; raise LoadError (one line, actionable) when the file as a whole cannot load.
+
+    `timezone` is the clock of the file's times without a UTC offset (else the kind's CGA_TZ_* setting,
+    else the layout's documented clock)."""
     path = Path(path)
     dsn = dsn or db.dsn()
     agency = agency or settings.get("CGA_AGENCY")
@@ -171,12 +183,21 @@ def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | Non
     reader = CsvSource(path, encoding=encoding, progress=progress)
     header = apply_mapping(reader.header, mapping) if mapping else reader.header
     source, layout = detect(header, kind, path.name)
+    clock = timezone if timezone else (settings.get(CLOCK_SETTINGS[source.kind]) if source.kind in CLOCK_SETTINGS
+                                       else None)
+    try:
+        tz = resolve_timezone(clock) if source.kind in CLOCK_SETTINGS else None
+    except ValueError as exc:
+        origin = "--timezone" if timezone else CLOCK_SETTINGS[source.kind]
+        raise LoadError(f"{path.name}: {origin}: {exc}") from None
     result = LoadResult(str(path), source.kind, layout.name)
+    if tz is not None:
+        result.notes.append(f"times without a UTC offset read as {clock.strip()}")
     with psycopg.connect(dsn) as conn:
         result.run_id = start_run(conn, path, source.kind, layout.name)
         try:
             with conn.transaction():
-                ctx = LoadContext(agency, str(path), layout, agency_region(conn))
+                ctx = LoadContext(agency, str(path), layout, agency_region(conn), tz)
                 _load_rows(conn, source, reader, header, ctx, result)
         except BaseException as exc:
             message = "interrupted" if isinstance(exc, KeyboardInterrupt) else (str(exc).splitlines() or [""])[0]

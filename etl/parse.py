@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import math
 import re
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from etl.errors import RowError
 
@@ -132,6 +132,34 @@ def parse_datetime(value: str | None, field: str, tz: dt.tzinfo = LOCAL_TZ) -> d
                        "or 06/21/2022 11:48:00 PM)")
     _check_window(parsed.date(), value, field)
     return parsed
+
+
+_FIXED_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.I)
+
+
+def resolve_timezone(text: str | None) -> dt.tzinfo | None:
+    """The clock a file's times without a UTC offset are read in: an IANA zone (`America/Chicago`),
+    `UTC`, `local` (the agency's zone) or a fixed offset (`-05:00`); None for blank (each layout's
+    documented clock). Raises ValueError naming the value for anything else."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.upper() in ("UTC", "Z", "GMT"):
+        return dt.UTC
+    if text.lower() == "local":
+        return LOCAL_TZ
+    m = _FIXED_OFFSET.match(text)
+    if m:
+        sign, hours, minutes = m.groups()
+        if int(hours) > 14 or int(minutes or 0) >= 60:
+            raise ValueError(f"time zone {text!r} is not a real UTC offset (-12:00 to +14:00)")
+        delta = dt.timedelta(hours=int(hours), minutes=int(minutes or 0))
+        return dt.timezone(-delta if sign == "-" else delta)
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time zone {text!r} is not known: give an IANA name like America/New_York or "
+                         "America/Chicago, UTC, local, or an offset like -05:00") from None
 
 
 def parse_time(value: str | None, field: str) -> dt.time:

@@ -43,6 +43,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CGA_HOME_STATE", "MD", "State of the agency: guns first sold elsewhere are out-of-state."),
     Setting("CGA_HOME_COUNTY_FIPS", "510", "County FIPS code of the city in FFL numbers (Baltimore City: 510): "
             "guns first sold by dealers elsewhere are out-of-city."),
+    Setting("CGA_TZ_SHOTS", "", "Clock of ShotSpotter files whose times carry no UTC offset: an IANA zone "
+            "(America/Chicago), UTC, local or an offset (-05:00). Empty: each layout's documented clock (all "
+            "ShotSpotter layouts publish local time). `crimegun load --timezone` overrides it for one load."),
+    Setting("CGA_TZ_INCIDENTS", "", "Clock of incident files whose times carry no UTC offset (as CGA_TZ_SHOTS). "
+            "Empty: each layout's documented clock (the 2022-on Open Baltimore download in UTC, older "
+            "exports in local time)."),
     Setting("CGA_SECRET_KEY", "", "Key that signs session cookies. Empty: one is generated once in "
             "<data dir>/secret_key (readable by its owner only). Set the same value on every server of a farm."),
     Setting("CGA_ALLOWED_HOSTS", "127.0.0.1,localhost", "Host names the dashboard answers to (comma-separated); "

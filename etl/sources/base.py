@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ class LoadContext:
     layout: Layout
     # Where the agency's points may lie (etl/parse.py): from the loaded boundaries, else Baltimore's box.
     region: Region | None = DEFAULT_REGION
+    # The clock of times without a UTC offset (`--timezone`, else the kind's CGA_TZ_* setting); None:
+    # the layout's documented clock (docs/formats.md).
+    tz: dt.tzinfo | None = None
 
 
 def schema_widths(table: str, columns: Iterable[str], rename: dict[str, str] | None = None) -> dict[str, int]:

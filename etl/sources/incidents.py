@@ -86,11 +86,13 @@ class Incidents(Source):
 
     def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict:
         layout = ctx.layout.name
+        # The 2022-on download is in UTC, older exports in local time (docs/formats.md §3), unless the
+        # load says otherwise.
+        tz = ctx.tz or (dt.UTC if layout == "open-baltimore-2022" else LOCAL_TZ)
         if "crimedatetime" in rec and blank(rec.get("crimedatetime")):
-            when = parse_datetime(rec["crimedatetime"], "CrimeDateTime",
-                                  tz=dt.UTC if layout == "open-baltimore-2022" else LOCAL_TZ)
+            when = parse_datetime(rec["crimedatetime"], "CrimeDateTime", tz=tz)
         else:
-            day = parse_datetime(rec.get("crimedate"), "CrimeDate")
+            day = parse_datetime(rec.get("crimedate"), "CrimeDate", tz=tz)
             at = parse_time(rec.get("crimetime"), "CrimeTime")
             when = day.replace(hour=at.hour, minute=at.minute, second=at.second)
         code = upper(rec.get("crimecode"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from etl.errors import RowError
 from etl.parse import (
+    LOCAL_TZ,
     blank,
     content_key,
     normalize_district,
@@ -61,20 +62,22 @@ class Shots(Source):
 
     def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict:
         layout = ctx.layout.name
+        # Every ShotSpotter layout publishes local time (docs/formats.md §4) unless the load says otherwise.
+        tz = ctx.tz or LOCAL_TZ
         if layout == "shotspotter-chicago":
-            when = parse_datetime(rec.get("date"), "DATE")
+            when = parse_datetime(rec.get("date"), "DATE", tz)
             kind = normalize_type(rec.get("incident_type_description"), "INCIDENT_TYPE_DESCRIPTION")
             source_id = blank(rec.get("unique_id"))
             rounds = parse_int(rec.get("rounds"), "ROUNDS", 0, 500)
             address = upper(rec.get("block"))
         elif layout == "shotspotter-dc":
-            when = parse_datetime(rec.get("datetime"), "DATETIME")
+            when = parse_datetime(rec.get("datetime"), "DATETIME", tz)
             kind = normalize_type(rec.get("type"))
             source_id = blank(rec.get("id"))
             rounds, address = None, None
         else:
             date_text = blank(rec.get("date")) or ""
-            when = parse_datetime(f"{date_text} {blank(rec.get('time')) or ''}".strip(), "date/time")
+            when = parse_datetime(f"{date_text} {blank(rec.get('time')) or ''}".strip(), "date/time", tz)
             kind = normalize_type(rec.get("type"))
             source_id = blank(rec.get("id"))
             rounds = parse_int(rec.get("rnds"), "rnds", 0, 500)
