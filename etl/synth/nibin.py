@@ -15,7 +15,9 @@ from etl.synth import config
 
 LEAD_COLUMNS = ("lead_id", "lead_date", "lead_status", "caliber", "evidence_a_id", "evidence_b_id",
                 "evidence_a_type", "evidence_b_type", "case_number_a", "case_number_b",
-                "trace_number_a", "trace_number_b")
+                "trace_number_a", "trace_number_b", "test_fire_serial_a", "test_fire_serial_b",
+                "evidence_a_date", "evidence_b_date", "evidence_a_address", "evidence_b_address",
+                "evidence_a_latitude", "evidence_a_longitude", "evidence_b_latitude", "evidence_b_longitude")
 
 
 @dataclass
@@ -114,9 +116,10 @@ def build_leads(rng: np.random.Generator, use: GunUse, trace_of_gun: dict[int, s
     delay = rng.integers(1, 5, len(g)).astype("timedelta64[D]")
     second = rng.random(len(g)) < 0.15
     for i in same_prev:
-        rows.append((int(g[i]), day[i] + delay[i], "CASING", cc[i], "", "CASING", cc[i - 1], ""))
+        rows.append((int(g[i]), day[i] + delay[i], "CASING", cc[i], "", "CASING", cc[i - 1], "", day[i], day[i - 1]))
         if second[i] and i >= 2 and g[i - 2] == g[i]:
-            rows.append((int(g[i]), day[i] + delay[i], "CASING", cc[i], "", "CASING", cc[i - 2], ""))
+            rows.append((int(g[i]), day[i] + delay[i], "CASING", cc[i], "", "CASING", cc[i - 2], "", day[i],
+                         day[i - 2]))
     # Test fire <-> latest casing before the recovery.
     last_idx = {int(x): i for i, x in enumerate(g)}  # sorted by day: the last wins
     for gun_id, trace in sorted(trace_of_gun.items()):
@@ -126,12 +129,15 @@ def build_leads(rng: np.random.Generator, use: GunUse, trace_of_gun: dict[int, s
             continue
         tf_day = rec_day + np.timedelta64(int(rng.integers(1, 8)), "D")
         rows.append((gun_id, tf_day + np.timedelta64(int(rng.integers(1, 4)), "D"), "TEST_FIRE", "",
-                     trace, "CASING", cc[i], ""))
+                     trace, "CASING", cc[i], "", tf_day, day[i]))
     if not rows:
         return pd.DataFrame(columns=list(LEAD_COLUMNS)), {}
     df = pd.DataFrame(rows, columns=["gun", "lead_date", "a_type", "a_cc", "a_trace", "b_type",
-                                     "b_cc", "b_trace"])
+                                     "b_cc", "b_trace", "a_day", "b_day"])
     df["lead_date"] = np.minimum(df["lead_date"].to_numpy().astype("datetime64[D]"), end)
+    for side in "ab":  # an item is dated on or before the lead that correlates it
+        df[f"{side}_day"] = np.minimum(df[f"{side}_day"].to_numpy().astype("datetime64[D]"),
+                                       df["lead_date"].to_numpy().astype("datetime64[D]"))
     df = df.sort_values(["lead_date", "gun", "a_cc", "b_cc"], kind="stable").reset_index(drop=True)
     year = df["lead_date"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
     seq = df.groupby(year).cumcount().to_numpy() + 1
@@ -152,6 +158,12 @@ def build_leads(rng: np.random.Generator, use: GunUse, trace_of_gun: dict[int, s
     from etl.synth.writer import iso_dates
 
     df["lead_date"] = iso_dates(df["lead_date"].to_numpy())
+    # Each item's own date; the serial and place columns stay blank (the lab's file does not say).
+    for side in "ab":
+        df[f"evidence_{side}_date"] = iso_dates(df[f"{side}_day"].to_numpy())
+        for col in (f"test_fire_serial_{side}", f"evidence_{side}_address", f"evidence_{side}_latitude",
+                    f"evidence_{side}_longitude"):
+            df[col] = ""
     leads_of_gun: dict[int, list[str]] = {}
     for gun_id, lead_id in zip(df["gun"], df["lead_id"], strict=True):
         leads_of_gun.setdefault(int(gun_id), []).append(lead_id)

@@ -35,8 +35,15 @@ COLUMNS = (
     "associate_last_name", "associate_first_name", "associate_dob",
     *(f"purchaser_{f}" for f in PERSON_FIELDS),
     "purchase_date", "multiple_sale", "dealer_ffl", "dealer_name", "dealer_street", "dealer_city",
-    "dealer_state", "dealer_zip",
+    "dealer_state", "dealer_zip", "reported_stolen", "stolen_from", "stolen_report_date", "restored_serial",
 )
+# Signals beyond the first generation of the layout (ASSUMPTIONS): dealer burglaries end some traces
+# that would have reached only the dealer; some closed dealers' traces fail as out of business; the lab
+# restores some obliterated serials; some purchasers had reported their gun stolen.
+FFL_THEFT_SHARE_OF_DEALER_ONLY = 0.3
+OUT_OF_BUSINESS_SHARE_OF_NAMED_NO_RECORD = 0.6
+RESTORED_SHARE = 0.3
+PRIVATE_THEFT_SHARE = 0.08
 SCENE_NCIC = {"1F": "0999", "9S": "1399", "3AF": "1299", "4A": "1399"}
 OTHER_NCIC = {"5299": 0.62, "3599": 0.17, "7399": 0.08, "1399": 0.07, "1299": 0.04, "0999": 0.02}
 POSSESSOR_RACE = {"B": 0.85, "W": 0.11, "U": 0.03, "A": 0.01}
@@ -177,7 +184,45 @@ def generate_year(rng: np.random.Generator, year: int, scale: float, dealers: pd
     df["request_day"] = request
     df["trace_number"] = _trace_numbers(rng, request, year)
     df = df.sort_values(["request_day", "trace_number"], kind="stable").reset_index(drop=True)
+    # A stream of its own (spawned: the parent's draws are unchanged), so the other columns stay as they were.
+    _signals(rng.spawn(1)[0], df)
     return TraceYear(_written(rng, df, dealers), df)
+
+
+def _signals(rng: np.random.Generator, df: pd.DataFrame) -> None:
+    """Stolen reports, restored serials and the outcomes of closed and burgled dealers."""
+    n = len(df)
+    status = df["trace_status"].to_numpy().astype(object)
+    base = (df["kind"] == "base").to_numpy()
+    rec = df["recovery_day"].to_numpy().astype("datetime64[D]")
+    u = rng.random((4, n))
+    stolen_from = np.full(n, "", dtype=object)
+    report = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    # Dealer burglaries: the trace ends at the licensee's theft report, months before the recovery.
+    burgled = base & (status == "DEALER_ONLY") & (u[0] < FFL_THEFT_SHARE_OF_DEALER_ONLY)
+    status[burgled] = "STOLEN"
+    stolen_from[burgled] = "FFL"
+    report[burgled] = rec[burgled] - rng.integers(20, 900, n)[burgled].astype("timedelta64[D]")
+    # Purchasers who reported the gun stolen between the purchase and the recovery.
+    purchase = df["purchase_day"].to_numpy().astype("datetime64[D]")
+    done = base & (status == "COMPLETED") & ~np.isnat(purchase) & (u[1] < PRIVATE_THEFT_SHARE)
+    span = np.maximum((rec - purchase).astype("timedelta64[D]").astype(np.int64), 1)
+    stolen_from[done] = "PRIVATE"
+    report[done] = purchase[done] + (u[2][done] * span[done]).astype(np.int64).astype("timedelta64[D]")
+    # Closed dealers named on a failed trace: out of business.
+    oob = (status == "NO_RECORD") & (df["dealer_idx"].to_numpy() >= 0) & (u[3] < OUT_OF_BUSINESS_SHARE_OF_NAMED_NO_RECORD)
+    status[oob] = "OUT_OF_BUSINESS"
+    df["trace_status"] = status
+    df["stolen_from"] = stolen_from
+    df["reported_stolen"] = np.where(stolen_from != "", "Y", "")
+    df["stolen_report_day"] = report
+    # Obliterated serials the lab restored (a serial of the synthetic gun's own).
+    oblit = np.flatnonzero((df["serial_obliterated"] == "Y").to_numpy())
+    restored = oblit[rng.random(len(oblit)) < RESTORED_SHARE]
+    df["restored_serial"] = ""
+    if len(restored):
+        digits = rng.integers(0, 10, (len(restored), 7))
+        df.loc[restored, "restored_serial"] = ["R" + "".join(map(str, d)) for d in digits]
 
 
 def _written(rng: np.random.Generator, df: pd.DataFrame, dealers: pd.DataFrame) -> pd.DataFrame:
@@ -185,7 +230,8 @@ def _written(rng: np.random.Generator, df: pd.DataFrame, dealers: pd.DataFrame) 
     out = pd.DataFrame({"trace_number": df["trace_number"].to_numpy()})
     dates = {"request_date": df["request_day"], "recovery_date": df["recovery_day"],
              "purchase_date": df["purchase_day"], "possessor_dob": df["possessor_dob"],
-             "purchaser_dob": df["purchaser_dob"], "associate_dob": df["associate_dob"]}
+             "purchaser_dob": df["purchaser_dob"], "associate_dob": df["associate_dob"],
+             "stolen_report_date": df["stolen_report_day"]}
     messy_dates = rng.random(n) < config.MESSY_DATE_SHARE
     for col, values in dates.items():
         v = values.to_numpy().astype("datetime64[D]")
@@ -195,7 +241,8 @@ def _written(rng: np.random.Generator, df: pd.DataFrame, dealers: pd.DataFrame) 
     out["ncic_crime_code"] = df["ncic_crime_code"].to_numpy()
     out["requesting_ori"] = config.REQUESTING_ORI
     for col in ("case_number", "trace_status", "serial_number", "serial_obliterated", "manufacturer",
-                "model", "caliber", "firearm_type", "country_of_origin", "importer", "multiple_sale"):
+                "model", "caliber", "firearm_type", "country_of_origin", "importer", "multiple_sale",
+                "reported_stolen", "stolen_from", "restored_serial"):
         out[col] = df[col].to_numpy()
     lon, lat = round_inside(df["lon"].to_numpy(), df["lat"].to_numpy(), [demo_geography().city],
                             np.zeros(n, dtype=np.int64))

@@ -248,7 +248,10 @@ WHERE t.source_state IS NOT NULL GROUP BY 1, 2"""
 
 FIREARM_FACTS = """
 CREATE TEMP TABLE ix_f ON COMMIT DROP AS
-SELECT f.id AS firearm_id, f.serial_obliterated, count(t.id) AS recoveries, min(t.ttc_days) AS min_ttc,
+SELECT f.id AS firearm_id, f.serial_obliterated, coalesce(f.serial_restored, false) AS serial_restored,
+       bool_or(t.stolen_from = 'FFL') AS stolen_ffl,
+       array_agg(t.id ORDER BY t.id) FILTER (WHERE t.stolen_from = 'FFL') AS stolen_ids,
+       count(t.id) AS recoveries, min(t.ttc_days) AS min_ttc,
        bool_or(t.ttc_days < %(red)s AND t.possessor_is_purchaser IS NOT TRUE) AS other_fast,
        bool_or(t.multiple_sale) AS multiple,
        (array_agg(t.source_state ORDER BY t.request_date, t.id) FILTER (WHERE t.source_state IS NOT NULL))[1] AS state,
@@ -278,6 +281,9 @@ SELECT x.firearm_id, x.score, row_number() OVER (ORDER BY x.score DESC, x.firear
               "coalesce(cardinality(x.trace_ids), 0)"),
            _c("corridor", "x.pt_corridor", "'source state', x.state"),
            _c("obliterated", "x.pt_obliterated", "'serial obliterated', true", "firearm", "ARRAY[x.firearm_id]", "1"),
+           _c("restored", "x.pt_restored", "'serial restored by the lab', true", "firearm", "ARRAY[x.firearm_id]", "1"),
+           _c("stolen_ffl", "x.pt_stolen", "'reported stolen from a dealer', true", "trace", "x.stolen_ids",
+              "coalesce(cardinality(x.stolen_ids), 0)"),
            _c("repeat_recovery", "x.pt_recovery", "'recoveries', x.recoveries", "trace", "x.trace_ids", "x.recoveries"),
            _c("nibin", "x.pt_nibin", "'NIBIN-linked incidents', x.nibin_n", "incident", "x.nibin_ids", "x.nibin_n"),
            _c("purchaser", "x.pt_purchaser", "'purchaser score', round(CAST(x.p_score AS numeric), 2), "
@@ -286,8 +292,8 @@ SELECT x.firearm_id, x.score, row_number() OVER (ORDER BY x.score DESC, x.firear
               "dealer", "ARRAY[x.dealer_id]", "1"))},
        %(version)s, now()
 FROM (
-    SELECT y.*, y.pt_ttc + y.pt_other + y.pt_multiple + y.pt_out + y.pt_corridor + y.pt_obliterated + y.pt_recovery
-                + y.pt_nibin + y.pt_purchaser + y.pt_dealer AS score
+    SELECT y.*, y.pt_ttc + y.pt_other + y.pt_multiple + y.pt_out + y.pt_corridor + y.pt_obliterated + y.pt_restored
+                + y.pt_stolen + y.pt_recovery + y.pt_nibin + y.pt_purchaser + y.pt_dealer AS score
     FROM (
         SELECT f.*, c.p_short, c.p_red, c.p_multiple, coalesce(nb.n, 0) AS nibin_n, nb.ids AS nibin_ids,
                ps.score AS p_score, ps.rank AS p_rank, ds.score AS d_score, ds.rank AS d_rank,
@@ -298,6 +304,8 @@ FROM (
                CASE WHEN f.state <> %(home)s THEN %(wf_out_of_state)s ELSE 0 END AS pt_out,
                CASE WHEN f.state = ANY(%(corridor)s) THEN %(wf_corridor)s ELSE 0 END AS pt_corridor,
                CASE WHEN f.serial_obliterated THEN %(wf_obliterated)s ELSE 0 END AS pt_obliterated,
+               CASE WHEN f.serial_obliterated AND f.serial_restored THEN %(wf_restored)s ELSE 0 END AS pt_restored,
+               CASE WHEN f.stolen_ffl THEN %(wf_stolen_ffl)s ELSE 0 END AS pt_stolen,
                %(wf_repeat_recovery)s * greatest(f.recoveries - 1, 0) AS pt_recovery,
                %(wf_nibin)s * least(greatest(coalesce(nb.n, 0) - 1, 0), %(nibin_cap)s) AS pt_nibin,
                %(wf_purchaser)s * least(coalesce(ps.score, 0), %(p_cap)s) / %(p_cap)s AS pt_purchaser,

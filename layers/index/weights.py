@@ -11,7 +11,7 @@ this city is known; the same code computes another city's index from that city's
 
 from __future__ import annotations
 
-VERSION = "2026.12-1"
+VERSION = "2026.12-2"
 
 SHORT_TTC_DAYS = 365          # under one year: the strong signal (domain.md §4)
 RED_FLAG_TTC_DAYS = 3 * 365   # ATF's red flag: under three years
@@ -44,6 +44,8 @@ FIREARM = {
     "out_of_state": 0.15,
     "corridor": 0.15,         # on top of out-of-state
     "obliterated": 1.0,
+    "restored": 0.5,          # on top of obliterated: the lab restored the serial, so the gun's source is known
+    "stolen_ffl": 1.0,        # reported stolen from a licensee (theft or loss): it left the legal market unsold
     "repeat_recovery": 0.5,   # per recovery beyond the first
     "nibin": 0.5,             # per NIBIN-linked incident beyond the first (up to NIBIN_CAP)
     "purchaser": 2.0,         # x min(purchaser score, PURCHASER_CAP) / PURCHASER_CAP
@@ -67,6 +69,8 @@ LABELS = {
     "other_hands": "Possessor ≠ purchaser",
     "out_of_state": "Out-of-state source",
     "obliterated": "Obliterated serial",
+    "restored": "Restored obliterated serial",
+    "stolen_ffl": "Stolen from a dealer",
     "repeat_recovery": "Recovered again",
     "nibin": "NIBIN-linked incidents",
     "purchaser": "Purchaser's score",

@@ -163,8 +163,14 @@ def test_trace_rows_are_valid(traces, incidents):
     from etl.synth.geography import demo_geography
 
     status = traces["trace_status"].str.upper()
-    assert set(status) <= {"COMPLETED", "DEALER_ONLY", "NO_RECORD", "PRE_1968", "SERIAL_PROBLEM",
-                           "PRIVATELY_MADE", "FORM_ERROR", "PENDING"}
+    assert set(status) <= {"COMPLETED", "DEALER_ONLY", "NO_RECORD", "OUT_OF_BUSINESS", "PRE_1968", "TOO_OLD",
+                           "SERIAL_PROBLEM", "STOLEN", "PRIVATELY_MADE", "FORM_ERROR", "PENDING"}
+    assert {"STOLEN", "OUT_OF_BUSINESS"} <= set(status)
+    # Dealer burglaries are stolen from a licensee; restored serials only on obliterated guns.
+    assert (traces.loc[status == "STOLEN", "stolen_from"] == "FFL").all()
+    assert set(traces["stolen_from"]) == {"", "FFL", "PRIVATE"}
+    restored = traces["restored_serial"] != ""
+    assert restored.any() and (traces.loc[restored, "serial_obliterated"] == "Y").all()
     assert {"COMPLETED", "DEALER_ONLY", "SERIAL_PROBLEM", "PRIVATELY_MADE", "PRE_1968"} <= set(status)
     assert traces["trace_number"].is_unique
     assert traces["trace_number"].str.fullmatch(r"T20\d{2}\d{7}").all()
