@@ -91,8 +91,21 @@ def _title_case(s: str | None) -> str:
     return s.title() if s else ""
 
 
-def firearm_journey(firearm_id: int, viewer: access.Viewer | None = None) -> dict[str, Any] | None:
-    """Everything the firearm page shows, or None when there is no such firearm (records roles only)."""
+_LEAD = text("""
+    SELECT l.lead_id, l.lead_date, l.lead_status, ea.incident_id AS incident_a, eb.incident_id AS incident_b,
+           ea.firearm_id AS firearm_a, eb.firearm_id AS firearm_b, ea.trace_number AS trace_a, eb.trace_number AS trace_b
+    FROM nibin_lead l
+    JOIN ballistic_evidence ea ON ea.id = l.evidence_a_id
+    JOIN ballistic_evidence eb ON eb.id = l.evidence_b_id
+    WHERE l.lead_id = :lead ORDER BY l.id LIMIT 1""")
+
+
+def firearm_journey(firearm_id: int, viewer: access.Viewer | None = None,
+                    lead: str | None = None) -> dict[str, Any] | None:
+    """Everything the firearm page shows, or None when there is no such firearm (records roles only).
+
+    With `lead` (a NIBIN lead id), `result['lead']` describes that lead and the timeline steps it touches
+    carry `lead: True` (the incidents it joins, the recovery whose test fire it names)."""
     viewer = access.require("records", viewer)
     with read_engine().connect() as conn:
         gun = conn.execute(text("""
@@ -106,6 +119,7 @@ def firearm_journey(firearm_id: int, viewer: access.Viewer | None = None) -> dic
         traces = [_trace(r, viewer) for r in trace_rows]
         nibin_count = sum(1 for r in incident_rows if r["via"] == "nibin")
         indicators = firearm_indicators(conn, dict(gun), traces, nibin_count)
+        lead_row = conn.execute(_LEAD, {"lead": str(lead)[:32]}).mappings().first() if lead else None
     firearm = access.redact(dict(gun), viewer)
     firearm["description"] = describe_firearm(gun)
     incidents = [_incident(r, viewer) for r in incident_rows]
@@ -119,6 +133,8 @@ def firearm_journey(firearm_id: int, viewer: access.Viewer | None = None) -> dic
         "personal_data": viewer.personal_data,
     }
     result["summary"] = summary(result, viewer)
+    if lead:
+        result["lead"] = _mark_lead(str(lead)[:32], lead_row, timeline)
     result["timeline"] = [{**access.redact(s, viewer), "source": access.redact(s["source"], viewer)}
                           for s in timeline]
     if viewer.personal_data:
@@ -127,6 +143,21 @@ def firearm_journey(firearm_id: int, viewer: access.Viewer | None = None) -> dic
         people = {p for t in traces for p in (t["purchaser_id"], t["possessor_id"], t["associate_id"]) if p}
         access.record_access(viewer, "view journey", "person", sorted(people))
     return result
+
+
+def _mark_lead(lead_id: str, row: Any, timeline: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mark the steps a NIBIN lead touches; {'lead_id', 'found', 'lead_date', 'lead_status', 'steps'}."""
+    incidents = {row["incident_a"], row["incident_b"]} - {None} if row else set()
+    trace_numbers = {row["trace_a"], row["trace_b"]} - {None} if row else set()
+    steps = []
+    for s in timeline:
+        hit = s.get("lead_id") == lead_id or (s["kind"] == "incident" and s["incident_id"] in incidents) or (
+            s["kind"] == "recovery" and s["source"].get("trace_number") in trace_numbers)
+        s["lead"] = bool(row) and hit
+        if s["lead"]:
+            steps.append(s["step"])
+    return {"lead_id": lead_id, "found": bool(steps), "known": row is not None, "steps": steps,
+            "lead_date": _d(row["lead_date"]) if row else None, "lead_status": row["lead_status"] if row else None}
 
 
 def describe_firearm(gun: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
+from dashboard.components import tables
 from dashboard.components.investigate import restricted_notice
 from layers.access import current_viewer
 from layers.leads import LIMIT, RECENT_DAYS, leads
@@ -25,24 +26,6 @@ SECTIONS = (
 )
 
 
-def _review(item: dict) -> html.Div | None:
-    r = item.get("review")
-    if not r:
-        return None
-    return html.Div(f"{r['verdict'].capitalize()} by {r['by']} on {r['at']}: {r['note']}",
-                    className=f"inv-lead-review inv-lead-{r['verdict']}")
-
-
-def _lead(item: dict, n: int, section: str) -> html.Li:
-    return html.Li([
-        html.Div(item["title"], className="inv-lead-title"),
-        html.Div(item["why"], className="inv-lead-why"),
-        _review(item),
-        html.Div([dcc.Link(label, href=href, className="inv-lead-link") for label, href in item["links"]],
-                 className="inv-lead-links"),
-    ], className="inv-lead", id=f"lead-{section}-{n}")
-
-
 def _version(data: dict) -> str:
     for key in ("purchasers", "dealers"):
         for item in data[key]:
@@ -61,13 +44,14 @@ def layout(**_query) -> html.Div:
         sections.append(html.Section([
             html.H2(f"{title} ({'top ' if len(items) >= LIMIT else ''}{len(items)})", className="inv-h2"),
             html.P(note, className="inv-note"),
-            html.Ol([_lead(x, n, key) for n, x in enumerate(items)], className="inv-leads") if items
-            else html.P("None at the moment."),
+            tables.table(f"leads-{key}", viewer, rows=tables.lead_rows(items), page_size=10),
         ], id=f"leads-{key}", className="inv-lead-section"))
     return html.Div([
         html.H1("Leads", className="inv-title"),
         html.P([f"Scores: trafficking index, weights {_version(data)}. ",
-                dcc.Link("Every purchaser, dealer, gun and source state ranked, explained and reviewed", href="/index")],
+                dcc.Link("Every purchaser, dealer, gun and source state ranked, explained and reviewed", href="/index"),
+                ". ", dcc.Link("Every gun linked by NIBIN to several incidents, newest first", href="/nibin",
+                               id="leads-nibin-link"), "."],
                className="inv-note"),
         None if viewer.personal_data else restricted_notice(),
         html.Div(sections, className="inv-lead-grid"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dash
-from dash import dcc, html
+from dash import html
 
+from dashboard.components import tables
 from dashboard.components.investigate import restricted_notice, search_form
+from layers.access import current_viewer
 from layers.search import KIND_TITLES, search
 
 dash.register_page(__name__, capability="records", path="/search", name="Search", order=1, title="Crime Gun Atlas — search")
@@ -14,10 +16,8 @@ dash.register_page(__name__, capability="records", path="/search", name="Search"
 def _group(kind: str, results: list[dict], more: bool) -> html.Section:
     return html.Section([
         html.H2(f"{KIND_TITLES[kind]} ({len(results)}{'+' if more else ''})", className="inv-h2"),
-        html.Ul([html.Li([dcc.Link(r["title"], href=r["href"], className="inv-result-title"),
-                          html.Span(r["detail"], className="inv-result-detail"),
-                          html.Span(f"matched {r['matched']}", className="inv-result-matched")],
-                         className="inv-result") for r in results], className="inv-results"),
+        # The CSV is read again on the server with the query kept in the session (never sent by the browser).
+        tables.table(f"search-{kind}", current_viewer(), rows=results, page_size=12),
         html.P("More match: refine the search.", className="inv-note") if more else None,
     ], id=f"search-group-{kind}", className="inv-result-group")
 

@@ -152,3 +152,83 @@ def test_nibin_list_is_for_records_roles_only(ids, role):
         nibin_guns(access.Viewer("t", role))
     with pytest.raises(access.Denied):
         group_scenes(1, access.Viewer("t", role))
+
+
+# --- tables downloaded as CSV --------------------------------------------------------------------------
+
+def _csv(download: dict) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(download["content"])))
+
+
+def test_csv_export_reads_again_for_the_viewer_and_is_audited(ids, sql):
+    from dashboard.components.tables import export_csv
+    from layers.access import Viewer
+    from layers.nibin import nibin_guns
+
+    det = Viewer("det-csv", "detective", purpose="case 24-9")
+    before = sql("SELECT coalesce(max(id), 0) FROM audit.event")[0][0]
+    out = export_csv("nibin", det)
+    rows = _csv(out)
+    assert out["filename"].endswith(".csv") and out["type"] == "text/csv"
+    assert rows[0][:3] == ["Newest linked incident", "Status", "Gun"]
+    assert [r[0] for r in rows[1:]] == [r["last_date"] for r in nibin_guns(det)]
+    # The table's own filter and sort are applied again on the server.
+    only = _csv(export_csv("nibin", det, filter_query='{status} contains "unrec"'))
+    assert len(only) == 2 and only[1][1] == "unrecovered"
+    asc = _csv(export_csv("nibin", det, sort_by=[{"column_id": "last_date", "direction": "asc"}]))
+    assert [r[0] for r in asc[1:]] == sorted(r[0] for r in rows[1:])
+    events = sql("""SELECT username, event, record_kind, record_ids, purpose, detail->>'what', detail->>'rows'
+                    FROM audit.event WHERE id > %s AND event = 'export' ORDER BY id""", (before,))
+    assert len(events) == 3
+    user, event, kind, rec_ids, purpose, what, n = events[0]
+    assert (user, kind, purpose, what, n) == ("det-csv", "firearm", "case 24-9", "table nibin", str(len(rows) - 1))
+    assert str(ids["gun_a"]) in rec_ids
+    # A person's guns and the search results, read again through the layers (the query from the server side).
+    guns = _csv(export_csv("person-guns", det, {"person_id": ids["parker"]}))
+    assert len(guns) == 1 + 3 and {r[7] for r in guns[1:]} >= {"T20210000101", "T20210000104"}
+    found = _csv(export_csv("search-dealer", det, {"q": "river guns"}))
+    assert [r[0] for r in found[1:]] == ["RIVER GUNS LLC"]
+    assert len(_csv(export_csv("leads-purchasers", det))) == 2
+
+
+@pytest.mark.parametrize("role", ["press", "commander"])
+def test_csv_export_refused_to_press_and_commander(ids, sql, role):
+    from dashboard.components.tables import SOURCES, export_csv
+    from layers import access
+
+    before = sql("SELECT coalesce(max(id), 0) FROM audit.event")[0][0]
+    for name in SOURCES:
+        with pytest.raises(access.Denied):
+            export_csv(name, access.Viewer("t", role), {"person_id": ids["parker"], "group": 1, "q": "river"})
+    assert sql("SELECT count(*) FROM audit.event WHERE id > %s AND event = 'export'", (before,))[0][0] == 0
+
+
+def test_csv_cells_that_look_like_formulas_are_neutralised(ids):
+    from dashboard.components import tables
+    from layers.access import Viewer
+
+    assert [tables.csv_cell(v) for v in ("=SUM(A1)", "+1", "-2", "@cmd", "plain", 3, -4, None)] == [
+        "'=SUM(A1)", "'+1", "'-2", "'@cmd", "plain", 3, -4, ""]
+    tables.register(tables.Source("test-formula", "t.csv", (tables.Column("a", "A"), tables.Column("b", "B")),
+                                  lambda v, p: [{"a": '=HYPERLINK("http://x","y")', "b": "@SUM(1)"}]))
+    try:
+        rows = _csv(tables.export_csv("test-formula", Viewer("t", "detective")))
+    finally:
+        tables.SOURCES.pop("test-formula")
+    assert rows[1] == ["'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(1)"]
+
+
+def test_journey_shows_the_lead_asked_for(ids):
+    from layers.journey import firearm_journey
+
+    j = firearm_journey(ids["gun_a"], DETECTIVE, lead="NL-T-0001")
+    marked = [s for s in j["timeline"] if s.get("lead")]
+    assert j["lead"]["found"] and j["lead"]["steps"] == [s["step"] for s in marked]
+    assert {s["incident_id"] for s in marked} == {ids["i_mar"], ids["i_apr"]}  # the two casings it joins
+    j2 = firearm_journey(ids["gun_a"], DETECTIVE, lead="NL-T-0002")  # casing -> this gun's test fire
+    assert {s["kind"] for s in j2["timeline"] if s.get("lead")} >= {"incident", "recovery"}
+    assert firearm_journey(ids["gun_a"], DETECTIVE, lead="NL-T-0004")["lead"]["found"] is False
+    assert "lead" not in firearm_journey(ids["gun_a"], DETECTIVE)
