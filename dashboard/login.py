@@ -114,14 +114,20 @@ def second_factor():
         return _page("code.html", "Second factor", enrol=False, username=acct.username, action="/login/code")
     if accounts.verify_totp(acct.id, request.form.get("code", "")):
         return _start_session(acct, session.get("next", "/"), "password+totp")
+    return _wrong_code(acct, "wrong second-factor code", "Second factor",
+                       "That code is not right; try the current one.",
+                       {"enrol": False, "username": acct.username, "action": "/login/code"})
+
+
+def _wrong_code(acct: accounts.Account, reason: str, title: str, message: str, ctx: dict[str, Any]):
+    """A wrong code counts toward the lockout like a wrong password, and is recorded."""
     res = accounts.count_failed_totp(acct.id)
     audit.record(_who(acct.username, acct.role), "locked" if res.reason == "locked now" else "sign-in failed",
-                 outcome="refused", detail={"reason": "wrong second-factor code"})
+                 outcome="refused", detail={"reason": reason})
     if res.reason == "locked now":
         session.clear()
         return _page("login.html", "Sign in", [("danger", _lock_message(None))], status=401, next="/", username="")
-    return _page("code.html", "Second factor", [("danger", "That code is not right; try the current one.")],
-                 status=401, enrol=False, username=acct.username, action="/login/code")
+    return _page("code.html", title, [("danger", message)], status=401, **ctx)
 
 
 def _qr_svg(uri: str) -> str:
@@ -147,15 +153,8 @@ def enrol():
         session.pop("enrol_secret", None)
         audit.record(_who(acct.username, acct.role), "second factor enrolled")
         return _start_session(acct, session.get("next", "/"), "password+totp")
-    res = accounts.count_failed_totp(acct.id)
-    audit.record(_who(acct.username, acct.role), "locked" if res.reason == "locked now" else "sign-in failed",
-                 outcome="refused", detail={"reason": "wrong code while setting up the second factor"})
-    if res.reason == "locked now":
-        session.clear()
-        return _page("login.html", "Sign in", [("danger", _lock_message(None))], status=401, next="/", username="")
-    return _page("code.html", "Set up your second factor",
-                 [("danger", "That code does not match; check the app's clock and try the current code.")],
-                 status=401, **ctx)
+    return _wrong_code(acct, "wrong code while setting up the second factor", "Set up your second factor",
+                       "That code does not match; check the app's clock and try the current code.", ctx)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
