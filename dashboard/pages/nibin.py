@@ -34,8 +34,7 @@ def _group(gun_group: int, lead: str | None) -> html.Div:
     leads = [html.Li([html.Strong(x["lead_id"]), f" ({x['lead_status']}, {x['lead_date']}): ",
                       f"{x['evidence_a']} ↔ {x['evidence_b']}"],
                      className="inv-lead" + (" inv-lead-current" if x["lead_id"] == lead else ""),
-                     id=f"nibin-lead-{x['lead_id']}" if x["lead_id"] == lead else None,
-                     **({"aria-current": "true"} if x["lead_id"] == lead else {}))
+                     **({"id": "nibin-lead-current", "aria-current": "true"} if x["lead_id"] == lead else {}))
              for x in g["leads"]]
     current = next((x for x in g["leads"] if x["lead_id"] == lead), None)
     return html.Div([
