@@ -229,9 +229,9 @@ def _sort_button(label: str, col: str, sort: str, title: str) -> html.Button:
                        className="dt-sort" + (" active" if active else ""), title=title)
 
 
-def _pct(value: float | None) -> str:
+def _pct(value: float | None, before: int | None = None) -> str:
     if value is None:
-        return "–"
+        return "new" if before == 0 else "–"
     return "±0%" if abs(value) < 0.5 else f"{value:+.0f}%"
 
 
@@ -259,15 +259,15 @@ def district_table(rows: list[dict[str, Any]], sort: str, open_panel: str | None
         for key in COLUMN_LABELS:
             rate = r.get(f"{key}_rate")
             cells.append(html.Td([html.Span(_n(r[key]), className="dt-n"), html.Br(),
-                                  html.Span(f"{_pct(r[f'{key}_change'])} vs {_n(r[f'{key}_before'])}"
+                                  html.Span(f"{_pct(r[f'{key}_change'], r[f'{key}_before'])} vs {_n(r[f'{key}_before'])}"
                                             + ("" if rate is None else f" · {rate:.2f}/1k"), className="dt-sub")],
                                  className="num"))
         body.append(html.Tr(cells, id=f"dt-row-{r['district']}",
                             className="dt-selected" if r["district"] == open_panel else None))
     return html.Table([
-        html.Caption("Districts for the map's dates and filters: count, change against the same dates a year "
-                     "earlier (and that count), and per 1,000 residents where the population is known. "
-                     "Choose a header to sort, a district to open its panel."),
+        html.Caption("Count for the map's dates and filters; below it the change from the same dates a year earlier "
+                     "(that count) and the rate per 1,000 residents where known. Sort by any header; open a district "
+                     "by its name."),
         html.Thead(html.Tr(head)), html.Tbody(body)], className="table table-sm district-table", id="district-table")
 
 
