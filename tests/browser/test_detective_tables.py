@@ -73,4 +73,14 @@ def test_nibin_list_lead_journey_sort_and_csv(dash_duo, inv_app, sql):  # noqa: 
     dash_duo.wait_for_contains_text("#nibin-current-lead", "NL-T-0004", timeout=20)
     assert _column(dash_duo, "nibin-scenes", "cc_number") == ["21H00020", "21J00021", "21J00022"]
     assert "NL-T-0004" in dash_duo.find_element("#nibin-lead-current").text
+
+    # The Leads lists and a person's guns are the same tables.
+    parker = sql("SELECT id FROM pii.person WHERE last_name = 'PARKER'")[0][0]
+    dash_duo.driver.get(dash_duo.server_url + "/leads")
+    dash_duo.wait_for_contains_text('#table-leads-purchasers td[data-dash-column="title"]', "PARKER, PAT", timeout=20)
+    dash_duo.driver.get(dash_duo.server_url + f"/person/{parker}")
+    dash_duo.wait_for_element("#table-person-guns td", timeout=20)
+    dash_duo.find_element("#table-person-guns .cga-table-csv").click()
+    guns = list(csv.reader(_wait_file(pathlib.Path(dash_duo.download_path) / "person-traced-guns.csv").open()))
+    assert guns[0][0] == "Firearm" and len(guns) == 1 + 3
     assert dash_duo.get_logs() == [], "browser console errors"
