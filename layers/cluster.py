@@ -195,8 +195,10 @@ def _reachable(u: str, dbname: str = "postgres") -> bool:
     try:
         with psycopg.connect(dsn, connect_timeout=3):
             return True
-    except psycopg.OperationalError:
-        return False
+    except psycopg.OperationalError as exc:
+        # A server that says it is full is running: treating it as stopped would start a second one elsewhere.
+        text = str(exc).lower()
+        return "too many clients" in text or "connection slots" in text
 
 
 def _initdb(bindir: Path, user: str | None) -> dict:
