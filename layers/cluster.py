@@ -223,6 +223,7 @@ def _initdb(bindir: Path, user: str | None) -> dict:
         "listen_addresses = '127.0.0.1'",
         "unix_socket_directories = ''",
         "shared_buffers = 256MB",
+        "max_connections = 200",  # two threaded dashboard workers, loaders, the watcher and the tests
         "work_mem = 32MB",
         "maintenance_work_mem = 256MB",
         "max_wal_size = 2GB",

@@ -72,8 +72,10 @@ def _network_args() -> dict[str, Any]:
 
 @lru_cache(maxsize=8)
 def engine(url: str | None = None) -> Engine:
-    return create_engine(url or cluster.url(), pool_pre_ping=True, pool_recycle=POOL_RECYCLE_S, future=True,
-                         connect_args=_network_args())
+    eng = create_engine(url or cluster.url(), pool_pre_ping=True, pool_recycle=POOL_RECYCLE_S, future=True,
+                        connect_args=_network_args())
+    _made.append(eng)
+    return eng
 
 
 WEB_ROLE = "crimegun_web"
@@ -263,10 +265,12 @@ def _guard(eng: Engine) -> Engine:
 
 
 def _web_engine(url: str | None, read_only: bool) -> Engine:
-    return _guard(create_engine(
+    eng = _guard(create_engine(
         url or cluster.url(), pool_pre_ping=True, pool_size=web_threads(), max_overflow=2,
         pool_timeout=POOL_TIMEOUT_S, pool_recycle=POOL_RECYCLE_S,
         connect_args={"options": _web_options(read_only), **_network_args()}))
+    _made.append(eng)
+    return eng
 
 
 @lru_cache(maxsize=8)
@@ -280,10 +284,16 @@ def web_engine(url: str | None = None) -> Engine:
     return _web_engine(url, read_only=False)
 
 
+_made: list[Engine] = []  # every engine made here, so that a reset can close their pooled connections
+
+
 def reset_engines() -> None:
-    """Forget cached engines (tests point the project at a fresh database)."""
+    """Forget cached engines and close their pooled connections (tests point the project at a fresh
+    database; without closing, each reset would leave its pools' connections open on the server)."""
     for cached in (engine, read_engine, web_engine):
         cached.cache_clear()
+    while _made:
+        _made.pop().dispose()
     with _health_lock:
         _health.clear()
 

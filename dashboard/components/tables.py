@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dash import MATCH, Input, Output, State, callback, dash_table, dcc, html
+from dash import MATCH, Input, Output, State, dash_table, dcc, html
 
 from layers import access
 
@@ -244,13 +244,18 @@ def table(name: str, viewer: access.Viewer | None = None, params: dict[str, Any]
     ], id=f"table-{name}", className="cga-table")
 
 
-@callback(Output({"type": "cga-table-download", "name": MATCH}, "data"),
-          Input({"type": "cga-table-csv", "name": MATCH}, "n_clicks"),
-          State({"type": "cga-table-params", "name": MATCH}, "data"),
-          State({"type": "cga-table", "name": MATCH}, "filter_query"),
-          State({"type": "cga-table", "name": MATCH}, "sort_by"),
-          State({"type": "cga-table-csv", "name": MATCH}, "id"),
-          prevent_initial_call=True)
+def register_callbacks(app) -> None:
+    """The tables' download callback, registered on each app (dashboard/app.py create_app): a module-level
+    @callback would reach only the first app a process builds."""
+    app.callback(Output({"type": "cga-table-download", "name": MATCH}, "data"),
+                 Input({"type": "cga-table-csv", "name": MATCH}, "n_clicks"),
+                 State({"type": "cga-table-params", "name": MATCH}, "data"),
+                 State({"type": "cga-table", "name": MATCH}, "filter_query"),
+                 State({"type": "cga-table", "name": MATCH}, "sort_by"),
+                 State({"type": "cga-table-csv", "name": MATCH}, "id"),
+                 prevent_initial_call=True)(_download)
+
+
 def _download(n_clicks, params, filter_query, sort_by, button_id):
     if not n_clicks:
         from dash import no_update
