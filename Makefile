@@ -4,13 +4,14 @@
 SHELL := /bin/bash
 CG := .venv/bin/crimegun
 
-.PHONY: demo demo-rebuild test lint bench install install-test stop clean-data help
+.PHONY: demo demo-rebuild test lint bench a11y install install-test stop clean-data help
 
 help:
 	@echo "make demo          run the product on synthetic Baltimore at http://127.0.0.1:8050"
 	@echo "make demo-rebuild  regenerate and reload the synthetic data, then serve"
 	@echo "make test          lint + unit, database and browser tests"
 	@echo "make bench         benchmarks on the demo data and a 100x copy built in SQL (print numbers)"
+	@echo "make a11y          the WCAG 2.1 AA audit (axe-core) of every page; lists what is still to fix"
 	@echo "make stop          stop the embedded database"
 
 install:
@@ -39,6 +40,10 @@ test: install-test lint
 bench: install-test
 	$(CG) demo --no-serve
 	.venv/bin/python -m pytest -q -s -p no:cacheprovider tests/bench
+
+a11y: install-test
+	$(CG) db start --quiet
+	.venv/bin/python -m pytest -q -p no:cacheprovider --headless tests/a11y
 
 stop:
 	$(CG) db stop
