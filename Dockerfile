@@ -4,7 +4,9 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     CGA_HOST=0.0.0.0 CGA_PORT=8050 CGA_DATA_DIR=/var/lib/crimegun
 
-# libgdal/proj come with the pyogrio/pyproj wheels. Editable install: the app finds assets/ beside its code.
+# libgdal/proj come with the pyogrio/pyproj wheels. Chromium renders chart exports and briefings (kaleido,
+# print to PDF) on the server. Editable install: the app finds assets/ beside its code.
+RUN apt-get update && apt-get install -y --no-install-recommends chromium && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY crimegun_cli.py ./

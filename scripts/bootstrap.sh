@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Crime Gun Atlas needs on a fresh Debian/Ubuntu machine, and nothing twice:
-#   system packages (PostgreSQL + PostGIS; Chromium + chromedriver with --browser),
+#   system packages (PostgreSQL + PostGIS; Chromium, which renders chart exports and briefings on the
+#   server; chromedriver with --browser, for the browser tests),
 #   then a virtualenv in .venv with the project installed in editable mode.
 # Safe to re-run: each step checks before it acts.
 set -euo pipefail
@@ -15,8 +16,8 @@ missing=()
 # PostgreSQL server binaries and the PostGIS extension files (any installed major version).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || missing+=(postgresql-postgis)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ "$want_browser" = 1 ]; then
-  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fi
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
