@@ -101,12 +101,26 @@ def forbidden_values(sql: Callable, seeds: dict) -> dict[str, set[str]]:
     return out
 
 
+def _file_text(data: bytes) -> str:
+    """What a downloaded file says: a PDF's extracted text (its compressed streams would match names by
+    chance), nothing of a PNG's pixels, any other file as text."""
+    if data[:4] == b"%PDF":
+        import io
+
+        from pypdf import PdfReader
+
+        return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return ""
+    return data.decode("utf-8", "replace")
+
+
 def _downloads(node) -> list[str]:
     """The files a response sends (dcc.Download: base64 content), decoded."""
     out = []
     if isinstance(node, dict):
         if node.get("base64") and isinstance(node.get("content"), str):
-            out.append(base64.b64decode(node["content"]).decode("utf-8", "replace"))
+            out.append(_file_text(base64.b64decode(node["content"])))
         for value in node.values():
             out += _downloads(value)
     elif isinstance(node, list):

@@ -168,10 +168,17 @@ def _page_body(path: str, search: str = "") -> dict:
 def _defaults(clients, ids) -> dict:
     """The values every control starts with, from the pages as the detective and commander get them."""
     found: dict = {}
+    import time
+
     for role in ("detective", "commander"):
         for path in pages(ids):
-            res = _post(clients[role], _page_body(path, f"?focus=firearm:{ids['firearm']}"
-                                                   if path == "/network" else ""))
+            body = _page_body(path, f"?focus=firearm:{ids['firearm']}" if path == "/network" else "")
+            res = _post(clients[role], body)
+            for _ in range(3):  # a busy machine can make the database miss a liveness check: wait, retry
+                if res.status_code != 503:
+                    break
+                time.sleep(2.5)
+                res = _post(clients[role], body)
             if res.status_code == 200:
                 _walk(res.get_json(), found)
     return found
