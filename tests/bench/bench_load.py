@@ -231,6 +231,8 @@ class Client:
         values[("map", "bounds")] = [[lat - half_h / 2, lon - half_w / 2], [lat + half_h / 2, lon + half_w / 2]]
         values[("map", "zoom")] = zoom
         values[("map", "center")] = [lat, lon]
+        # What the browser's viewport filter (assets/js/viewport.js) hands the layers callback.
+        values[("map-viewport", "data")] = {"bounds": values[("map", "bounds")], "zoom": zoom}
         return values
 
 
@@ -289,7 +291,7 @@ def user(url: str, specs: dict, map_props: dict, guns: list[int], seed: int, rea
         if rng.random() < 0.6:
             values = client.map_values(rng)
             timed("map counts", lambda v=values: client.callback(specs["counts"], v, "map-dates.start_date"))
-            timed("map viewport", lambda v=values: client.callback(specs["viewport"], v, "map.bounds"))
+            timed("map viewport", lambda v=values: client.callback(specs["viewport"], v, "map-viewport.data"))
         else:
             gun = rng.choice(guns)
             timed("journey page", lambda g=gun: client.page(f"/firearm/{g}"))
