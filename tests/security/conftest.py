@@ -174,16 +174,9 @@ def leak_app(seeded):
 
 
 def ensure_account(role: str) -> str:
-    from layers.access import accounts
+    from tests.browser.conftest import ensure_account as ensure
 
-    username = f"sec-{role}"
-    if accounts.get(username) is None:
-        accounts.create(username, role, PASSWORD)
-    else:
-        accounts.reset_password(username, PASSWORD)
-        accounts.set_role(username, role)
-        accounts.set_disabled(username, False)
-    return username
+    return ensure(role, f"sec-{role}", PASSWORD)
 
 
 def form_token(html: str) -> str:
