@@ -89,7 +89,7 @@ def shell() -> html.Div:
         _nav(access.current_viewer()),
         html.Div(id="shell-asof", className="shell-asof", role="status", **{"aria-live": "polite"}),
         dcc.Store(id="shell-version"),
-        dcc.Interval(id="shell-tick", interval=5_000),
+        dcc.Interval(id="shell-tick", interval=3_000),  # one cheap version check for the page, whatever it is
         html.Main(dash.page_container, id="main", className="atlas-main"),
     ], className="atlas-shell")
 

@@ -106,8 +106,14 @@ def _is_dash_xhr(path: str) -> bool:
     return path.startswith("/_dash-") or path.startswith("/_reload-hash")
 
 
+# What timers change, and what follows from a new data version: requests set off only by these are not
+# the user's doing.
+BACKGROUND_PROPS = ("shell-version.data", "map-version.data")
+
+
 def _background_only() -> bool:
-    """A Dash request fired by a timer (dcc.Interval), not by the user: it must not keep a session alive."""
+    """A Dash request fired by a timer (dcc.Interval) or by newly loaded data, not by the user: it must not
+    keep a session alive."""
     if request.path != "/_dash-update-component":
         return False
     try:
@@ -115,7 +121,7 @@ def _background_only() -> bool:
     except Exception:  # an unreadable body is not a timer tick
         return False
     changed = body.get("changedPropIds") or []
-    return bool(changed) and all(str(c).endswith(".n_intervals") for c in changed)
+    return bool(changed) and all(str(c).endswith(".n_intervals") or str(c) in BACKGROUND_PROPS for c in changed)
 
 
 def viewer_of_request() -> access.Viewer:

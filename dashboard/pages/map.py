@@ -157,7 +157,6 @@ def layout(**query) -> html.Div:
         dcc.Store(id="map-last", data=last.isoformat()),
         dcc.Store(id="map-version", data=db.data_version()),
         dcc.Interval(id="map-play-tick", interval=1200, disabled=True),
-        dcc.Interval(id="map-refresh", interval=3_000),  # a cheap version check: new loads show within seconds
         sidebar(view, first, last, districts.district_names(), dealers_map.source_states(),
                 districts.any_approximate(), kinds),
         html.Div([html.Div([the_map, status, details], className="map-wrap"), command], className="map-main"),
@@ -243,12 +242,12 @@ def playback(_play, _tick, _back, _fwd, _stop, start_date, end_date, step, frame
     return new, True, "▶ Play", "false"
 
 
-@callback(Output("map-version", "data"), Input("map-refresh", "n_intervals"), State("map-version", "data"),
+@callback(Output("map-version", "data"), Input("shell-version", "data"), State("map-version", "data"),
           prevent_initial_call=True)
-def poll_data_version(_n, known):
-    """Ask cheaply whether a load finished; layers re-query only when it did (the view stays put)."""
-    version = db.data_version()
-    if version == known:
+def follow_data_version(version, known):
+    """The shell checks the data version for every page; layers re-query only when a load finished (the
+    view stays put)."""
+    if version is None or version == known:
         raise dash.exceptions.PreventUpdate
     return version
 
