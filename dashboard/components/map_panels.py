@@ -229,9 +229,11 @@ def _sort_button(label: str, col: str, sort: str, title: str) -> html.Button:
                        className="dt-sort" + (" active" if active else ""), title=title)
 
 
-def _pct(value: float | None, before: int | None = None) -> str:
+def _pct(value: float | None, before: int | None = None, now: int | None = None) -> str:
     if value is None:
-        return "new" if before == 0 else "–"
+        if before == 0:
+            return "±0%" if now == 0 else "new"  # nothing then and nothing now is no change
+        return "–"
     return "±0%" if abs(value) < 0.5 else f"{value:+.0f}%"
 
 
@@ -259,7 +261,7 @@ def district_table(rows: list[dict[str, Any]], sort: str, open_panel: str | None
         for key in COLUMN_LABELS:
             rate = r.get(f"{key}_rate")
             cells.append(html.Td([html.Span(_n(r[key]), className="dt-n"), html.Br(),
-                                  html.Span(f"{_pct(r[f'{key}_change'], r[f'{key}_before'])} vs {_n(r[f'{key}_before'])}"
+                                  html.Span(f"{_pct(r[f'{key}_change'], r[f'{key}_before'], r[key])} vs {_n(r[f'{key}_before'])}"
                                             + ("" if rate is None else f" · {rate:.2f}/1k"), className="dt-sub")],
                                  className="num"))
         body.append(html.Tr(cells, id=f"dt-row-{r['district']}",
