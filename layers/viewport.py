@@ -83,13 +83,11 @@ def _rows(layer: PointLayer, filters: MapFilters, extra_where: str, extra_params
         rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
     if personal and layer.personal_props_sql:
         access.record_access(viewer, "map", layer.key, [r["id"] for r in rows])
-    places = access.point_precision(viewer)
     records = viewer.can("records")
     out = []
     for r in rows:
         r = access.redact(r, viewer)
-        if places is not None:
-            r["lon"], r["lat"] = round(r["lon"], places), round(r["lat"], places)
+        r["lon"], r["lat"] = access.coarse(r["lon"], viewer), access.coarse(r["lat"], viewer)
         if not compact:
             r["url"] = _url(layer, r) if records else None
             if not records:

@@ -29,13 +29,6 @@ from typing import Any
 from layers import settings
 
 ROLES = ("admin", "analyst", "detective", "commander", "press")
-ROLE_HELP = {
-    "admin": "records, accounts and the audit trail",
-    "analyst": "records: people, serials, trace and case numbers, exact addresses",
-    "detective": "records: people, serials, trace and case numbers, exact addresses",
-    "commander": "maps and statistics; points to ~100 m; no people, serials, case numbers or licensee names",
-    "press": "aggregates only: district figures, coarse cells, public charts with small counts suppressed",
-}
 
 # What each role may do. One table, read by every data product through `allowed` / `require`.
 CAPABILITIES: dict[str, frozenset[str]] = {
@@ -47,8 +40,6 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 }
 # Capabilities that need a stated purpose (case number or reason) in a dashboard session.
 PURPOSE_CAPABILITIES = frozenset({"records", "personal"})
-# Kept for callers that ask by role: roles that may see identified records.
-PERSONAL_DATA_ROLES = frozenset(r for r, caps in CAPABILITIES.items() if "personal" in caps)
 
 # Fields that identify a person or a case; blanked for viewers without the `personal` capability.
 PERSONAL_FIELDS = frozenset({

@@ -168,13 +168,6 @@ def reset_totp(username: str) -> Account:
     return _update(username, "totp_secret = NULL, totp_confirmed = false", {})
 
 
-def set_totp(username: str, secret: str, eng: Engine | None = None) -> None:
-    """Store a confirmed TOTP secret (the CLI or the enrolment page, after a correct code)."""
-    with (eng or _owner()).begin() as conn:
-        conn.execute(text("UPDATE auth.account SET totp_secret = :s, totp_confirmed = true WHERE username = :u"),
-                     {"s": secret, "u": check_username(username)})
-
-
 def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
@@ -311,8 +304,3 @@ def oidc_account(subject: str, issuer: str, username: str, display_name: str | N
                          {"r": role, "d": display_name, "i": row["id"]})
         row = _row(conn, "oidc_subject = :k", {"k": key})
     return Account.of(row)
-
-
-def as_dict(a: Account) -> dict[str, Any]:
-    return {"username": a.username, "role": a.role, "disabled": a.disabled, "totp": a.totp_enabled,
-            "source": a.source, "locked_until": a.locked_until, "last_login": a.last_login}

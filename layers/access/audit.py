@@ -23,9 +23,6 @@ from layers import settings
 
 MAX_IDS = 1000  # record ids kept per event; record_count keeps the full number
 
-EVENTS = ("sign-in", "sign-in failed", "sign-out", "locked", "session expired", "second factor enrolled",
-          "purpose", "search", "view", "view journey", "view network", "expand network", "map", "list leads",
-          "export", "admin", "denied")
 
 
 def record(viewer: Any, event: str, *, kind: str | None = None, ids: Iterable[Any] = (), outcome: str = "ok",
