@@ -103,7 +103,13 @@ def scan_once(folder: Path, state: WatchState, settle: float, echo: Callable[[st
     done = loaded_hashes()
     results = []
     for path in ready:
-        digest = file_sha256(path)
+        try:
+            digest = file_sha256(path)
+        except OSError as exc:  # unreadable (permissions) or moved away: say so, keep watching
+            if state.failed.get(str(path)) != "unreadable":
+                echo(f"{path.name}: cannot be read ({exc.strerror or exc}); fix its permissions to load it")
+            state.failed[str(path)] = "unreadable"
+            continue
         if digest in done or state.failed.get(str(path)) == digest:
             continue
         try:

@@ -48,3 +48,23 @@ def test_a_database_that_is_away_means_backing_off(tmp_path, monkeypatch):
     w.watch(tmp_path, interval=2, echo=said.append, should_stop=lambda: calls["n"] >= 6, sleep=slept.append)
     assert slept[:4] == [1.0, 2.0, 4.0, 8.0] and slept[4:] == [2, 2]
     assert sum("not answering" in s for s in said) == 4 and any("answers again" in s for s in said)
+
+
+def test_an_unreadable_file_is_reported_once_and_the_watch_goes_on(tmp_path, monkeypatch):
+    import etl.loader
+    import layers.etl_runs
+
+    f = tmp_path / "alerts.csv"
+    f.write_text("x")
+
+    def unreadable(_path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(etl.loader, "file_sha256", unreadable)
+    monkeypatch.setattr(layers.etl_runs, "loaded_hashes", lambda: set())
+    monkeypatch.setattr(w, "ready_files", lambda *_a, **_k: [f])
+    said: list[str] = []
+    state = w.WatchState()
+    assert w.scan_once(tmp_path, state, 0, said.append) == []
+    assert w.scan_once(tmp_path, state, 0, said.append) == []
+    assert said == ["alerts.csv: cannot be read (Permission denied); fix its permissions to load it"]
