@@ -1,7 +1,7 @@
 """Benchmark: 50 simulated users against `crimegun serve` (gunicorn), the worker model against the old one.
 
-Run with `make bench` (pytest tests/bench -s); never part of `make test`. It prints numbers and
-asserts nothing about times.
+Run with `make bench` (`make bench SCALES=1,10` adds the 10x run); `make test` runs it once as a smoke
+test with 3 users for 3 s. It prints numbers and asserts nothing about times.
 
 The data is a copy of the loaded synthetic Baltimore at scale 1 (CGA_BENCH_SOURCE_URL, else the
 configured database: run `make demo` once first), made in a throwaway database like the other
@@ -19,7 +19,7 @@ the server is stopped. The first 5 s are a warm-up and not counted. Printed per 
 Models measured in the same run: `crimegun serve`'s defaults (gthread workers x threads), the old
 model (2 sync workers, one request at a time each) as the baseline, and any extra "WxT" models in
 CGA_BENCH_LOAD_MODELS (e.g. "4x4,2x16"). CGA_BENCH_LOAD_USERS changes the number of users (50).
-CGA_BENCH_LOAD_SCALE10=1 adds a run on a 10x copy (rows replicated in SQL as in bench_journey);
+SCALES including 10 (or CGA_BENCH_LOAD_SCALE10=1) adds a run on a 10x copy (rows replicated in SQL as in bench_journey);
 it is off by default because building it takes several minutes here.
 The load generator runs on the same machine as the server and takes part of its CPU.
 """
@@ -43,6 +43,7 @@ import psycopg
 import pytest
 
 from layers import cluster, db
+from tests.bench import report as bench_report
 from tests.bench import scaling
 
 pytestmark = pytest.mark.bench
@@ -324,7 +325,7 @@ def _pct(ms: list[float], q: float) -> float:
     return ms[min(len(ms) - 1, int(round(q * (len(ms) - 1))))]
 
 
-def report(label: str, results: dict, say) -> dict[str, float]:
+def report(label: str, results: dict, say, scale: int = 1) -> dict[str, float]:
     say(f"  {label}")
     p95s = {}
     for endpoint in ENDPOINTS:
@@ -336,6 +337,9 @@ def report(label: str, results: dict, say) -> dict[str, float]:
             continue
         p95s[endpoint] = _pct(ms, 0.95)
         p95s[endpoint + " req/s"] = len(ms) / results["elapsed"]
+        bench_report.record("load", f"{endpoint} p95, {label}", _pct(ms, 0.95), "ms", scale=scale,
+                            note=f"{len(ms) / results['elapsed']:.1f} req/s, p50 {statistics.median(ms):.0f} ms, "
+                                 f"errors {errors} of {len(ms)}")
         say(f"    {endpoint:<13} {len(ms):6,} req  {len(ms) / results['elapsed']:6.1f}/s   p50 {statistics.median(ms):7.0f} ms"
             f"   p95 {_pct(ms, 0.95):7.0f} ms   p99 {_pct(ms, 0.99):7.0f} ms   max {ms[-1]:7.0f} ms   errors {errors}")
     if results["error kinds"]:
@@ -345,7 +349,7 @@ def report(label: str, results: dict, say) -> dict[str, float]:
     return p95s
 
 
-def _scale(name: str, label: str, say, monkeypatch) -> None:
+def _scale(name: str, label: str, say, monkeypatch, scale: int = 1) -> None:
     from crimegun_cli import WEB_THREADS, WEB_WORKERS
 
     _account(name, monkeypatch)
@@ -358,12 +362,14 @@ def _scale(name: str, label: str, say, monkeypatch) -> None:
         title = ("old model: 2 sync workers" if model == "sync" else
                  f"gthread {model.replace('x', ' workers x ')} threads" + (" (crimegun serve)" if model == default
                                                                              else ""))
-        measured[model] = report(title, run_model(name, model, guns), say)
+        measured[model] = report(title, run_model(name, model, guns), say, scale)
     new, old = measured[default], measured["sync"]
     for endpoint in ENDPOINTS:
         if endpoint in new and endpoint in old and new[endpoint] > 0:
             say(f"    {endpoint:<13} p95 old/new {old[endpoint] / new[endpoint]:5.1f}x   "
                 f"throughput new/old {new[endpoint + ' req/s'] / old[endpoint + ' req/s']:4.2f}x")
+            bench_report.record("load", f"{endpoint} p95, old model / crimegun serve", old[endpoint] / new[endpoint],
+                                "x", scale=scale, note="ratio measured in the same run; > 1 means serve is faster")
 
 
 def test_bench_load(monkeypatch, capsys):
@@ -377,8 +383,8 @@ def test_bench_load(monkeypatch, capsys):
     say(f"\nbench_load: simulated users against gunicorn on {os.cpu_count()} CPUs (client on the same machine)")
     build_x1(say)
     _scale(X1, "scale 1 (the loaded synthetic Baltimore)", say, monkeypatch)
-    if os.environ.get("CGA_BENCH_LOAD_SCALE10"):
+    if os.environ.get("CGA_BENCH_LOAD_SCALE10") or 10 in bench_report.scales():
         build_x10(say, monkeypatch)
-        _scale(X10, "scale 10 (replicated in SQL from scale 1)", say, monkeypatch)
+        _scale(X10, "scale 10 (replicated in SQL from scale 1)", say, monkeypatch, 10)
     db.reset_engines()
     assert lines
