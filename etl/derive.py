@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from etl import index as trafficking_index
-from layers import db, settings
+from layers import daily, db, settings
 
 # A ShotSpotter alert corroborates a firearm incident this close in space and time.
 MATCH_METERS = 250
@@ -112,7 +112,15 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
     """Run every derivation; return seconds per step, with the clock check as `.clock_check`."""
     dsn = dsn or db.dsn()
     timings = Derived()
-    runs = run_ids or []
+    started = time.perf_counter()
+    with psycopg.connect(dsn) as conn:
+        runs, full, latest = _pending(conn, run_ids or [], full)
+    if latest is not None and not runs and not full:
+        # Nothing loaded since the last derive: every derived value is current.
+        timings["nothing to derive"] = time.perf_counter() - started
+        if echo:
+            echo("  nothing new to derive: every load is already derived")
+        return timings
     with psycopg.connect(dsn) as conn, conn.transaction():
         boundaries_changed = full or bool(conn.execute(
             "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'", (runs,)).fetchone())
@@ -206,6 +214,12 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         started = time.perf_counter()
         timings.clock_check = clock_check(conn)
         timings["clock check"] = time.perf_counter() - started
+        if latest is not None:
+            # The map's counts by day, district and boundary: only the days these runs touched.
+            started = time.perf_counter()
+            daily.refresh(conn, runs, boundaries_changed, echo)
+            daily.mark_current(conn, *latest)
+            timings["daily counts"] = time.perf_counter() - started
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ANALYZE")
     # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow).
@@ -216,8 +230,29 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
     timings["map cells"] = time.perf_counter() - started
     if echo:
         echo(f"  refreshed map cells ({timings['map cells']:.1f}s)")
-    timings.update(trafficking_index.refresh(dsn, run_ids, full, echo))
+    timings.update(trafficking_index.refresh(dsn, runs, full, echo))
     return timings
+
+
+def _pending(conn: psycopg.Connection, run_ids: list[int], full: bool) -> tuple[list[int], bool, tuple | None]:
+    """The runs to derive: those named and every succeeded run loaded since the last derive; whether to
+    recompute everything (asked, or the runs table no longer holds the run the last derive recorded:
+    emptied and reloaded); and (id, token) of the latest succeeded run, which the derive will record as
+    held (None on a database without the derive state of migration 0008: named runs only, as before)."""
+    held = daily.state(conn)
+    if held is None:
+        return run_ids, full, None
+    held_id, held_token = held
+    latest = daily.current_token(conn)
+    if held_token is not None:
+        row = conn.execute("SELECT id::text || ':' || xmin::text FROM etl_run WHERE id = %s", (held_id,)).fetchone()
+        if row is None or row[0] != held_token:
+            full = True
+    elif latest[1] is not None:
+        full = True  # never derived since the upgrade
+    new = [r[0] for r in conn.execute(
+        "SELECT id FROM etl_run WHERE status = 'succeeded' AND id > %s ORDER BY id", (held_id if not full else 0,))]
+    return sorted(set(run_ids) | set(new)), full, latest
 
 
 def _nibin_groups(conn: psycopg.Connection) -> None:

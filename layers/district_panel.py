@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from layers import access, districts
+from layers import access, daily, districts
 from layers.db import read_engine
 from layers.map_filters import LAYERS, MapFilters, where_clause
 
@@ -61,6 +61,16 @@ def periods(start: dt.date, end: dt.date, bin_: str) -> list[str]:
 def _counts_by_boundary(conn, filters: MapFilters, kind: str = "district") -> dict[str, dict[str, int]]:
     if kind not in BOUNDARY_KINDS:
         raise ValueError(f"unknown boundary kind {kind!r}")
+    if daily.usable(conn):
+        out: dict[str, dict[str, int]] = {}
+        for key in MEASURES:
+            if kind == "district":
+                rows = daily.grouped(conn, key, filters, {"name": "district"}, " AND district IS NOT NULL")
+            else:
+                rows = daily.grouped(conn, key, filters, {"name": "area"}, area_kind=kind)
+            for r in rows:
+                out.setdefault(r["name"], {})[key] = r["n"]
+        return out
     parts, params = [], {"kind": kind}
     for i, key in enumerate(MEASURES):
         where, p = where_clause(LAYERS[key], filters, prefix=f"m{i}_")
@@ -166,16 +176,24 @@ def district_panel(district: str, filters: MapFilters, top: int = 5) -> dict[str
         bin_ = bin_for(filters.start, filters.end)
         series: dict[str, dict[str, int]] = {p: {"shootings": 0, "recoveries": 0}
                                              for p in periods(filters.start, filters.end, bin_)}
-        for key, ts in (("shootings", "(p.crime_datetime AT TIME ZONE 'America/New_York')"),
-                        ("recoveries", "p.recovery_date")):
-            w, p = where_clause(LAYERS[key], scoped)
-            for r in conn.execute(text(f"SELECT to_char(date_trunc('{bin_}', {ts}), '{BIN_FORMAT[bin_]}') AS m, "
-                                       f"count(*)::int AS n FROM {LAYERS[key].from_sql} WHERE {w} GROUP BY 1"), p):
-                series.setdefault(r.m, {"shootings": 0, "recoveries": 0})[key] = r.n
-        w, p = where_clause(LAYERS["recoveries"], scoped)
-        states = conn.execute(text(f"""
-            SELECT coalesce(t.source_state, 'unknown') AS state, count(*)::int AS n
-            FROM {LAYERS["recoveries"].from_sql} WHERE {w} GROUP BY 1 ORDER BY n DESC, 1"""), p).mappings().all()
+        if daily.usable(conn):
+            for key in ("shootings", "recoveries"):
+                for r in daily.grouped(conn, key, scoped,
+                                       {"m": f"to_char(date_trunc('{bin_}', day), '{BIN_FORMAT[bin_]}')"}):
+                    series.setdefault(r["m"], {"shootings": 0, "recoveries": 0})[key] = r["n"]
+            states = daily.grouped(conn, "recoveries", scoped, {"state": "coalesce(source_state, 'unknown')"},
+                                   order="n DESC, 1")
+        else:
+            for key, ts in (("shootings", "(p.crime_datetime AT TIME ZONE 'America/New_York')"),
+                            ("recoveries", "p.recovery_date")):
+                w, p = where_clause(LAYERS[key], scoped)
+                for r in conn.execute(text(f"SELECT to_char(date_trunc('{bin_}', {ts}), '{BIN_FORMAT[bin_]}') AS m, "
+                                           f"count(*)::int AS n FROM {LAYERS[key].from_sql} WHERE {w} GROUP BY 1"), p):
+                    series.setdefault(r.m, {"shootings": 0, "recoveries": 0})[key] = r.n
+            w, p = where_clause(LAYERS["recoveries"], scoped)
+            states = conn.execute(text(f"""
+                SELECT coalesce(t.source_state, 'unknown') AS state, count(*)::int AS n
+                FROM {LAYERS["recoveries"].from_sql} WHERE {w} GROUP BY 1 ORDER BY n DESC, 1"""), p).mappings().all()
     counts = {key: {"now": now.get(key, 0), "before": before.get(key, 0),
                     "change": pct_change(now.get(key, 0), before.get(key, 0)),
                     "rate": round(1000.0 * now.get(key, 0) / pop, 2) if pop else None} for key in MEASURES}
@@ -201,6 +219,14 @@ def district_panel(district: str, filters: MapFilters, top: int = 5) -> dict[str
 
 def _table_counts(conn, filters: MapFilters) -> dict[str, dict[str, int]]:
     """Per district: non-fatal shootings, homicides, alerts and recoveries under the filters."""
+    if daily.usable(conn):
+        out: dict[str, dict[str, int]] = {}
+        for key, layer, extra in (("nonfatal", "shootings", " AND kind = 'shooting'"),
+                                  ("homicides", "shootings", " AND kind = 'homicide'"),
+                                  ("alerts", "alerts", ""), ("recoveries", "recoveries", "")):
+            for r in daily.grouped(conn, layer, filters, {"name": "district"}, f"{extra} AND district IS NOT NULL"):
+                out.setdefault(r["name"], {})[key] = r["n"]
+        return out
     parts, params = [], {}
     shootings = LAYERS["shootings"]
     for i, (key, layer, extra) in enumerate((

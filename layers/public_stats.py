@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from layers import access, settings
+from layers import access, daily, settings
 from layers.db import read_engine
 from layers.map_filters import LAYERS, LOCAL_TZ, TTC_BAND_SQL, TTC_BANDS, MapFilters, where_clause
 
@@ -27,7 +27,7 @@ TOP_MAKERS = 10
 
 # How a privately made ("ghost") gun is recognised: the trace came back PRIVATELY_MADE (no retail history),
 # or the maker is a kit or unserialised-frame maker, or the record says it was privately made.
-GHOST_MAKERS = ("PRIVATELY MADE", "POLYMER80", "POLYMER 80", "80 PERCENT ARMS", "JSD SUPPLY", "GHOST GUNNER")
+GHOST_MAKERS = daily.GHOST_MAKERS
 GHOST_SQL = ("(t.trace_status = 'PRIVATELY_MADE' OR upper(coalesce(f.manufacturer, '')) = ANY(:ghost_makers) "
              "OR upper(coalesce(f.manufacturer, '')) LIKE '%PRIVATELY MADE%')")
 
@@ -121,7 +121,12 @@ def _pct(part: int | None, whole: int | None) -> float | None:
     return round(100.0 * part / whole, 1)
 
 
-def _monthly(conn, key: str, f: MapFilters, extra_where: str = "", extra_params: dict | None = None) -> dict[str, int]:
+def _monthly(conn, key: str, f: MapFilters, extra_where: str = "", extra_params: dict | None = None,
+             ghost: bool = False) -> dict[str, int]:
+    """Counts by month 'YYYY-MM' (of privately made guns only when `ghost`, with GHOST_SQL as extra_where)."""
+    if daily.usable(conn):
+        rows = daily.grouped(conn, key, f, {"month": "to_char(day, 'YYYY-MM')"}, " AND ghost" if ghost else "")
+        return {r["month"]: r["n"] for r in rows}
     where, params = where_clause(LAYERS[key], f)
     params.update(extra_params or {})
     sql = (f"SELECT {MONTH_SQL[key]} AS month, count(*)::int AS n FROM {LAYERS[key].from_sql} "
@@ -166,12 +171,16 @@ def source_states(start: dt.date, end: dt.date, districts: Sequence[str] | None 
     where, params = where_clause(LAYERS["recoveries"], f)
     params["home"] = settings.get("CGA_HOME_STATE")
     with read_engine().connect() as conn:
-        rows = conn.execute(text(f"""
-            SELECT t.source_state AS state, count(*)::int AS n FROM {LAYERS["recoveries"].from_sql}
-            WHERE {where} GROUP BY 1 ORDER BY (t.source_state IS NULL), n DESC, 1"""), params).all()
+        if daily.usable(conn):
+            rows = [(r["state"], r["n"]) for r in daily.grouped(
+                conn, "recoveries", f, {"state": "source_state"}, order="(source_state IS NULL), n DESC, 1")]
+        else:
+            rows = [tuple(r) for r in conn.execute(text(f"""
+                SELECT t.source_state AS state, count(*)::int AS n FROM {LAYERS["recoveries"].from_sql}
+                WHERE {where} GROUP BY 1 ORDER BY (t.source_state IS NULL), n DESC, 1"""), params).all()]
     home = params["home"]
-    known = [(r.state, r.n) for r in rows if r.state is not None]
-    unknown = sum(r.n for r in rows if r.state is None)
+    known = [(state, n) for state, n in rows if state is not None]
+    unknown = sum(n for state, n in rows if state is None)
     total_known = sum(n for _, n in known)
     # States too small to show on their own are grouped rather than shown as a row of gaps.
     shown_alone = [(s, n) for s, n in known if access.suppress(n, viewer) is not None]
@@ -200,11 +209,18 @@ def out_of_state_share(start: dt.date, end: dt.date, districts: Sequence[str] | 
     f = _filters(start, end, districts)
     where, params = where_clause(LAYERS["recoveries"], f)
     params["home"] = settings.get("CGA_HOME_STATE")
+    daily_where, daily_params = daily.filter_sql("recoveries", f)
     with read_engine().connect() as conn:
-        r = conn.execute(text(f"""
-            SELECT count(t.source_state)::int AS known,
-                   count(*) FILTER (WHERE t.source_state <> :home)::int AS out_of_state
-            FROM {LAYERS["recoveries"].from_sql} WHERE {where}"""), params).one()
+        if daily.usable(conn):
+            r = conn.execute(text(f"""
+                SELECT coalesce(sum(n) FILTER (WHERE source_state IS NOT NULL), 0)::int AS known,
+                       coalesce(sum(n) FILTER (WHERE source_state <> :home), 0)::int AS out_of_state
+                FROM daily_count WHERE {daily_where}"""), {**daily_params, "home": params["home"]}).one()
+        else:
+            r = conn.execute(text(f"""
+                SELECT count(t.source_state)::int AS known,
+                       count(*) FILTER (WHERE t.source_state <> :home)::int AS out_of_state
+                FROM {LAYERS["recoveries"].from_sql} WHERE {where}"""), params).one()
     known, out = access.suppress(r.known, viewer), access.suppress(r.out_of_state, viewer)
     in_state = access.suppress(r.known - r.out_of_state, viewer)
     share = _pct(out, known) if in_state is not None else None
@@ -217,9 +233,12 @@ def time_to_crime(start: dt.date, end: dt.date, districts: Sequence[str] | None 
     f = _filters(start, end, districts)
     where, params = where_clause(LAYERS["recoveries"], f)
     with read_engine().connect() as conn:
-        counts = {r.band: r.n for r in conn.execute(text(f"""
-            SELECT {TTC_BAND_SQL} AS band, count(*)::int AS n FROM {LAYERS["recoveries"].from_sql}
-            WHERE {where} GROUP BY 1"""), params)}
+        if daily.usable(conn):
+            counts = {r["band"]: r["n"] for r in daily.grouped(conn, "recoveries", f, {"band": "ttc_band"})}
+        else:
+            counts = {r.band: r.n for r in conn.execute(text(f"""
+                SELECT {TTC_BAND_SQL} AS band, count(*)::int AS n FROM {LAYERS["recoveries"].from_sql}
+                WHERE {where} GROUP BY 1"""), params)}
     total = sum(counts.values())
     out = []
     for band in TTC_BANDS:
@@ -234,10 +253,14 @@ def firearm_types(start: dt.date, end: dt.date, districts: Sequence[str] | None 
     f = _filters(start, end, districts)
     where, params = where_clause(LAYERS["recoveries"], f)
     with read_engine().connect() as conn:
-        rows = conn.execute(text(f"""
-            SELECT coalesce(f.firearm_type, 'UNKNOWN') AS firearm_type, count(*)::int AS n
-            FROM {LAYERS["recoveries"].from_sql} WHERE {where} GROUP BY 1 ORDER BY n DESC, 1"""), params).all()
-    return [{"firearm_type": r.firearm_type, "guns": access.suppress(r.n, viewer)} for r in rows]
+        if daily.usable(conn):
+            rows = [(r["firearm_type"], r["n"]) for r in daily.grouped(
+                conn, "recoveries", f, {"firearm_type": "coalesce(kind, 'UNKNOWN')"}, order="n DESC, 1")]
+        else:
+            rows = [tuple(r) for r in conn.execute(text(f"""
+                SELECT coalesce(f.firearm_type, 'UNKNOWN') AS firearm_type, count(*)::int AS n
+                FROM {LAYERS["recoveries"].from_sql} WHERE {where} GROUP BY 1 ORDER BY n DESC, 1"""), params).all()]
+    return [{"firearm_type": kind, "guns": access.suppress(n, viewer)} for kind, n in rows]
 
 
 def top_makers(start: dt.date, end: dt.date, districts: Sequence[str] | None = None,
@@ -260,7 +283,7 @@ def ghost_guns_by_month(start: dt.date, end: dt.date, districts: Sequence[str] |
     viewer = access.require("charts")
     f = _filters(start, end, districts)
     with read_engine().connect() as conn:
-        counts = _monthly(conn, "recoveries", f, f" AND {GHOST_SQL}", {"ghost_makers": list(GHOST_MAKERS)})
+        counts = _monthly(conn, "recoveries", f, f" AND {GHOST_SQL}", {"ghost_makers": list(GHOST_MAKERS)}, ghost=True)
     return [{"month": m, "ghost_guns": access.suppress(counts.get(m, 0), viewer)} for m in _months(f.start, f.end)]
 
 
@@ -274,7 +297,13 @@ def shootings_alerts_by_district(start: dt.date, end: dt.date,
     with read_engine().connect() as conn:
         names = list(f.districts) or list(conn.execute(text(
             "SELECT name FROM boundary WHERE kind = 'district' ORDER BY name")).scalars())
+        use_daily = daily.usable(conn)
         for key, column in (("shootings", "shootings_homicides"), ("alerts", "alerts")):
+            if use_daily:
+                for r in daily.grouped(conn, key, f, {"district": "coalesce(district, 'UNKNOWN')",
+                                                      "month": "to_char(day, 'YYYY-MM')"}):
+                    counts.setdefault((r["district"], r["month"]), {})[column] = r["n"]
+                continue
             where, params = where_clause(LAYERS[key], f)
             for r in conn.execute(text(f"""
                     SELECT coalesce(p.district, 'UNKNOWN') AS district, {MONTH_SQL[key]} AS month, count(*)::int AS n
@@ -308,10 +337,15 @@ def ytd_comparison(start: dt.date, end: dt.date, districts: Sequence[str] | None
                 ("Gun recoveries", "recoveries", ""))
     out = []
     with read_engine().connect() as conn:
+        use_daily = daily.usable(conn)
         for label, key, extra in measures:
             n = {}
             for name, (a, b) in (("now", this), ("before", before)):
-                where, params = where_clause(LAYERS[key], MapFilters(start=a, end=b, districts=f.districts))
+                period = MapFilters(start=a, end=b, districts=f.districts)
+                if use_daily:
+                    n[name] = daily.grouped(conn, key, period, {}, extra.replace("p.category", "kind"))[0]["n"] or 0
+                    continue
+                where, params = where_clause(LAYERS[key], period)
                 n[name] = conn.execute(text(f"SELECT count(*)::int FROM {LAYERS[key].from_sql} WHERE {where}{extra}"),
                                        params).scalar()
             now, was = access.suppress(n["now"], viewer), access.suppress(n["before"], viewer)

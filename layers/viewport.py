@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from layers import access, density, settings
+from layers import access, daily, density, settings
 from layers.db import read_engine
 from layers.map_filters import LAYERS, MapFilters, PointLayer, where_clause
 
@@ -191,8 +191,12 @@ def points_by_id(layer_key: str, filters: MapFilters, ids: list[int],
 
 
 def layer_totals(filters: MapFilters, layer_keys: tuple[str, ...] = tuple(LAYERS)) -> dict[str, int]:
-    """How many rows of each layer match the filters, anywhere (one statement)."""
+    """How many rows of each layer match the filters, anywhere (one statement): summed from the daily
+    counts when they are current, else counted from the points."""
     access.require("map")
+    with read_engine().connect() as conn:
+        if daily.usable(conn):
+            return daily.totals(conn, filters, layer_keys)
     parts, params = [], {}
     for i, key in enumerate(layer_keys):
         layer = LAYERS[key]

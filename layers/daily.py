@@ -1,0 +1,250 @@
+"""The map's layers pre-counted by local day: what whole-city counts, choropleths, the district table and
+panel and the public charts' series sum instead of scanning the incident, alert and recovery tables.
+
+`daily_count` (migration 0008) holds, per layer, local calendar day, district and every value the filters
+narrow by (alert type / shooting category / firearm type, time-to-crime band, source state, in or out of
+state, privately made), the number of points; `daily_area_count` the same per post, neighborhood and CSA
+(each point in the first polygon of the kind, by name, that contains it: the choropleth's own rule).
+A day's counts are exactly what `map_filters.where_clause` selects for that day, because a layer's
+timestamps are compared with local midnights there and cast to the local date here.
+
+Write path: `refresh` (called by etl/derive.py) recomputes the days the given runs touched, or everything
+when boundaries or dealers changed (a district or source state can move for any day), and records the
+data version it holds in `derive_state`. Read path: `usable` says whether the tables hold the current
+data version; while they do not (a load without derive, rows written by hand) callers scan as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy import text
+
+from layers.map_filters import LOCAL_TZ, SHOOTING_CATEGORIES, TTC_BAND_SQL, MapFilters
+
+LAYER_KEYS = ("alerts", "shootings", "recoveries")
+AREA_KINDS = ("post", "neighborhood", "csa")  # boundary kinds counted by polygon (districts: by the point's district)
+# Privately made ("ghost") guns, as layers/public_stats.GHOST_SQL tests them (kept equal: a db test compares).
+GHOST_MAKERS = ("PRIVATELY MADE", "POLYMER80", "POLYMER 80", "80 PERCENT ARMS", "JSD SUPPLY", "GHOST GUNNER")
+_GHOST_ARRAY = "ARRAY[" + ", ".join(f"'{m}'" for m in GHOST_MAKERS) + "]"
+GHOST_FACT_SQL = (f"(t.trace_status = 'PRIVATELY_MADE' OR upper(coalesce(f.manufacturer, '')) = ANY({_GHOST_ARRAY}) "
+                  "OR upper(coalesce(f.manufacturer, '')) LIKE '%%PRIVATELY MADE%%')")  # psycopg: %% is %
+_CATEGORIES = ", ".join(f"'{c}'" for c in SHOOTING_CATEGORIES)
+DIM_COLUMNS = ("layer", "day", "district", "kind", "ttc_band", "source_state", "source_in_state", "ghost")
+
+# One row per point: its layer, local day and dimensions (and geometry for the boundary counts).
+# {time} is the time column of the layer, {cond} an extra restriction (the days being recomputed).
+FACTS = {
+    "alerts": ("SELECT 'alerts'::text AS layer, (p.alert_time AT TIME ZONE '{tz}')::date AS day, "
+               "p.district::text AS district, "
+               "p.alert_type::text AS kind, NULL::text AS ttc_band, NULL::text AS source_state, "
+               "NULL::boolean AS source_in_state, NULL::boolean AS ghost, p.geom "
+               "FROM shot_alert p WHERE p.alert_time IS NOT NULL AND {cond}"),
+    "shootings": ("SELECT 'shootings'::text AS layer, (p.crime_datetime AT TIME ZONE '{tz}')::date AS day, "
+                  "p.district::text AS district, p.category::text AS kind, NULL::text AS ttc_band, NULL::text AS source_state, "
+                  "NULL::boolean AS source_in_state, NULL::boolean AS ghost, p.geom "
+                  f"FROM incident p WHERE p.is_firearm AND p.category IN ({_CATEGORIES}) "
+                  "AND p.crime_datetime IS NOT NULL AND {cond}"),
+    "recoveries": ("SELECT 'recoveries'::text AS layer, p.recovery_date AS day, p.district::text AS district, "
+                   f"f.firearm_type::text AS kind, {TTC_BAND_SQL} AS ttc_band, t.source_state::text AS source_state, "
+                   f"t.source_in_state AS source_in_state, {GHOST_FACT_SQL} AS ghost, p.geom "
+                   "FROM recovery p JOIN trace t ON t.id = p.trace_id JOIN firearm f ON f.id = p.firearm_id "
+                   "WHERE {cond}"),
+}
+TIME_SQL = {"alerts": "p.alert_time", "shootings": "p.crime_datetime", "recoveries": "p.recovery_date"}
+DAY_SQL = {"alerts": f"(p.alert_time AT TIME ZONE '{LOCAL_TZ}')::date",
+           "shootings": f"(p.crime_datetime AT TIME ZONE '{LOCAL_TZ}')::date", "recoveries": "p.recovery_date"}
+
+_scans_only: contextvars.ContextVar[bool] = contextvars.ContextVar("daily_scans_only", default=False)
+
+
+@contextlib.contextmanager
+def scans_only() -> Iterator[None]:
+    """Within this block callers ignore the daily tables and scan (tests compare the two)."""
+    token = _scans_only.set(True)
+    try:
+        yield
+    finally:
+        _scans_only.reset(token)
+
+
+CURRENT_TOKEN_SQL = ("SELECT id::text || ':' || xmin::text FROM etl_run WHERE status = 'succeeded' "
+                     "ORDER BY id DESC LIMIT 1")
+
+
+def usable(conn) -> bool:
+    """Do the daily tables hold the current data version? (`conn`: a SQLAlchemy connection.)"""
+    if _scans_only.get():
+        return False
+    row = conn.execute(text(f"""
+        SELECT (SELECT run_token FROM derive_state) AS held, ({CURRENT_TOKEN_SQL}) AS current,
+               (SELECT last_run_id FROM derive_state) AS last""")).one() \
+        if conn.execute(text("SELECT to_regclass('derive_state')")).scalar() else None
+    return row is not None and row.held is not None and row.held == row.current
+
+
+# -- read path -------------------------------------------------------------------------------------------------
+
+def filter_sql(layer_key: str, f: MapFilters, prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """The conditions on daily rows equal to `map_filters.where_clause(LAYERS[layer_key], f)` on the points."""
+    k = prefix
+    conds = [f"layer = :{k}layer", f"day >= :{k}start", f"day <= :{k}end"]
+    params: dict[str, Any] = {f"{k}layer": layer_key, f"{k}start": f.start, f"{k}end": f.end}
+    if f.districts:
+        conds.append(f"district = ANY(:{k}districts)")
+        params[f"{k}districts"] = list(f.districts)
+    if layer_key == "alerts" and f.alert_types:
+        conds.append(f"kind = ANY(:{k}kinds)")
+        params[f"{k}kinds"] = list(f.alert_types)
+    if layer_key == "recoveries":
+        if f.firearm_types:
+            conds.append(f"kind = ANY(:{k}kinds)")
+            params[f"{k}kinds"] = list(f.firearm_types)
+        if f.ttc_bands:
+            conds.append(f"ttc_band = ANY(:{k}ttc_bands)")
+            params[f"{k}ttc_bands"] = list(f.ttc_bands)
+        if f.source_states:
+            conds.append(f"source_state = ANY(:{k}source_states)")
+            params[f"{k}source_states"] = list(f.source_states)
+        if f.out_of_state_only:
+            conds.append("source_in_state IS FALSE")
+    return " AND ".join(conds), params
+
+
+def totals(conn, f: MapFilters, layer_keys: tuple[str, ...] = LAYER_KEYS) -> dict[str, int]:
+    """How many points of each layer match the filters, anywhere (one statement)."""
+    parts, params = [], {}
+    for i, key in enumerate(layer_keys):
+        where, p = filter_sql(key, f, prefix=f"l{i}_")
+        parts.append(f"(SELECT coalesce(sum(n), 0)::int FROM daily_count WHERE {where}) AS {key}")
+        params.update(p)
+    return dict(conn.execute(text("SELECT " + ", ".join(parts)), params).mappings().one())
+
+
+def grouped(conn, layer_key: str, f: MapFilters, by: dict[str, str], extra: str = "",
+            params: dict[str, Any] | None = None, area_kind: str | None = None,
+            order: str = "") -> list[dict[str, Any]]:
+    """Counts of one layer under the filters grouped by `by` (alias -> SQL on the daily columns, `area` too
+    when `area_kind` is given), with `extra` conditions, sorted by `order`; rows carry the aliases and `n`."""
+    where, p = filter_sql(layer_key, f)
+    p.update(params or {})
+    table = "daily_count"
+    if area_kind:
+        table = "daily_area_count"
+        where += " AND area_kind = :area_kind"
+        p["area_kind"] = area_kind
+    cols = ", ".join(f"{expr} AS {alias}" for alias, expr in by.items())
+    group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(by)))}" if by else ""
+    sql = f"SELECT {cols + ', ' if cols else ''}sum(n)::int AS n FROM {table} WHERE {where}{extra}{group}"
+    if order:
+        sql += f" ORDER BY {order}"
+    return [dict(r) for r in conn.execute(text(sql), p).mappings()]
+
+
+# -- write path ------------------------------------------------------------------------------------------------
+
+def current_token(conn) -> tuple[int, str | None]:
+    """(id, token) of the latest succeeded run (psycopg connection); (0, None) when nothing is loaded."""
+    row = conn.execute(CURRENT_TOKEN_SQL.replace("id::text || ':' || xmin::text", "id, id::text || ':' || xmin::text")
+                       ).fetchone()
+    return (row[0], row[1]) if row else (0, None)
+
+
+def _insert(conn, layer: str, cond: str, params: dict, area_kinds: list[str]) -> None:
+    facts = FACTS[layer].format(tz=LOCAL_TZ, cond=cond)
+    dims = ", ".join(DIM_COLUMNS)
+    conn.execute(f"INSERT INTO daily_count ({dims}, n) SELECT {dims}, count(*)::int FROM ({facts}) x "
+                 f"GROUP BY {', '.join(DIM_COLUMNS)}", params)
+    for kind in area_kinds:
+        conn.execute(f"""
+            INSERT INTO daily_area_count (area_kind, area, {dims}, n)
+            SELECT %(area_kind)s, a.name, {', '.join('x.' + c for c in DIM_COLUMNS)}, count(*)::int
+            FROM ({facts}) x CROSS JOIN LATERAL (
+                SELECT b.name FROM area_piece b WHERE b.kind = %(area_kind)s AND ST_Intersects(b.geom, x.geom)
+                ORDER BY b.name LIMIT 1) a
+            WHERE x.geom IS NOT NULL
+            GROUP BY a.name, {', '.join('x.' + c for c in DIM_COLUMNS)}""", {**params, "area_kind": kind})
+
+
+def _changed_days(conn, layer: str, runs: list[int]) -> list:
+    if layer == "recoveries":
+        sql = ("SELECT DISTINCT p.recovery_date FROM recovery p JOIN trace t ON t.id = p.trace_id "
+               "JOIN firearm f ON f.id = p.firearm_id WHERE t.run_id = ANY(%(runs)s) OR f.run_id = ANY(%(runs)s)")
+    else:
+        table = "shot_alert" if layer == "alerts" else "incident"
+        sql = (f"SELECT DISTINCT {DAY_SQL[layer]} FROM {table} p WHERE p.run_id = ANY(%(runs)s) "
+               f"AND {TIME_SQL[layer]} IS NOT NULL")
+    return [r[0] for r in conn.execute(sql, {"runs": runs})]
+
+
+def _fact_total(conn, layer: str) -> int:
+    sql = {"alerts": "SELECT count(*) FROM shot_alert WHERE alert_time IS NOT NULL",
+           "shootings": f"SELECT count(*) FROM incident WHERE is_firearm AND category IN ({_CATEGORIES}) "
+                        "AND crime_datetime IS NOT NULL",
+           "recoveries": "SELECT count(*) FROM recovery p JOIN trace t ON t.id = p.trace_id "
+                         "JOIN firearm f ON f.id = p.firearm_id"}[layer]
+    return conn.execute(sql).fetchone()[0]
+
+
+def refresh(conn, runs: list[int] | None = None, full: bool = False,
+            echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Bring the daily tables up to date on a psycopg connection (inside the caller's transaction).
+
+    `runs`: the runs loaded since the tables were last refreshed; their days are recomputed. Everything is
+    recomputed when `full`, when a run loaded boundaries (points change district or area), or — for
+    recoveries — dealers (a source state can change for any day). A layer whose counts no longer add up to
+    its points after the partial refresh (a record reloaded onto another day) is recomputed in full.
+    Returns what was done: {layer: 'full' | number of days}."""
+    runs = list(runs or [])
+    kinds = {r[0] for r in conn.execute("SELECT DISTINCT kind FROM etl_run WHERE id = ANY(%s)", (runs,))}
+    full = full or "boundaries" in kinds
+    area_kinds = [r[0] for r in conn.execute(
+        "SELECT DISTINCT kind FROM boundary WHERE kind = ANY(%s) ORDER BY 1", (list(AREA_KINDS),))]
+    conn.execute("""CREATE TEMP TABLE IF NOT EXISTS area_piece ON COMMIT DROP AS
+        SELECT kind, name, ST_Subdivide(geom, 64) AS geom FROM boundary WHERE kind = ANY(%s)""", (list(AREA_KINDS),))
+    conn.execute("CREATE INDEX IF NOT EXISTS area_piece_geom ON area_piece USING gist (geom)")
+    conn.execute("ANALYZE area_piece")
+    done: dict[str, Any] = {}
+    for layer in LAYER_KEYS:
+        started = time.perf_counter()
+        whole = full or (layer == "recoveries" and "dealers" in kinds)
+        if not whole:
+            days = _changed_days(conn, layer, runs) if runs else []
+            if days:
+                conn.execute("DELETE FROM daily_count WHERE layer = %s AND day = ANY(%s)", (layer, days))
+                conn.execute("DELETE FROM daily_area_count WHERE layer = %s AND day = ANY(%s)", (layer, days))
+                lo, hi = min(days), max(days)
+                cond = (f"{TIME_SQL[layer]} >= (%(lo)s::timestamp AT TIME ZONE '{LOCAL_TZ}') "
+                        f"AND {TIME_SQL[layer]} < ((%(hi)s::date + 1)::timestamp AT TIME ZONE '{LOCAL_TZ}') "
+                        if layer != "recoveries" else "p.recovery_date BETWEEN %(lo)s AND %(hi)s ")
+                _insert(conn, layer, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
+                        {"lo": lo, "hi": hi, "days": days}, area_kinds)
+            held = conn.execute("SELECT coalesce(sum(n), 0) FROM daily_count WHERE layer = %s", (layer,)).fetchone()[0]
+            whole = held != _fact_total(conn, layer)
+            done[layer] = len(days)
+        if whole:
+            conn.execute("DELETE FROM daily_count WHERE layer = %s", (layer,))
+            conn.execute("DELETE FROM daily_area_count WHERE layer = %s", (layer,))
+            _insert(conn, layer, "TRUE", {}, area_kinds)
+            done[layer] = "full"
+        if echo:
+            what = "all days" if done[layer] == "full" else f"{done[layer]} days"
+            echo(f"  counted {layer} by day ({what}, {time.perf_counter() - started:.1f}s)")
+    return done
+
+
+def mark_current(conn, run_id: int, token: str | None) -> None:
+    """Record that the derived data (daily tables included) hold every run up to `run_id` (psycopg)."""
+    conn.execute("UPDATE derive_state SET last_run_id = %s, run_token = %s, derived_at = now()", (run_id, token))
+
+
+def state(conn) -> tuple[int, str | None] | None:
+    """(last_run_id, run_token) derived so far, or None on a database without migration 0008 (psycopg)."""
+    if conn.execute("SELECT to_regclass('derive_state')").fetchone()[0] is None:
+        return None
+    row = conn.execute("SELECT last_run_id, run_token FROM derive_state").fetchone()
+    return (row[0], row[1]) if row else (0, None)

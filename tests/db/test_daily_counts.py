@@ -1,0 +1,203 @@
+"""The daily counts (layers/daily.py, migration 0008) against the scans they replace, on a synthetic
+Baltimore spanning the 2023 redistricting: whole-city counts, choropleths of every boundary kind, the
+district table and panel and the public charts, for several filter combinations and periods; the
+incremental refresh after a run, a reloaded record that moved to another day, and a derive with nothing
+to do."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import psycopg
+import pytest
+
+from etl.derive import derive
+from layers import access, daily, district_panel, public_stats, viewport
+from layers.map_filters import MapFilters
+from tests.conftest import build_synthetic_database, drop_database, project_database, query_runner
+
+pytestmark = pytest.mark.db
+
+ANALYST = access.Viewer("daily-test", "analyst", purpose="daily count tests")
+PRESS = access.Viewer("daily-press", "press")
+
+
+@pytest.fixture(scope="module")
+def two_maps_url(database_url, tmp_path_factory):
+    """A small synthetic Baltimore over 2022-2023: points on both police district maps."""
+    url = build_synthetic_database(f"cga_test_{os.getpid()}_daily", tmp_path_factory.mktemp("daily"), seed=23,
+                                   scale=0.04, years=(2022, 2023))
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def city(two_maps_url, monkeypatch):
+    with project_database(two_maps_url, monkeypatch) as url:
+        yield url
+
+
+def dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def filter_sets(q) -> list[MapFilters]:
+    """Periods (a week, a month across New Year, a year, one spanning the 2023 redistricting, a DST change)
+    times filter combinations, with values the data holds."""
+    district = q("SELECT district FROM incident WHERE district IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 2")
+    districts = tuple(r[0] for r in district)
+    alert_type = q("SELECT alert_type FROM shot_alert GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0][0]
+    firearm_type = q("SELECT firearm_type FROM firearm GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0][0]
+    state = q("SELECT source_state FROM trace WHERE source_state IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC "
+              "LIMIT 1")[0][0]
+    periods = [(dt.date(2022, 3, 7), dt.date(2022, 3, 14)), (dt.date(2022, 12, 15), dt.date(2023, 1, 14)),
+               (dt.date(2023, 1, 1), dt.date(2023, 12, 31)), (dt.date(2022, 6, 1), dt.date(2023, 5, 31))]
+    combos = [dict(), dict(districts=districts), dict(alert_types=(alert_type,), firearm_types=(firearm_type,)),
+              dict(ttc_bands=("under 1 year", "unknown"), districts=districts[:1]),
+              dict(source_states=(state,)), dict(out_of_state_only=True)]
+    return [MapFilters(start=a, end=b, **c) for a, b in periods for c in combos]
+
+
+def both(fn, *args, **kwargs):
+    """fn's answer from the daily tables, and from the scans."""
+    from layers.db import read_engine
+
+    with read_engine().connect() as conn:
+        assert daily.usable(conn), "the derived database must hold current daily counts"
+    fast = fn(*args, **kwargs)
+    with daily.scans_only():
+        slow = fn(*args, **kwargs)
+    return fast, slow
+
+
+def test_map_counts_equal_the_scans(city):
+    q = query_runner(city)
+    checked = 0
+    with access.use_viewer(ANALYST):
+        for f in filter_sets(q):
+            fast, slow = both(viewport.layer_totals, f)
+            assert fast == slow, f
+            checked += sum(slow.values())
+            for kind in ("district", "neighborhood", "csa"):
+                fast, slow = both(district_panel.boundary_measures, kind, f)
+                assert fast == slow, (kind, f)
+            fast, slow = both(district_panel.district_table, f)
+            assert fast == slow, f
+    assert checked > 1000, "the filters must select real data"
+
+
+def test_redistricting_counts_each_point_in_its_own_map(city):
+    """Over 2022-2023 the district table holds districts of both maps, as the scans count them."""
+    q = query_runner(city)
+    f = MapFilters(start=dt.date(2022, 1, 1), end=dt.date(2023, 12, 31))
+    with access.use_viewer(ANALYST):
+        fast, slow = both(district_panel.district_table, f)
+    assert fast == slow
+    maps = q("SELECT count(DISTINCT valid_from) FROM boundary WHERE kind = 'district'")[0][0]
+    assert maps == 2, "the fixture must hold both police district maps"
+    moved = q("""SELECT count(*) FROM incident i JOIN boundary b ON b.kind = 'district' AND b.valid_to IS NULL
+                 AND ST_Intersects(b.geom, i.geom)
+                 WHERE i.crime_datetime < '2023-01-01' AND i.district IS DISTINCT FROM b.name""")[0][0]
+    assert moved, "some 2022 points must lie in a differently named district on the 2023 map"
+    with access.use_viewer(ANALYST):
+        halves = [district_panel.district_table(MapFilters(start=a, end=b)) for a, b in
+                  ((dt.date(2022, 1, 1), dt.date(2022, 12, 31)), (dt.date(2023, 1, 1), dt.date(2023, 12, 31)))]
+    for row in fast:
+        for key in district_panel.TABLE_MEASURES:
+            parts = [next((r[key] for r in half if r["district"] == row["district"]), 0) for half in halves]
+            assert row[key] == sum(parts), (row["district"], key)
+
+
+@pytest.mark.parametrize("viewer", [ANALYST, PRESS], ids=["analyst", "press"])
+def test_district_panel_equals_the_scans(city, viewer):
+    q = query_runner(city)
+    names = [r[0] for r in q("SELECT DISTINCT district FROM incident WHERE district IS NOT NULL ORDER BY 1")][:4]
+    with access.use_viewer(viewer):
+        for f in filter_sets(q)[::3]:
+            for name in names:
+                fast, slow = both(district_panel.district_panel, name, f)
+                assert fast == slow, (name, f)
+
+
+@pytest.mark.parametrize("viewer", [ANALYST, PRESS], ids=["analyst", "press"])
+def test_public_charts_equal_the_scans(city, viewer):
+    q = query_runner(city)
+    districts = [q("SELECT district FROM recovery WHERE district IS NOT NULL LIMIT 1")[0][0]]
+    with access.use_viewer(viewer):
+        for start, end in ((dt.date(2022, 1, 1), dt.date(2023, 12, 31)), (dt.date(2023, 2, 10), dt.date(2023, 8, 3))):
+            for ds in (None, districts):
+                for key, fn in public_stats.FUNCTIONS.items():
+                    fast, slow = both(fn, start, end, ds)
+                    assert fast == slow, (key, start, end, ds)
+                fast, slow = both(public_stats.out_of_state_share, start, end, ds)
+                assert fast == slow
+
+
+def _run(conn, kind: str) -> int:
+    return conn.execute("INSERT INTO etl_run (status, kind, layout, file_path, finished_at, rows_read, rows_loaded, "
+                        "rows_updated, rows_duplicate, rows_rejected) VALUES ('succeeded', %s, 'test', 'test', now(), "
+                        "0, 0, 0, 0, 0) RETURNING id", (kind,)).fetchone()[0]
+
+
+def test_incremental_refresh_recomputes_only_the_touched_days(city):
+    """A run adding alerts on two days and moving one shooting to another day: derive recomputes those days
+    (the moved record's old day through the totals check) and the counts equal the scans again."""
+    q = query_runner(city)
+    with psycopg.connect(dsn(city)) as conn:
+        run = _run(conn, "shots")
+        conn.execute("""
+            INSERT INTO shot_alert (agency, source_key, alert_time, alert_type, rounds, geom, source_layout, run_id)
+            SELECT agency, md5(source_key || '-again'), alert_time + interval '1 day', alert_type,
+                   rounds, geom, source_layout, %s FROM shot_alert WHERE alert_time::date IN ('2023-04-10', '2023-04-11')""", (run,))
+        moved = conn.execute("""SELECT id FROM incident WHERE is_firearm AND category = 'shooting'
+                                AND crime_datetime >= '2023-05-01' ORDER BY id LIMIT 1""").fetchone()[0]
+        conn.execute("UPDATE incident SET crime_datetime = crime_datetime - interval '40 days', run_id = %s WHERE id = %s",
+                     (run, moved))
+        conn.commit()
+        touched = daily.refresh(conn, [run])
+        conn.rollback()  # keep the refresh for derive to do: this call only reports what it would recompute
+    assert touched["alerts"] in (1, 2, 3) and touched["recoveries"] == 0
+    assert touched["shootings"] == "full", "the moved shooting's old day is found through the totals"
+    timings = derive(dsn=dsn(city), run_ids=[run])
+    assert "daily counts" in timings
+    f = MapFilters(start=dt.date(2023, 3, 1), end=dt.date(2023, 6, 30))
+    with access.use_viewer(ANALYST):
+        fast, slow = both(viewport.layer_totals, f)
+        assert fast == slow
+        fast, slow = both(district_panel.boundary_measures, "neighborhood", f)
+        assert fast == slow
+    expected = q("SELECT count(*) FROM shot_alert WHERE alert_time >= '2023-03-01 05:00+00' "
+                 "AND alert_time < '2023-07-01 04:00+00'")[0][0]
+    assert fast and expected
+
+
+def test_derive_with_nothing_new_returns_at_once(city):
+    first = derive(dsn=dsn(city))  # derives whatever an earlier test left pending
+    again = derive(dsn=dsn(city))
+    assert "nothing to derive" in again and len(again) == 1, again
+    assert again["nothing to derive"] < 0.5
+    assert first is not None
+
+
+def test_stale_daily_counts_are_not_used(city):
+    """A run not yet derived: readers scan (and get the new rows) until derive catches up."""
+    with psycopg.connect(dsn(city)) as conn:
+        run = _run(conn, "shots")
+        conn.execute("""INSERT INTO shot_alert (agency, source_key, alert_time, alert_type, rounds, geom,
+                        source_layout, run_id) SELECT agency, md5(source_key || '-stale'), alert_time, alert_type,
+                        rounds, geom, source_layout, %s FROM shot_alert WHERE alert_time::date = '2023-09-05'""", (run,))
+        added = conn.execute("SELECT count(*) FROM shot_alert WHERE run_id = %s", (run,)).fetchone()[0]
+        conn.commit()
+    assert added
+    f = MapFilters(start=dt.date(2023, 9, 1), end=dt.date(2023, 9, 30))
+    from layers.db import read_engine
+
+    with access.use_viewer(ANALYST):
+        with read_engine().connect() as conn:
+            assert not daily.usable(conn)
+        stale = viewport.layer_totals(f)
+        derive(dsn=dsn(city))
+        with read_engine().connect() as conn:
+            assert daily.usable(conn)
+        assert viewport.layer_totals(f) == stale
