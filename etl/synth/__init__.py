@@ -12,11 +12,12 @@ from typing import Any
 
 
 def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 2025),
-             scale: float = 1.0, progress: bool = True) -> dict[str, Any]:
-    """Write the synthetic source files into out_dir and return the manifest."""
+             scale: float = 1.0, progress: bool = True, schemes: dict[str, int] | None = None) -> dict[str, Any]:
+    """Write the synthetic source files into out_dir and return the manifest. `schemes` overrides how
+    many of each planted scheme and look-alike the city holds (etl/synth/schemes.py PLAN_KEYS)."""
     from etl.synth.generator import generate as _generate
 
-    return _generate(Path(out_dir), seed=seed, years=years, scale=scale, progress=progress)
+    return _generate(Path(out_dir), seed=seed, years=years, scale=scale, progress=progress, schemes=schemes)
 
 
 def calibration_report(out_dir: Path) -> tuple[str, bool]:

@@ -153,6 +153,12 @@ STRAW_PURCHASERS = 8
 HIGH_RISK_DEALERS = 3                 # two in MD near the city, one out of state
 HIGH_RISK_EXTRA_TRACES = (18, 35)     # extra short-TTC traces per high-risk dealer (scale 1)
 I95_PIPELINES = 4
+SLOW_STRAW_PURCHASERS = 3             # a few guns a year over years, several stores, no multiple sale
+# Innocent look-alikes (ASSUMPTION counts at scale 1 over five years).
+LAWFUL_BIG_DEALERS = 3                # the biggest stores near the city, more traces at the usual TTC
+LAWFUL_BIG_DEALER_EXTRA_TRACES = (80, 150)
+BURGLARY_VICTIMS = 6                  # one owner's 3-6 guns stolen in a reported burglary
+LONG_HELD_OWNERS = 8                  # 2-4 guns bought 5-25 years ago, recovered from the owner
 
 # --- ShotSpotter (domain §2.4) --------------------------------------------------------------
 

@@ -127,10 +127,12 @@ def build_dealers(rng: np.random.Generator, scale: float) -> pd.DataFrame:
 
 
 def choose_sources(rng: np.random.Generator, dealers: pd.DataFrame, n: int,
-                   listed_only: bool = True) -> np.ndarray:
-    """Row indices of the dealers that first sold n crime guns, by region and state mix."""
+                   listed_only: bool = True, regions: dict[str, float] | None = None) -> np.ndarray:
+    """Row indices of the dealers that first sold n crime guns, by region and state mix (`regions`
+    overrides the region shares)."""
+    shares = regions or config.SOURCE_REGION_SHARES
     region = rng.choice(np.array(list(config.SOURCE_REGION_SHARES)), n,
-                        p=list(config.SOURCE_REGION_SHARES.values()))
+                        p=[shares[r] for r in config.SOURCE_REGION_SHARES])
     states = list(config.OUT_OF_STATE_MIX)
     p = np.array(list(config.OUT_OF_STATE_MIX.values()))
     out_state = rng.choice(np.array(states), n, p=p / p.sum())

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from etl.synth import dealers as dealers_mod
-from etl.synth import incidents, nibin, schemes, shipped, shots, traces
+from etl.synth import incidents, nibin, shipped, shots, traces
+from etl.synth import schemes as schemes_mod
 from etl.synth.writer import write_csv
 
 STREAMS = {"dealers": 1, "incidents": 2, "nibin": 3, "schemes": 4, "shots": 5, "traces": 6,
@@ -40,11 +41,13 @@ def _check(years: tuple[int, int], scale: float) -> None:
 
 
 def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 2025),
-             scale: float = 1.0, progress: bool = True) -> dict[str, Any]:
+             scale: float = 1.0, progress: bool = True,
+             schemes: dict[str, int] | None = None) -> dict[str, Any]:
     from tqdm import tqdm
 
     years = (int(years[0]), int(years[1]))
     _check(years, scale)
+    plan = schemes_mod.plan_counts(years, scale, schemes)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for pattern in OWNED_GLOBS:  # stale files of an earlier run with other years would mislead
@@ -87,7 +90,7 @@ def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 20
 
     events = pd.concat([inc.events for inc in year_inc.values()], ignore_index=True)
     use = nibin.assign_guns(_rng(seed, "nibin"), events, end_day)
-    planted, truth = schemes.plant_schemes(_rng(seed, "schemes"), dealers, years, scale)
+    planted, truth = schemes_mod.plant_schemes(_rng(seed, "schemes"), dealers, years, scale, plan)
     bar.update(1)
 
     path = out_dir / "shots" / "shotspotter_alerts.csv"
@@ -99,7 +102,7 @@ def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 20
         bar.update(1)
     done(path, "shots", total)
 
-    trace_files, internals, pool = [], [], None
+    trace_files, internals, written, pool = [], [], [], None
     planted_year = planted["recovery_day"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
     rec_year = use.guns["recovery_day"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
     has_rec = ~np.isnat(use.guns["recovery_day"].to_numpy())
@@ -112,6 +115,8 @@ def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 20
         path = out_dir / "traces" / f"etrace_{year}.csv"
         trace_files.append((path, write_csv(ty.written, path, traces.COLUMNS)))
         internals.append(ty.internal[["kind", "scheme_id", "gun", "trace_number", "recovery_day"]])
+        written.append(ty.written[["trace_number", "serial_number", "restored_serial", "recovery_street",
+                                   "recovery_latitude", "recovery_longitude"]])
         sample = traces.pool_sample(rng, ty.internal)
         pool = sample if pool is None else pd.concat([pool, sample], ignore_index=True)
         bar.update(1)
@@ -120,6 +125,7 @@ def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 20
     nib = internal[internal["kind"] == "nibin"]
     trace_of_gun = dict(zip(nib["gun"].astype(int), nib["trace_number"], strict=True))
     leads, leads_of_gun = nibin.build_leads(_rng(seed, "leads"), use, trace_of_gun, end_day)
+    nibin.add_places(leads, events, pd.concat(written, ignore_index=True))
     path = out_dir / "nibin" / "nibin_leads.csv"
     nibin_rows = write_csv(leads, path, nibin.LEAD_COLUMNS)
     # Load order: boundaries, dealers, incidents, shots, traces, nibin.
@@ -129,8 +135,8 @@ def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 20
     bar.update(1)
 
     _write_ground_truth(out_dir, truth, internal, use, leads, leads_of_gun, trace_of_gun,
-                        seed, years, scale)
-    manifest = {"seed": seed, "years": list(years), "scale": scale,
+                        seed, years, scale, plan)
+    manifest = {"seed": seed, "years": list(years), "scale": scale, "schemes": plan,
                 "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "files": files}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -142,7 +148,7 @@ def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 20
 def _write_ground_truth(out_dir: Path, truth: list[dict], internal: pd.DataFrame, use: nibin.GunUse,
                         leads: pd.DataFrame, leads_of_gun: dict[int, list[str]],
                         trace_of_gun: dict[int, str], seed: int, years: tuple[int, int],
-                        scale: float) -> None:
+                        scale: float, plan: dict[str, int]) -> None:
     by_scheme = internal[internal["scheme_id"] != ""].sort_values("recovery_day", kind="stable")
     numbers = by_scheme.groupby("scheme_id")["trace_number"].apply(list).to_dict()
     schemes_out = []
@@ -164,5 +170,6 @@ def _write_ground_truth(out_dir: Path, truth: list[dict], internal: pd.DataFrame
                        "firearm_trace_number": trace_of_gun.get(gun_id), "case_numbers": cases,
                        "lead_ids": sorted(lead_ids)})
     doc = {"note": "Synthetic ground truth: planted schemes. Never part of the source files.",
-           "seed": seed, "years": list(years), "scale": scale, "schemes": schemes_out + chains}
+           "seed": seed, "years": list(years), "scale": scale, "plan": plan,
+           "schemes": schemes_out + chains}
     (out_dir / "ground_truth.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

@@ -101,6 +101,20 @@ def source_groups(dealers: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
     return np.where(region == "OUT", dealers["PREMISE_STATE"].to_numpy()[idx], region)
 
 
+def _region_shares(planted: dict[str, tuple[int, int]] | None, n_sold: int) -> dict[str, float] | None:
+    """Region shares for the ordinary guns that make up for the planted ones, so that the year's guns
+    together keep the published in-city / rest-of-Maryland / out-of-state split."""
+    if not planted or n_sold <= 0:
+        return None
+    plant = {"CITY": 0, "MD": 0, "OUT": 0}
+    for group, (n, _) in planted.items():
+        plant[group if group in ("CITY", "MD") else "OUT"] += n
+    total = n_sold + sum(plant.values())
+    want = {r: max(0.0, share * total - plant[r]) for r, share in config.SOURCE_REGION_SHARES.items()}
+    s = sum(want.values())
+    return {r: w / s for r, w in want.items()} if s > 0 else None
+
+
 def set_firearms(df: pd.DataFrame, rows: np.ndarray, fa: pd.DataFrame) -> None:
     for c in firearms.FIREARM_COLUMNS:
         df.loc[rows, c] = fa[c].to_numpy()
@@ -147,7 +161,7 @@ def fill_histories(rng: np.random.Generator, df: pd.DataFrame, rows: np.ndarray,
     df.loc[oblit, "serial_obliterated"] = "Y"
 
     sold = rows[np.isin(status, ["COMPLETED", "DEALER_ONLY"])]
-    df.loc[sold, "dealer_idx"] = choose_sources(rng, dealers, len(sold))
+    df.loc[sold, "dealer_idx"] = choose_sources(rng, dealers, len(sold), regions=_region_shares(planted, len(sold)))
     no_rec = rows[status == "NO_RECORD"]
     named = no_rec[rng.random(len(no_rec)) < config.NO_RECORD_DEALER_SHARE]
     closed = closed_dealers(dealers)

@@ -158,7 +158,7 @@ def build_leads(rng: np.random.Generator, use: GunUse, trace_of_gun: dict[int, s
     from etl.synth.writer import iso_dates
 
     df["lead_date"] = iso_dates(df["lead_date"].to_numpy())
-    # Each item's own date; the serial and place columns stay blank (the lab's file does not say).
+    # Each item's own date; serials and places are added by add_places() once the traces exist.
     for side in "ab":
         df[f"evidence_{side}_date"] = iso_dates(df[f"{side}_day"].to_numpy())
         for col in (f"test_fire_serial_{side}", f"evidence_{side}_address", f"evidence_{side}_latitude",
@@ -168,3 +168,42 @@ def build_leads(rng: np.random.Generator, use: GunUse, trace_of_gun: dict[int, s
     for gun_id, lead_id in zip(df["gun"], df["lead_id"], strict=True):
         leads_of_gun.setdefault(int(gun_id), []).append(lead_id)
     return df, leads_of_gun
+
+
+def add_places(leads: pd.DataFrame, events: pd.DataFrame, traced: pd.DataFrame) -> None:
+    # traced: the written trace rows (trace_number, serial_number, restored_serial, recovery_*).
+    """Fill each item's place and a test fire's serial: a casing at its scene (the incident's block and
+    point), a test fire where its gun was recovered, with the gun's serial (the restored one when the
+    lab restored an obliterated serial; blank when it stayed obliterated)."""
+    if not len(leads):
+        return
+    from etl.synth.writer import fixed
+
+    scene = events.drop_duplicates("cc").set_index("cc")
+    gun = traced.drop_duplicates("trace_number").set_index("trace_number")
+    for side in "ab":
+        casing = (leads[f"evidence_{side}_type"] == "CASING").to_numpy()
+        cc = leads[f"case_number_{side}"].to_numpy()
+        tn = leads[f"trace_number_{side}"].to_numpy()
+        at_scene = casing & np.isin(cc, scene.index)
+        test = ~casing & np.isin(tn, gun.index)
+        address = np.full(len(leads), "", dtype=object)
+        lon = np.full(len(leads), np.nan)
+        lat = np.full(len(leads), np.nan)
+        serial = np.full(len(leads), "", dtype=object)
+        if at_scene.any():
+            s = scene.loc[cc[at_scene]]
+            address[at_scene] = s["location"].to_numpy()
+            lon[at_scene], lat[at_scene] = s["lon"].to_numpy(), s["lat"].to_numpy()
+        if test.any():
+            g = gun.loc[tn[test]]
+            address[test] = g["recovery_street"].to_numpy()
+            lon[test] = pd.to_numeric(g["recovery_longitude"], errors="coerce").to_numpy()
+            lat[test] = pd.to_numeric(g["recovery_latitude"], errors="coerce").to_numpy()
+            restored = g["restored_serial"].to_numpy().astype(str)
+            serial[test] = np.where(restored != "", restored, g["serial_number"].to_numpy().astype(str))
+        known = ~np.isnan(lon)
+        leads[f"test_fire_serial_{side}"] = serial
+        leads[f"evidence_{side}_address"] = np.where(known, address, "")
+        leads[f"evidence_{side}_latitude"] = np.where(known, fixed(np.nan_to_num(lat), 6), "")
+        leads[f"evidence_{side}_longitude"] = np.where(known, fixed(np.nan_to_num(lon), 6), "")

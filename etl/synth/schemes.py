@@ -5,7 +5,16 @@
   in other people's hands;
 - high-risk dealers: a few stores (two in Maryland near the city, one or more out of state)
   whose crime guns are many and new;
-- I-95 pipelines: a small ring buying in VA/NC/SC/GA/FL, guns recovered in Baltimore quickly.
+- I-95 pipelines: a small ring buying in VA/NC/SC/GA/FL, guns recovered in Baltimore quickly;
+- slow straw purchasers: a few guns a year over several years at several stores, never a multiple
+  sale, the guns recovered within two years in other people's hands.
+
+And innocent look-alikes (ground-truth entries of type `lookalike_*`, `"innocent": true`), the
+patterns a count-based list mistakes for trafficking:
+- lawful high-volume dealers: big stores with many traces at the usual time-to-crime;
+- burglary victims: one owner's several guns, bought over the years, stolen in one burglary the owner
+  reported, recovered in other hands within months;
+- long-held own guns: an owner's guns bought years ago and recovered from the owner.
 
 Each row is a firearm history (see histories.py) tagged with its scheme id; the tags never reach
 the source files: ground_truth.json lists the trace numbers afterwards.
@@ -70,6 +79,10 @@ def _rows(rng: np.random.Generator, scheme_id: str, person_of_row: list[dict], d
     df["ttc_days"] = ttc
     df["recovery_day"] = df["purchase_day"].to_numpy() + ttc.astype("timedelta64[D]")
     df["multiple_sale"] = np.where(multiple, "Y", "N")
+    # Set by the look-alikes: the gun was recovered from its buyer; the buyer reported it stolen.
+    df["own_gun"] = np.zeros(n, bool)
+    df["plant_stolen_from"] = np.full(n, "", dtype=object)
+    df["plant_stolen_day"] = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     set_firearms(df, np.arange(n), firearms.sample_retail(rng, n, handguns_only=True))
     for f in PERSON_FIELDS:
         df[f"purchaser_{f}"] = [p[f] for p in person_of_row]
@@ -196,21 +209,167 @@ def i95_pipelines(rng: np.random.Generator, dealers: pd.DataFrame, n: int,
     return frames, truth
 
 
+def slow_straw_purchasers(rng: np.random.Generator, dealers: pd.DataFrame, n: int,
+                          start: np.datetime64, end: np.datetime64) -> tuple[list[pd.DataFrame], list[dict]]:
+    """Straw buying spread thin: one to three guns a year for three to five years at two to four stores,
+    purchases weeks apart (no multiple-sale report), each gun recovered 2-24 months later elsewhere."""
+    frames, truth = [], []
+    for k in range(n):
+        state = ("MD", "PA", "MD", "VA")[k % 4]
+        stores = _pick_dealers(rng, dealers, _dealer_pool(dealers, state, near_city=state == "MD"),
+                               int(rng.integers(2, 5)))
+        span = int((end - start).astype(int))
+        first = start - 3 * 365 + int(rng.integers(0, max(1, span)))
+        person = _person(rng, np.datetime64(first, "D"), int(dealers["zip_idx"].iloc[stores[0]]), True)
+        for _ in range(40):
+            years = int(rng.integers(3, 6))
+            purchase: list[np.datetime64] = []
+            for y in range(years):
+                for _ in range(int(rng.integers(1, 4))):
+                    purchase.append(np.datetime64(first, "D") + y * 365 + int(rng.integers(0, 365)))
+            purchase_arr = np.sort(np.array(purchase, dtype="datetime64[D]"))
+            gaps = np.diff(purchase_arr).astype(np.int64)
+            purchase_arr[1:] += np.cumsum(np.maximum(0, 21 - gaps)).astype("timedelta64[D]")  # weeks apart
+            m = len(purchase_arr)
+            df = _rows(rng, f"slow-{k + 1:03d}", [person] * m, stores[rng.integers(0, len(stores), m)],
+                       purchase_arr, _short_ttc(rng, m, 250, 0.6, 60, 730), np.zeros(m, bool))
+            df = _in_range(df, start, end)
+            if len(df) >= 3 and df["dealer_idx"].nunique() > 1:
+                break
+        else:
+            continue
+        frames.append(df)
+        truth.append({"id": f"slow-{k + 1:03d}", "type": "straw_purchaser", "pattern": "slow_several_stores",
+                      "purchaser": _who(person),
+                      "dealer_ffls": sorted({dealers["ffl"].iloc[i] for i in df["dealer_idx"]})})
+    return frames, truth
+
+
+def lawful_big_dealers(rng: np.random.Generator, dealers: pd.DataFrame, n: int, per_dealer: float,
+                       exclude: set[int], start: np.datetime64, end: np.datetime64,
+                       ) -> tuple[list[pd.DataFrame], list[dict]]:
+    """Look-alike: the biggest stores near the city sell even more crime guns, every one to a different
+    ordinary buyer at the usual time-to-crime of its source group and the usual multiple-sale rate."""
+    from etl.synth.histories import sample_ttc_days, source_groups
+
+    frames, truth = [], []
+    pool = np.array([i for i in _dealer_pool(dealers, "MD", near_city=True) if i not in exclude])
+    top = pool[np.argsort(-dealers["weight"].to_numpy()[pool], kind="stable")][: max(n, 1) * 3]
+    for k, dealer in enumerate(top[rng.permutation(len(top))][:n]):
+        m = max(6, int(round(rng.uniform(*config.LAWFUL_BIG_DEALER_EXTRA_TRACES) * per_dealer)))
+        span = int((end - start).astype(int))
+        recovery = start + rng.integers(0, span + 1, m)
+        year = int(np.datetime64(start, "Y").astype(int)) + 1970
+        ttc = sample_ttc_days(rng, source_groups(dealers, np.full(m, dealer)), year)
+        earliest = np.datetime64(f"{config.EARLIEST_PURCHASE_YEAR}-01-01", "D")
+        ttc = np.minimum(ttc, (recovery.astype("datetime64[D]") - earliest).astype(np.int64))
+        purchase = recovery.astype("datetime64[D]") - ttc.astype("timedelta64[D]")
+        people = [_person(rng, d, int(dealers["zip_idx"].iloc[dealer]), False) for d in purchase]
+        df = _rows(rng, f"lawful-dealer-{k + 1:03d}", people, np.full(m, dealer), purchase, ttc,
+                   rng.random(m) < config.MULTIPLE_SALE_SHARE)
+        frames.append(_in_range(df, start, end))
+        truth.append({"id": f"lawful-dealer-{k + 1:03d}", "type": "lookalike_high_volume_dealer",
+                      "innocent": True, "dealer_ffl": dealers["ffl"].iloc[int(dealer)]})
+    return frames, truth
+
+
+def burglary_victims(rng: np.random.Generator, dealers: pd.DataFrame, n: int,
+                     start: np.datetime64, end: np.datetime64) -> tuple[list[pd.DataFrame], list[dict]]:
+    """Look-alike: an owner's three to six guns, bought over two to fifteen years at one to three stores,
+    stolen in one burglary the owner reported the next days, recovered in other hands within a year."""
+    frames, truth = [], []
+    for k in range(n):
+        stores = _pick_dealers(rng, dealers, _dealer_pool(dealers, "MD", near_city=True), int(rng.integers(1, 4)))
+        span = int((end - start).astype(int))
+        burglary = start - 120 + int(rng.integers(0, max(1, span - 60)))
+        m = int(rng.integers(3, 7))
+        held = int(rng.integers(2, 16)) * 365
+        purchase = np.sort(burglary - rng.integers(30, held, m)).astype("datetime64[D]")
+        recovery = burglary + rng.integers(10, 365, m)
+        person = _person(rng, purchase[0], int(dealers["zip_idx"].iloc[stores[0]]), False)
+        df = _rows(rng, f"burglary-{k + 1:03d}", [person] * m, stores[rng.integers(0, len(stores), m)],
+                   purchase, (recovery.astype("datetime64[D]") - purchase).astype(np.int64), np.zeros(m, bool))
+        df["plant_stolen_from"] = "PRIVATE"
+        df["plant_stolen_day"] = np.datetime64(burglary, "D") + int(rng.integers(0, 3))
+        df = _in_range(df, start, end)
+        if len(df) < 2:
+            continue
+        frames.append(df)
+        truth.append({"id": f"burglary-{k + 1:03d}", "type": "lookalike_burglary_victim", "innocent": True,
+                      "purchaser": _who(person), "burglary_date": str(np.datetime64(burglary, "D"))})
+    return frames, truth
+
+
+def long_held_own_guns(rng: np.random.Generator, dealers: pd.DataFrame, n: int,
+                       start: np.datetime64, end: np.datetime64) -> tuple[list[pd.DataFrame], list[dict]]:
+    """Look-alike: an owner's two to four guns bought five to twenty-five years before, recovered from
+    the owner on one day (seized at a call, or turned in)."""
+    frames, truth = [], []
+    for k in range(n):
+        stores = _pick_dealers(rng, dealers, _dealer_pool(dealers, "MD"), int(rng.integers(1, 3)))
+        span = int((end - start).astype(int))
+        recovery = np.datetime64(start + int(rng.integers(0, span + 1)), "D")
+        m = int(rng.integers(2, 5))
+        earliest = np.datetime64(f"{config.EARLIEST_PURCHASE_YEAR}-01-01", "D")
+        ttc = np.minimum(rng.integers(5 * 365, 25 * 365, m), int((recovery - earliest).astype(int)))
+        purchase = recovery - ttc.astype("timedelta64[D]")
+        person = _person(rng, purchase.min(), int(dealers["zip_idx"].iloc[stores[0]]), False)
+        df = _rows(rng, f"own-{k + 1:03d}", [person] * m, stores[rng.integers(0, len(stores), m)],
+                   purchase, ttc, np.zeros(m, bool))
+        df["own_gun"] = True
+        df["ncic_crime_code"] = "5299"
+        frames.append(df)
+        truth.append({"id": f"own-{k + 1:03d}", "type": "lookalike_long_held_own_guns", "innocent": True,
+                      "purchaser": _who(person)})
+    return frames, truth
+
+
+# What a city plants at scale 1 over five years (grows with scale and years); generate(schemes=...)
+# overrides any of these counts exactly (the benchmark varies them).
+PLAN_KEYS = ("straw", "dealer", "pipeline", "slow_straw", "lawful_dealer", "burglary", "own_guns")
+
+
+def plan_counts(years: tuple[int, int], scale: float, plan: dict[str, int] | None = None) -> dict[str, int]:
+    span_factor = (years[1] - years[0] + 1) / 5  # counts are per five years at scale 1
+    # At least one of each kind (both straw patterns, a Maryland and an out-of-state dealer).
+    out = {"straw": max(2, round(config.STRAW_PURCHASERS * scale * span_factor)),
+           "dealer": max(2, round(config.HIGH_RISK_DEALERS * math.sqrt(max(scale, 0.01)))),
+           "pipeline": max(1, round(config.I95_PIPELINES * scale * span_factor)),
+           "slow_straw": max(1, round(config.SLOW_STRAW_PURCHASERS * scale * span_factor)),
+           "lawful_dealer": max(2, round(config.LAWFUL_BIG_DEALERS * math.sqrt(max(scale, 0.01)))),
+           "burglary": max(2, round(config.BURGLARY_VICTIMS * scale * span_factor)),
+           "own_guns": max(2, round(config.LONG_HELD_OWNERS * scale * span_factor))}
+    for key, value in (plan or {}).items():
+        if key not in PLAN_KEYS:
+            raise ValueError(f"unknown scheme count {key!r}; expected one of {', '.join(PLAN_KEYS)}")
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"scheme count {key!r} must be a whole number >= 0, got {value!r}")
+        out[key] = value
+    return out
+
+
 def plant_schemes(rng: np.random.Generator, dealers: pd.DataFrame, years: tuple[int, int],
-                  scale: float) -> tuple[pd.DataFrame, list[dict]]:
+                  scale: float, plan: dict[str, int] | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """All planted histories (recovery dates inside the years) and their ground-truth entries."""
     start = np.datetime64(f"{years[0]}-01-01", "D")
     end = np.datetime64(f"{years[1]}-12-31", "D")
-    span_factor = (years[1] - years[0] + 1) / 5  # counts are per five years at scale 1
-    # At least one of each kind (both straw patterns, a Maryland and an out-of-state dealer).
-    n_straw = max(2, round(config.STRAW_PURCHASERS * scale * span_factor))
-    n_dealer = max(2, round(config.HIGH_RISK_DEALERS * math.sqrt(max(scale, 0.01))))
+    span_factor = (years[1] - years[0] + 1) / 5
+    counts = plan_counts(years, scale, plan)
     per_dealer = max(scale, 0.01) ** 0.5 * span_factor
-    n_pipe = max(1, round(config.I95_PIPELINES * scale * span_factor))
     frames, truth = [], []
-    for f, t in (straw_purchasers(rng, dealers, n_straw, start, end),
-                 high_risk_dealers(rng, dealers, n_dealer, per_dealer, start, end),
-                 i95_pipelines(rng, dealers, n_pipe, start, end)):
+    for f, t in (straw_purchasers(rng, dealers, counts["straw"], start, end),
+                 high_risk_dealers(rng, dealers, counts["dealer"], per_dealer, start, end),
+                 i95_pipelines(rng, dealers, counts["pipeline"], start, end)):
         frames += f
         truth += t
+    # Drawn after the schemes above from the same stream, so those stay as they were.
+    used = {int(i) for f in frames for i in f["dealer_idx"]}
+    for f, t in (slow_straw_purchasers(rng, dealers, counts["slow_straw"], start, end),
+                 lawful_big_dealers(rng, dealers, counts["lawful_dealer"], max(scale, 0.01) * span_factor,
+                                    used, start, end),
+                 burglary_victims(rng, dealers, counts["burglary"], start, end),
+                 long_held_own_guns(rng, dealers, counts["own_guns"], start, end)):
+        frames += f
+        truth += t
+    frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True), truth

@@ -44,6 +44,10 @@ FFL_THEFT_SHARE_OF_DEALER_ONLY = 0.3
 OUT_OF_BUSINESS_SHARE_OF_NAMED_NO_RECORD = 0.6
 RESTORED_SHARE = 0.3
 PRIVATE_THEFT_SHARE = 0.08
+# ATF: traces of guns sold long ago often fail on missing records. ASSUMPTION: a third of completed
+# traces of guns bought more than twenty years before the recovery end as too old to trace.
+TOO_OLD_AFTER_DAYS = 20 * 365
+TOO_OLD_SHARE_OF_OLD = 0.35
 SCENE_NCIC = {"1F": "0999", "9S": "1399", "3AF": "1299", "4A": "1399"}
 OTHER_NCIC = {"5299": 0.62, "3599": 0.17, "7399": 0.08, "1399": 0.07, "1299": 0.04, "0999": 0.02}
 POSSESSOR_RACE = {"B": 0.85, "W": 0.11, "U": 0.03, "A": 0.01}
@@ -100,6 +104,9 @@ def _people_columns(rng: np.random.Generator, df: pd.DataFrame) -> None:
     n_done = int(((df["trace_status"] == "COMPLETED").to_numpy() & ~missing).sum())
     p = min(0.95, config.POSSESSOR_IS_PURCHASER_SHARE * n_done / max(1, int(md.sum())))
     same = md & (rng.random(n) < p)
+    # Planted long-held own guns were recovered from their buyer.
+    if "own_gun" in df:
+        same = same | (df["own_gun"].eq(True).to_numpy() & ~missing)
     for f in PERSON_FIELDS:
         df.loc[same, f"possessor_{f}"] = df.loc[same, f"purchaser_{f}"].to_numpy()
     assoc = make_people(rng, n, rec, "possessor", 0.8, POSSESSOR_RACE)
@@ -195,7 +202,7 @@ def _signals(rng: np.random.Generator, df: pd.DataFrame) -> None:
     status = df["trace_status"].to_numpy().astype(object)
     base = (df["kind"] == "base").to_numpy()
     rec = df["recovery_day"].to_numpy().astype("datetime64[D]")
-    u = rng.random((4, n))
+    u = rng.random((5, n))
     stolen_from = np.full(n, "", dtype=object)
     report = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     # Dealer burglaries: the trace ends at the licensee's theft report, months before the recovery.
@@ -212,6 +219,22 @@ def _signals(rng: np.random.Generator, df: pd.DataFrame) -> None:
     # Closed dealers named on a failed trace: out of business.
     oob = (status == "NO_RECORD") & (df["dealer_idx"].to_numpy() >= 0) & (u[3] < OUT_OF_BUSINESS_SHARE_OF_NAMED_NO_RECORD)
     status[oob] = "OUT_OF_BUSINESS"
+    # Old sales whose dealer records are past retention: some completed traces of guns bought more than
+    # twenty years before end as too old to trace.
+    old = (base & (status == "COMPLETED") & ~np.isnat(purchase)
+           & ((rec - purchase).astype("timedelta64[D]").astype(np.int64) > TOO_OLD_AFTER_DAYS)
+           & (u[4] < TOO_OLD_SHARE_OF_OLD) & (stolen_from == ""))
+    status[old] = "TOO_OLD"  # the dealer is known, the sale record is not: no purchaser, no sale date
+    for f in PERSON_FIELDS:
+        df.loc[old, f"purchaser_{f}"] = np.datetime64("NaT") if f == "dob" else ""
+    df.loc[old, "purchase_day"] = np.datetime64("NaT")
+    df.loc[old, "multiple_sale"] = ""
+    df.loc[old, "ttc_days"] = -1
+    # Planted burglary victims reported their guns stolen.
+    if "plant_stolen_from" in df:
+        planted = df["plant_stolen_from"].fillna("").to_numpy().astype(str) != ""
+        stolen_from[planted] = df["plant_stolen_from"].to_numpy()[planted]
+        report[planted] = df["plant_stolen_day"].to_numpy().astype("datetime64[D]")[planted]
     df["trace_status"] = status
     df["stolen_from"] = stolen_from
     df["reported_stolen"] = np.where(stolen_from != "", "Y", "")

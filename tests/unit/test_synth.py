@@ -165,7 +165,12 @@ def test_trace_rows_are_valid(traces, incidents):
     status = traces["trace_status"].str.upper()
     assert set(status) <= {"COMPLETED", "DEALER_ONLY", "NO_RECORD", "OUT_OF_BUSINESS", "PRE_1968", "TOO_OLD",
                            "SERIAL_PROBLEM", "STOLEN", "PRIVATELY_MADE", "FORM_ERROR", "PENDING"}
-    assert {"STOLEN", "OUT_OF_BUSINESS"} <= set(status)
+    assert {"STOLEN", "OUT_OF_BUSINESS", "TOO_OLD"} <= set(status)
+    # Too old to trace: a small share, the dealer named but no purchaser or sale date.
+    too_old = status == "TOO_OLD"
+    assert 0.002 < too_old.mean() < 0.04
+    assert (traces.loc[too_old, "purchaser_last_name"] == "").all() and (traces.loc[too_old, "purchase_date"] == "").all()
+    assert (traces.loc[too_old, "dealer_ffl"] != "").all()
     # Dealer burglaries are stolen from a licensee; restored serials only on obliterated guns.
     assert (traces.loc[status == "STOLEN", "stolen_from"] == "FFL").all()
     assert set(traces["stolen_from"]) == {"", "FFL", "PRIVATE"}
@@ -333,18 +338,39 @@ def test_nibin_leads_link_real_records(leads, incidents, traces):
     gun = incidents[incidents["CrimeCode"].isin(["1F", "9S"])]
     linked = set(leads["case_number_a"]) | set(leads["case_number_b"])
     assert 0.2 < gun["CCNumber"].isin(linked).mean() < 0.5
+    # Each item's own place; a test fire carries its gun's serial (the restored one after restoration).
+    for side in ("a", "b"):
+        casing = leads[f"evidence_{side}_type"] == "CASING"
+        rows = leads[casing]
+        assert (rows[f"evidence_{side}_address"] != "").all() and (rows[f"test_fire_serial_{side}"] == "").all()
+        assert rows[f"evidence_{side}_latitude"].astype(float).between(39.19, 39.38).all()
+        assert (scenes.loc[rows[f"case_number_{side}"], "Location"].to_numpy()
+                == rows[f"evidence_{side}_address"].to_numpy()).all()
+    t = tr.loc[tf["trace_number_a"]]
+    serial = np.where(t["restored_serial"] != "", t["restored_serial"], t["serial_number"])
+    assert (tf["test_fire_serial_a"].to_numpy() == serial).all() and (tf["test_fire_serial_a"] != "").any()
+    assert (tf["evidence_a_address"].to_numpy() == t["recovery_street"].to_numpy()).all()
 
 
 def test_ground_truth_schemes_are_planted(truth, traces):
     schemes = truth["schemes"]
     kinds = {s["type"] for s in schemes}
-    assert kinds == {"straw_purchaser", "high_risk_dealer", "i95_pipeline", "nibin_chain"}
+    assert kinds == {"straw_purchaser", "high_risk_dealer", "i95_pipeline", "nibin_chain",
+                     "lookalike_high_volume_dealer", "lookalike_burglary_victim", "lookalike_long_held_own_guns"}
+    assert truth["plan"]["straw"] >= 2 and truth["plan"]["lawful_dealer"] >= 2
     tr = traces.set_index("trace_number")
     ttc = (_dates(traces["recovery_date"]) - _dates(traces["purchase_date"])).dt.days
     ttc.index = traces["trace_number"]
     straw = [s for s in schemes if s["type"] == "straw_purchaser"]
-    assert {s["pattern"] for s in straw} == {"one_store", "several_stores"}
-    for s in straw:
+    assert {s["pattern"] for s in straw} == {"one_store", "several_stores", "slow_several_stores"}
+    for s in (x for x in straw if x["pattern"] == "slow_several_stores"):
+        # Slow straw buying: never a multiple sale, purchases weeks apart, several stores, fast guns elsewhere.
+        rows = tr.loc[s["trace_numbers"]]
+        assert (rows["multiple_sale"] == "N").all() and (ttc[s["trace_numbers"]] <= 2 * 365).all()
+        days = np.sort(_dates(rows["purchase_date"]).to_numpy().astype("datetime64[D]"))
+        assert (np.diff(days).astype(int) >= 21).all() and _ffl_key(rows["dealer_ffl"]).nunique() > 1
+        assert (rows["possessor_last_name"].str.upper() != s["purchaser"]["last_name"]).all()
+    for s in (x for x in straw if x["pattern"] != "slow_several_stores"):
         rows = tr.loc[s["trace_numbers"]]
         who = s["purchaser"]
         assert (rows["purchaser_last_name"].str.upper() == who["last_name"]).all()
@@ -367,6 +393,23 @@ def test_ground_truth_schemes_are_planted(truth, traces):
         assert (rows["dealer_state"] == s["source_state"]).all()
         assert (rows["purchaser_state"] == s["source_state"]).all()
         assert (ttc[s["trace_numbers"]] <= 500).all()
+    # Innocent look-alikes: big stores at the usual time-to-crime, burglary victims, owners' own old guns.
+    counts = _ffl_key(traces.loc[traces["dealer_ffl"] != "", "dealer_ffl"]).value_counts()
+    for s in (x for x in schemes if x["type"] == "lookalike_high_volume_dealer"):
+        key = _ffl_key(pd.Series([s["dealer_ffl"]]))[0]
+        assert s["innocent"] and counts[key] >= counts.quantile(0.95)
+        mine = _ffl_key(traces["dealer_ffl"]).eq(key).to_numpy() & traces["purchase_date"].ne("").to_numpy()
+        assert (ttc[mine] < 365).mean() < short_all + 0.25
+    for s in (x for x in schemes if x["type"] == "lookalike_burglary_victim"):
+        rows = tr.loc[s["trace_numbers"]]
+        assert s["innocent"] and len(rows) >= 2 and (rows["stolen_from"] == "PRIVATE").all()
+        assert (_dates(rows["stolen_report_date"]) <= _dates(rows["recovery_date"])).all()
+        assert (rows["purchaser_last_name"].str.upper() == s["purchaser"]["last_name"]).all()
+    for s in (x for x in schemes if x["type"] == "lookalike_long_held_own_guns"):
+        rows = tr.loc[s["trace_numbers"]]
+        assert s["innocent"] and (ttc[s["trace_numbers"]] >= 5 * 365).all()
+        assert (rows["possessor_last_name"] == rows["purchaser_last_name"]).all()
+        assert (rows["possessor_dob"] == rows["purchaser_dob"]).all()
     chains = [s for s in schemes if s["type"] == "nibin_chain"]
     assert any(c["firearm_trace_number"] for c in chains) and any(c["firearm_trace_number"] is None for c in chains)
     for c in chains:
