@@ -1,16 +1,16 @@
 """The map's layers pre-counted by local day: what whole-city counts, choropleths, the district table and
 panel and the public charts' series sum instead of scanning the incident, alert and recovery tables.
 
-`daily_count` (migration 0008) holds, per layer, local calendar day, district and every value the filters
+`derived.daily_count` (migration 0008) holds, per layer, local calendar day, district and every value the filters
 narrow by (alert type / shooting category / firearm type, time-to-crime band, source state, in or out of
-state, privately made), the number of points; `daily_area_count` the same per post, neighborhood and CSA
+state, privately made), the number of points; `derived.daily_area_count` the same per post, neighborhood and CSA
 (each point in the first polygon of the kind, by name, that contains it: the choropleth's own rule).
 A day's counts are exactly what `map_filters.where_clause` selects for that day, because a layer's
 timestamps are compared with local midnights there and cast to the local date here.
 
 Write path: `refresh` (called by etl/derive.py) recomputes the days the given runs touched, or everything
 when boundaries or dealers changed (a district or source state can move for any day), and records the
-data version it holds in `derive_state`. Read path: `usable` says whether the tables hold the current
+data version it holds in `derived.derive_state`. Read path: `usable` says whether the tables hold the current
 data version; while they do not (a load without derive, rows written by hand) callers scan as before.
 """
 
@@ -80,10 +80,10 @@ def usable(conn) -> bool:
     """Do the daily tables hold the current data version? (`conn`: a SQLAlchemy connection.)"""
     if _scans_only.get():
         return False
-    row = conn.execute(text(f"""
-        SELECT (SELECT run_token FROM derive_state) AS held, ({CURRENT_TOKEN_SQL}) AS current,
-               (SELECT last_run_id FROM derive_state) AS last""")).one() \
-        if conn.execute(text("SELECT to_regclass('derive_state')")).scalar() else None
+    if conn.execute(text("SELECT to_regclass('derived.derive_state')")).scalar() is None:
+        return False  # a database not yet upgraded to migration 0008
+    row = conn.execute(text(f"SELECT (SELECT run_token FROM derived.derive_state) AS held, "
+                            f"({CURRENT_TOKEN_SQL}) AS current")).one()
     return row is not None and row.held is not None and row.held == row.current
 
 
@@ -120,7 +120,7 @@ def totals(conn, f: MapFilters, layer_keys: tuple[str, ...] = LAYER_KEYS) -> dic
     parts, params = [], {}
     for i, key in enumerate(layer_keys):
         where, p = filter_sql(key, f, prefix=f"l{i}_")
-        parts.append(f"(SELECT coalesce(sum(n), 0)::int FROM daily_count WHERE {where}) AS {key}")
+        parts.append(f"(SELECT coalesce(sum(n), 0)::int FROM derived.daily_count WHERE {where}) AS {key}")
         params.update(p)
     return dict(conn.execute(text("SELECT " + ", ".join(parts)), params).mappings().one())
 
@@ -132,9 +132,9 @@ def grouped(conn, layer_key: str, f: MapFilters, by: dict[str, str], extra: str 
     when `area_kind` is given), with `extra` conditions, sorted by `order`; rows carry the aliases and `n`."""
     where, p = filter_sql(layer_key, f)
     p.update(params or {})
-    table = "daily_count"
+    table = "derived.daily_count"
     if area_kind:
-        table = "daily_area_count"
+        table = "derived.daily_area_count"
         where += " AND area_kind = :area_kind"
         p["area_kind"] = area_kind
     cols = ", ".join(f"{expr} AS {alias}" for alias, expr in by.items())
@@ -157,11 +157,11 @@ def current_token(conn) -> tuple[int, str | None]:
 def _insert(conn, layer: str, cond: str, params: dict, area_kinds: list[str]) -> None:
     facts = FACTS[layer].format(tz=LOCAL_TZ, cond=cond)
     dims = ", ".join(DIM_COLUMNS)
-    conn.execute(f"INSERT INTO daily_count ({dims}, n) SELECT {dims}, count(*)::int FROM ({facts}) x "
+    conn.execute(f"INSERT INTO derived.daily_count ({dims}, n) SELECT {dims}, count(*)::int FROM ({facts}) x "
                  f"GROUP BY {', '.join(DIM_COLUMNS)}", params)
     for kind in area_kinds:
         conn.execute(f"""
-            INSERT INTO daily_area_count (area_kind, area, {dims}, n)
+            INSERT INTO derived.daily_area_count (area_kind, area, {dims}, n)
             SELECT %(area_kind)s, a.name, {', '.join('x.' + c for c in DIM_COLUMNS)}, count(*)::int
             FROM ({facts}) x CROSS JOIN LATERAL (
                 SELECT b.name FROM area_piece b WHERE b.kind = %(area_kind)s AND ST_Intersects(b.geom, x.geom)
@@ -215,20 +215,22 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
         if not whole:
             days = _changed_days(conn, layer, runs) if runs else []
             if days:
-                conn.execute("DELETE FROM daily_count WHERE layer = %s AND day = ANY(%s)", (layer, days))
-                conn.execute("DELETE FROM daily_area_count WHERE layer = %s AND day = ANY(%s)", (layer, days))
+                conn.execute("DELETE FROM derived.daily_count WHERE layer = %s AND day = ANY(%s)", (layer, days))
+                conn.execute("DELETE FROM derived.daily_area_count WHERE layer = %s AND day = ANY(%s)",
+                             (layer, days))
                 lo, hi = min(days), max(days)
                 cond = (f"{TIME_SQL[layer]} >= (%(lo)s::timestamp AT TIME ZONE '{LOCAL_TZ}') "
                         f"AND {TIME_SQL[layer]} < ((%(hi)s::date + 1)::timestamp AT TIME ZONE '{LOCAL_TZ}') "
                         if layer != "recoveries" else "p.recovery_date BETWEEN %(lo)s AND %(hi)s ")
                 _insert(conn, layer, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
                         {"lo": lo, "hi": hi, "days": days}, area_kinds)
-            held = conn.execute("SELECT coalesce(sum(n), 0) FROM daily_count WHERE layer = %s", (layer,)).fetchone()[0]
+            held = conn.execute("SELECT coalesce(sum(n), 0) FROM derived.daily_count WHERE layer = %s",
+                                (layer,)).fetchone()[0]
             whole = held != _fact_total(conn, layer)
             done[layer] = len(days)
         if whole:
-            conn.execute("DELETE FROM daily_count WHERE layer = %s", (layer,))
-            conn.execute("DELETE FROM daily_area_count WHERE layer = %s", (layer,))
+            conn.execute("DELETE FROM derived.daily_count WHERE layer = %s", (layer,))
+            conn.execute("DELETE FROM derived.daily_area_count WHERE layer = %s", (layer,))
             _insert(conn, layer, "TRUE", {}, area_kinds)
             done[layer] = "full"
         if echo:
@@ -239,12 +241,13 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
 
 def mark_current(conn, run_id: int, token: str | None) -> None:
     """Record that the derived data (daily tables included) hold every run up to `run_id` (psycopg)."""
-    conn.execute("UPDATE derive_state SET last_run_id = %s, run_token = %s, derived_at = now()", (run_id, token))
+    conn.execute("UPDATE derived.derive_state SET last_run_id = %s, run_token = %s, derived_at = now()",
+                 (run_id, token))
 
 
 def state(conn) -> tuple[int, str | None] | None:
     """(last_run_id, run_token) derived so far, or None on a database without migration 0008 (psycopg)."""
-    if conn.execute("SELECT to_regclass('derive_state')").fetchone()[0] is None:
+    if conn.execute("SELECT to_regclass('derived.derive_state')").fetchone()[0] is None:
         return None
-    row = conn.execute("SELECT last_run_id, run_token FROM derive_state").fetchone()
+    row = conn.execute("SELECT last_run_id, run_token FROM derived.derive_state").fetchone()
     return (row[0], row[1]) if row else (0, None)

@@ -215,7 +215,7 @@ def out_of_state_share(start: dt.date, end: dt.date, districts: Sequence[str] | 
             r = conn.execute(text(f"""
                 SELECT coalesce(sum(n) FILTER (WHERE source_state IS NOT NULL), 0)::int AS known,
                        coalesce(sum(n) FILTER (WHERE source_state <> :home), 0)::int AS out_of_state
-                FROM daily_count WHERE {daily_where}"""), {**daily_params, "home": params["home"]}).one()
+                FROM derived.daily_count WHERE {daily_where}"""), {**daily_params, "home": params["home"]}).one()
         else:
             r = conn.execute(text(f"""
                 SELECT count(t.source_state)::int AS known,

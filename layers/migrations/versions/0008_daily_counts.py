@@ -34,24 +34,29 @@ DIMS = """
     n integer NOT NULL"""
 
 
+WEB = "crimegun_web"
+
+
 def upgrade() -> None:
-    op.execute(f"CREATE TABLE daily_count ({DIMS})")
-    op.execute("CREATE INDEX ix_daily_count_layer_day ON daily_count (layer, day)")
+    # Its own schema: derived data, rebuilt by derive, not part of the loaded model (layers/schema.py).
+    op.execute("CREATE SCHEMA IF NOT EXISTS derived")
+    op.execute(f"CREATE TABLE derived.daily_count ({DIMS})")
+    op.execute("CREATE INDEX ix_daily_count_layer_day ON derived.daily_count (layer, day)")
     # The same counts by boundary (post, neighborhood, CSA): each point in the first polygon of the kind
     # (by name) that contains it, as the choropleth's spatial join counts it.
-    op.execute(f"CREATE TABLE daily_area_count (area_kind text NOT NULL, area text NOT NULL, {DIMS})")
-    op.execute("CREATE INDEX ix_daily_area_count_kind_layer_day ON daily_area_count (area_kind, layer, day)")
+    op.execute(f"CREATE TABLE derived.daily_area_count (area_kind text NOT NULL, area text NOT NULL, {DIMS})")
+    op.execute("CREATE INDEX ix_daily_area_count_kind_layer_day ON derived.daily_area_count (area_kind, layer, day)")
     op.execute("""
-        CREATE TABLE derive_state (
+        CREATE TABLE derived.derive_state (
             id boolean PRIMARY KEY DEFAULT true CHECK (id),
             last_run_id integer NOT NULL DEFAULT 0,
             run_token text,
             derived_at timestamptz)""")
     # No token: the first derive after the upgrade recomputes everything.
-    op.execute("INSERT INTO derive_state (id, last_run_id, run_token) VALUES (true, 0, NULL)")
+    op.execute("INSERT INTO derived.derive_state (id, last_run_id, run_token) VALUES (true, 0, NULL)")
+    op.execute(f"GRANT USAGE ON SCHEMA derived TO {WEB}")
+    op.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA derived TO {WEB}")
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE IF EXISTS derive_state")
-    op.execute("DROP TABLE IF EXISTS daily_area_count")
-    op.execute("DROP TABLE IF EXISTS daily_count")
+    op.execute("DROP SCHEMA IF EXISTS derived CASCADE")
