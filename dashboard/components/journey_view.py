@@ -110,12 +110,12 @@ def path_map(path: list[dict[str, Any]], districts_geojson: dict | None, summary
     far = (path[0]["kind"] == "dealer" and scenes
            and haversine_km((path[0]["lat"], path[0]["lon"]), (scenes[0]["lat"], scenes[0]["lon"])) > 40)
     maps = [html.Div(_leaflet_map(path, districts_geojson, "journey-map", (560, 400)), className="inv-map",
-                     role="img", **{"aria-label": "Map of the firearm's path. " + summary})]
+                     role="region", **{"aria-label": "Map of the firearm's path. " + summary})]
     if far:
         maps.append(html.Div([
             html.Div("The scenes in Baltimore, close up", className="inv-map-caption"),
             html.Div(_leaflet_map(scenes, districts_geojson, "journey-map-scenes", (560, 330)),
-                     className="inv-map inv-map-scenes", role="img",
+                     className="inv-map inv-map-scenes", role="region",
                      **{"aria-label": "Close-up map of the scenes in the city, numbered as in the list below."}),
         ]))
     return html.Figure([

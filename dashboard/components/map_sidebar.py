@@ -42,6 +42,13 @@ def _checklist(id_: str, options: dict[str, str] | list[str], value: list[str]) 
                          inputClassName="form-check-input me-1", labelClassName="form-check-label d-block")
 
 
+def _group(legend_text: str, control: Any, id_: str | None = None, legend_class: str = "mt-1") -> html.Fieldset:
+    """Radio buttons or checkboxes named as a group: a fieldset whose legend reads like the other labels."""
+    extra = {"id": id_} if id_ else {}
+    return html.Fieldset([html.Legend(legend_text, className=f"form-label small mb-0 {legend_class}"), control],
+                         className="side-fieldset", **extra)
+
+
 def layer_block(key: str) -> html.Div:
     """Count (and comparison) line plus legend for one point layer."""
     legends = {
@@ -101,9 +108,10 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
                  _checklist("map-compare", {"on": "Compare with the same dates a year earlier"},
                             ["on"] if view["compare"] else [])),
         _section("Playback",
-                 dcc.RadioItems(id="map-step", options=[{"label": v, "value": k} for k, v in STEPS.items()],
-                                value=view["step"], inline=True, className="side-radio",
-                                inputClassName="form-check-input me-1", labelClassName="me-3"),
+                 _group("Step", dcc.RadioItems(id="map-step", options=[{"label": v, "value": k} for k, v in STEPS.items()],
+                                               value=view["step"], inline=True, className="side-radio",
+                                               inputClassName="form-check-input me-1", labelClassName="me-3"),
+                        legend_class="mt-0"),
                  _checklist("map-cumulative", {"on": "Cumulative (grow from the start date)"},
                             ["on"] if view["cumulative"] else []),
                  html.Div([
@@ -118,15 +126,15 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
                  ], className="preset-row"),
                  html.Div(id="map-play-label", className="side-note", **{"aria-live": "polite"})),
         _section("Layers",
-                 _checklist("map-layers", LAYER_LABELS, view["layers"]),
+                 _group("Layers shown", _checklist("map-layers", LAYER_LABELS, view["layers"]), legend_class="visually-hidden"),
                  html.Div([layer_block(k) for k in ("alerts", "shootings", "recoveries")],
                           **{"aria-live": "polite"}),
-                 html.Label("Colour recoveries by", htmlFor="map-color-by", className="form-label small mb-0 mt-1"),
-                 dcc.RadioItems(id="map-color-by", options=[{"label": "Source", "value": "source"},
-                                                            {"label": "Time-to-crime", "value": "ttc"},
-                                                            {"label": "Type", "value": "kind"}],
-                                value="source", inline=True, className="side-radio",
-                                inputClassName="form-check-input me-1", labelClassName="me-3"),
+                 _group("Colour recoveries by",
+                        dcc.RadioItems(id="map-color-by", options=[{"label": "Source", "value": "source"},
+                                                                   {"label": "Time-to-crime", "value": "ttc"},
+                                                                   {"label": "Type", "value": "kind"}],
+                                       value="source", inline=True, className="side-radio",
+                                       inputClassName="form-check-input me-1", labelClassName="me-3")),
                  html.Div([html.Span("Source dealers: ", className="fw-semibold"),
                            html.Span(id="count-dealers", className="layer-count")]),
                  legend("Dealers (size = traced guns) and flows (width = guns)",
@@ -136,16 +144,17 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
                                        className="btn btn-outline-secondary btn-sm"),
                            html.Button("City view", id="map-city", n_clicks=0, type="button",
                                        className="btn btn-outline-secondary btn-sm")], className="preset-row"),
-                 html.Label("Density cells (one layer at a time, so they stay readable)",
-                            className="form-label small mb-0 mt-1"),
-                 dcc.RadioItems(id="map-density-layer", options=[{"label": LAYER_LABELS[k], "value": k}
-                                                                 for k in ("alerts", "shootings", "recoveries")],
-                                value=view["density_layer"], className="side-radio",
-                                inputClassName="form-check-input me-1", labelClassName="d-block"),
-                 dcc.RadioItems(id="map-display", options=[
-                     {"label": "Its points where few enough, else cells", "value": "auto"},
-                     {"label": "Always as density cells", "value": "cells"}], value=view["display"],
-                     className="side-radio", inputClassName="form-check-input me-1", labelClassName="d-block"),
+                 _group("Density cells (one layer at a time, so they stay readable)",
+                        dcc.RadioItems(id="map-density-layer", options=[{"label": LAYER_LABELS[k], "value": k}
+                                                                        for k in ("alerts", "shootings", "recoveries")],
+                                       value=view["density_layer"], className="side-radio",
+                                       inputClassName="form-check-input me-1", labelClassName="d-block")),
+                 _group("How to draw that layer",
+                        dcc.RadioItems(id="map-display", options=[
+                            {"label": "Its points where few enough, else cells", "value": "auto"},
+                            {"label": "Always as density cells", "value": "cells"}], value=view["display"],
+                            className="side-radio", inputClassName="form-check-input me-1", labelClassName="d-block"),
+                        legend_class="visually-hidden"),
                  html.Div(id="density-legend"),
                  boundary_selector(boundary_kinds or ["district"], view.get("boundary", "district")),
                  html.Label("Choropleth measure", htmlFor="map-measure", className="form-label small mb-0 mt-1"),
@@ -159,13 +168,12 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
                  html.Label("District", htmlFor="map-district", className="form-label small mb-0"),
                  dcc.Dropdown(id="map-district", options=districts, value=view["districts"], multi=True,
                               placeholder="All districts"),
-                 html.Div("Alert type", className="form-label small mb-0 mt-1"),
-                 _checklist("map-alert-types", list(ALERT_TYPES), view["alert_types"]),
+                 _group("Alert type", _checklist("map-alert-types", list(ALERT_TYPES), view["alert_types"])),
                  html.Label("Firearm type (recoveries)", htmlFor="map-firearm-types", className="form-label small mb-0 mt-1"),
                  dcc.Dropdown(id="map-firearm-types", options=[{"label": t.title(), "value": t} for t in FIREARM_TYPES],
                               value=view["firearm_types"], multi=True, placeholder="All types"),
-                 html.Div("Time-to-crime band (recoveries)", className="form-label small mb-0 mt-1"),
-                 _checklist("map-ttc", {b: b for b in TTC_BANDS}, view["ttc_bands"]),
+                 _group("Time-to-crime band (recoveries)", _checklist("map-ttc", {b: b for b in TTC_BANDS},
+                                                                     view["ttc_bands"])),
                  html.Label("Source state (recoveries)", htmlFor="map-source-states", className="form-label small mb-0 mt-1"),
                  dcc.Dropdown(id="map-source-states", options=states, value=view["source_states"], multi=True,
                               placeholder="All states"),

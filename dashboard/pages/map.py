@@ -143,9 +143,12 @@ def layout(**query) -> html.Div:
                               title="One printable page per district (the districts chosen under Filters, or all)"),
                   html.Span(id="map-briefing-status", className="side-note", role="status"),
                   dcc.Download(id="map-briefing-download")], className="command-head"),
-        html.Div([html.Div(id="command-table", className="command-table"),
-                  html.Div([html.H2("Where the guns came from", className="command-title"),
-                            html.Div(id="source-ranking")], className="command-sources", id="command-sources")],
+        # Both panes scroll on their own: each is a named region that takes focus, so the keyboard scrolls it.
+        html.Div([html.Div(id="command-table", className="command-table", tabIndex=0, role="region",
+                           **{"aria-label": "District table"}),
+                  html.Div([html.H2("Where the guns came from", className="command-title", id="sources-title"),
+                            html.Div(id="source-ranking")], className="command-sources", id="command-sources",
+                           tabIndex=0, role="region", **{"aria-labelledby": "sources-title"})],
                  className="command-body"),
     ], className="command-view", id="command-view", **{"aria-labelledby": "command-title"})
     return html.Div([

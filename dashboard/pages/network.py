@@ -44,9 +44,11 @@ def layout(focus: str | None = None, **_query) -> html.Div:
         html.Div(error, className="alert alert-warning") if error else None,
         None if focus else html.P("Open a network from a firearm, person, dealer or incident page, or from "
                                   "a search result.", className="inv-note", id="network-no-focus"),
-        html.Label("Hops from the focus", htmlFor="network-hops", className="form-label fw-semibold mt-2"),
-        dcc.RadioItems(id="network-hops", options=[{"label": f" {n}", "value": n} for n in (1, 2, 3)], value=2,
-                       inline=True, inputClassName="me-1", labelClassName="me-3"),
+        html.Fieldset([
+            html.Legend("Hops from the focus", className="form-label fw-semibold mt-2 fs-6"),
+            dcc.RadioItems(id="network-hops", options=[{"label": f" {n}", "value": n} for n in (1, 2, 3)], value=2,
+                           inline=True, inputClassName="me-1", labelClassName="me-3"),
+        ]),
         html.Fieldset([
             html.Legend("Relations", className="form-label fw-semibold mt-2 fs-6"),
             dcc.Checklist(id="network-relations", options=[{"label": f" {r}", "value": r} for r in net.RELATIONS],

@@ -1,0 +1,112 @@
+/* Corrections to the markup Dash's own components render, for WCAG 2.1 AA (Dash 4.4: none of these
+   components takes ARIA props, so the page cannot pass them). Each correction keeps the component's own
+   keyboard handling; tests/browser/test_keyboard.py operates every kind by keyboard after it.
+
+   - RadioItems / Checklist render native radios and checkboxes inside role="option" labels of a
+     role="listbox": interactive controls nested in interactive roles, and a listbox with no name.
+     Native inputs need no ARIA: the option roles go, the list becomes a radiogroup / group named by
+     the <label for=...> that the page gives it (or by the fieldset's legend around it).
+   - Dropdown puts a focusable <input aria-hidden="true"> before its button (a Safari work-around that
+     forwards focus). The button itself becomes the tab stop (an explicit tabindex="0" is tabbable in
+     Safari too) and the stand-in is made inert; the button is also named by the page's <label for>.
+   - DatePickerRange puts aria-expanded on a plain <div> and labels it by ids that do not exist
+     ("undefined"): it becomes a named group, which may carry aria-expanded.
+   - DataTable's page buttons are icons without a name.
+   React sets some of these attributes again when a component re-renders (aria-selected, a tabindex the
+   dropdown restores on blur), so the corrections run again whenever the page changes. */
+(function () {
+    var PAGE_BUTTONS = {"first-page": "First page", "previous-page": "Previous page",
+                        "next-page": "Next page", "last-page": "Last page"};
+
+    function labelFor(id) {
+        if (!id) { return null; }
+        var label = document.querySelector('label[for="' + (window.CSS && CSS.escape ? CSS.escape(id) : id) + '"]');
+        if (label && !label.id) { label.id = id + "--label"; }
+        return label;
+    }
+
+    function setAttr(el, name, value) {
+        if (el.getAttribute(name) !== value) { el.setAttribute(name, value); }
+    }
+
+    function optionLists(root) {
+        root.querySelectorAll(".dash-radioitems.dash-options-list, .dash-checklist.dash-options-list")
+            .forEach(function (list) {
+                var radio = list.classList.contains("dash-radioitems");
+                setAttr(list, "role", radio ? "radiogroup" : "group");
+                var label = labelFor(list.id);
+                if (label) { setAttr(list, "aria-labelledby", label.id); }
+                list.querySelectorAll('label[role="option"], label[aria-selected]').forEach(function (option) {
+                    option.removeAttribute("role");
+                    option.removeAttribute("aria-selected");
+                });
+            });
+    }
+
+    function dropdowns(root) {
+        root.querySelectorAll(".dash-dropdown-focus-target").forEach(function (standIn) {
+            if (!standIn.inert) { standIn.inert = true; }
+            setAttr(standIn, "tabindex", "-1");
+            var button = standIn.nextElementSibling;
+            if (!button || !button.classList.contains("dash-dropdown")) { return; }
+            if (!button.disabled) { setAttr(button, "tabindex", "0"); }
+            var label = labelFor(button.id);
+            var named = button.getAttribute("aria-labelledby") || "";
+            if (label && named.split(" ").indexOf(label.id) === -1) {
+                button.setAttribute("aria-labelledby", (label.id + " " + named).trim());
+            }
+        });
+    }
+
+    function datePickers(root) {
+        root.querySelectorAll(".dash-datepicker-input-wrapper").forEach(function (wrapper) {
+            setAttr(wrapper, "role", "group");
+            var ids = (wrapper.getAttribute("aria-labelledby") || "").split(/\s+/).filter(function (id) {
+                return id && id !== "undefined" && document.getElementById(id);
+            });
+            var first = wrapper.querySelector("input");
+            var label = first && labelFor(first.id);
+            if (label && ids.indexOf(label.id) === -1) { ids.unshift(label.id); }
+            if (ids.length) { setAttr(wrapper, "aria-labelledby", ids.join(" ")); }
+            else { wrapper.removeAttribute("aria-labelledby"); }
+        });
+    }
+
+    function tablePages(root) {
+        root.querySelectorAll(".previous-next-container button").forEach(function (button) {
+            Object.keys(PAGE_BUTTONS).forEach(function (cls) {
+                if (button.classList.contains(cls)) { setAttr(button, "aria-label", PAGE_BUTTONS[cls]); }
+            });
+        });
+        root.querySelectorAll(".previous-next-container input.current-page").forEach(function (input) {
+            setAttr(input, "aria-label", "Page number");
+        });
+    }
+
+    function correct() {
+        optionLists(document);
+        dropdowns(document);
+        datePickers(document);
+        tablePages(document);
+    }
+
+    var pending = false;
+    function schedule() {
+        if (pending) { return; }
+        pending = true;
+        // Once per frame at most: the map adds and removes many markers while it moves.
+        window.requestAnimationFrame(function () { pending = false; correct(); });
+    }
+
+    function start() {
+        correct();
+        new MutationObserver(schedule).observe(document.body, {
+            childList: true, subtree: true, attributes: true,
+            attributeFilter: ["aria-selected", "role", "tabindex", "aria-labelledby"]
+        });
+    }
+
+    if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); }
+    else { start(); }
+    window.atlasA11y = {correct: correct};
+})();
