@@ -16,6 +16,7 @@ EXIT_USER_ERROR = 2
 # gunicorn's worker model (`crimegun serve`): measured with tests/bench/bench_load.py on 2 cores.
 WEB_WORKERS = 2
 WEB_THREADS = 8
+KEEP_ALIVE_S = 75  # longer than a user's pause between clicks
 
 
 class _Errors(click.Group):
@@ -334,9 +335,13 @@ def serve(host: str, port: int, debug: bool, workers: int, threads: int) -> None
         raise click.ClickException("gunicorn is not installed; run `make install` or use --debug")
     # Threads in each worker: a slow query holds one thread, not the whole worker, and every database wait
     # is bounded (layers/db.py), so the worker timeout only catches a stuck process. The access log
-    # records paths without query strings, so no log line holds what a user typed.
+    # records paths without query strings, so no log line holds what a user typed. Idle keep-alive
+    # connections wait in the worker's poller (not a thread) for KEEP_ALIVE_S: with gunicorn's 2 s a
+    # browser that reuses its connection after a pause of about 2 s raced the server closing it and got
+    # a connection error (bench_load: ~1 request in 250 at 50 users).
     os.execv(gunicorn, [gunicorn, "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
                         "--bind", f"{host}:{port}", "--timeout", "60", "--graceful-timeout", "10",
+                        "--keep-alive", str(KEEP_ALIVE_S),
                         "--access-logfile", "-",
                         "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms',
                         "dashboard.wsgi:server"])
