@@ -6,7 +6,7 @@ import datetime as dt
 
 import dash
 import dash_cytoscape as cyto
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard.components import network_view as nv
 from dashboard.components.investigate import KIND_LABELS, restricted_notice, search_form
@@ -94,8 +94,11 @@ def layout(focus: str | None = None, **_query) -> html.Div:
         dcc.Store(id="network-selected-node"),
         dcc.Store(id="network-path-ends", data={"a": None, "b": None}),
         controls,
-        html.Div([graph, html.Details([html.Summary("Nodes and edges as text"),
-                                       html.Div(id="network-text")], className="inv-network-text")],
+        # The graph is drawn on a canvas a keyboard cannot reach: the same nodes as a list (each one selects and
+        # expands like a tap, and links to its page) and the links as text, open by default.
+        html.Div([graph, html.Details([html.Summary("Nodes and links as a list", className="fw-semibold"),
+                                       html.Div(id="network-text")], className="inv-network-text", open=True,
+                                      id="network-text-section")],
                  className="inv-network-main"),
     ], className="map-page inv-network-page")
 
@@ -116,11 +119,22 @@ def build(hops, relations, start, end, focus):
 
 
 @callback(Output("network-store", "data", allow_duplicate=True), Output("network-selected-node", "data"),
-          Input("network-graph", "tapNodeData"),
+          Input("network-graph", "tapNodeData"), Input({"type": "network-node", "id": ALL}, "n_clicks"),
           State("network-store", "data"), State("network-relations", "value"),
           State("network-start", "value"), State("network-end", "value"), prevent_initial_call=True)
-def expand_on_tap(node, graph, relations, start, end):
-    if not node or not graph:
+def expand_on_tap(tapped, _clicks, graph, relations, start, end):
+    """A node tapped in the graph, or chosen in the node list (mouse or keyboard), is selected and expanded."""
+    if not graph:
+        raise dash.exceptions.PreventUpdate
+    if isinstance(ctx.triggered_id, dict):  # the list: a button press, not its (re)appearance with 0 clicks
+        if not ctx.triggered or not ctx.triggered[0]["value"]:
+            raise dash.exceptions.PreventUpdate
+        node = next((n for n in nv.elements(graph) if n["data"].get("id") == ctx.triggered_id["id"]
+                     and "source" not in n["data"]), None)
+        node = node["data"] if node else None
+    else:
+        node = tapped
+    if not node:
         raise dash.exceptions.PreventUpdate
     known = [n["id"] for n in graph["nodes"]]
     addition = net.expand(node["id"], known=known, **_filters(relations, start, end))
@@ -136,9 +150,19 @@ def render(graph):
     if graph.get("truncated"):
         msg += f" Capped at {net.MAX_NODES} nodes: narrow the relations, dates or hops to see everything."
     labels = {n["id"]: n["label"] for n in graph["nodes"]}
-    text = html.Ul([html.Li(f"{labels.get(e['source'], e['source'])} — {e['relation']}"
-                            f"{' ' + e['date'] if e.get('date') else ''} — {labels.get(e['target'], e['target'])}")
-                    for e in graph["edges"][:500]])
+    nodes = html.Ul([html.Li([
+        html.Span(KIND_LABELS.get(n["kind"], n["kind"]) + ": ", className="inv-kind-inline"),
+        html.Button(n["label"], id={"type": "network-node", "id": n["id"]}, n_clicks=0, type="button",
+                    className="btn btn-link btn-sm p-0 align-baseline network-node-button",
+                    title="Select and expand this node"),
+        html.Span(f" {n['sub']}", className="inv-note") if n.get("sub") else None,
+        " · ", dcc.Link("open its page", href=n["page"], className="network-node-page") if n.get("page") else
+        html.Span("no page", className="inv-note"),
+    ]) for n in graph["nodes"][:500]], id="network-node-list", className="network-node-list")
+    links = html.Ul([html.Li(f"{labels.get(e['source'], e['source'])} — {e['relation']}"
+                             f"{' ' + e['date'] if e.get('date') else ''} — {labels.get(e['target'], e['target'])}")
+                     for e in graph["edges"][:500]], id="network-edge-list")
+    text = [html.H2("Nodes", className="inv-h2 mt-1"), nodes, html.H2("Links", className="inv-h2"), links]
     return nv.elements(graph), msg, text
 
 
