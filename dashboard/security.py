@@ -14,7 +14,6 @@ import hmac
 import secrets
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import flask
@@ -24,7 +23,7 @@ from flask_login import LoginManager, UserMixin, current_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from layers import access, settings
-from layers.access import accounts, audit
+from layers.access import accounts, audit, keys
 
 PUBLIC_PREFIXES = ("/login", "/logout", "/auth/oidc/", "/assets/", "/healthz", "/_favicon.ico", "/favicon.ico")
 CSRF_COOKIE = "_csrf_token"
@@ -45,20 +44,6 @@ class User(UserMixin):
     @property
     def role(self) -> str:
         return self.account.role
-
-
-def secret_key() -> str:
-    configured = settings.get("CGA_SECRET_KEY")
-    if configured:
-        return configured
-    path = settings.data_dir() / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(f"{path}.{secrets.token_hex(4)}")
-        tmp.write_text(secrets.token_urlsafe(48))
-        tmp.chmod(0o600)
-        tmp.replace(path)  # several workers starting at once: the first file in place wins
-    return path.read_text().strip()
 
 
 def _loopback_request() -> bool:
@@ -156,7 +141,7 @@ def install(app: Flask) -> None:
     proxies = settings.get("CGA_TRUSTED_PROXIES")
     if proxies:
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-    server.secret_key = secret_key()
+    server.secret_key = keys.secret_key()
     server.session_interface = _Sessions()
     server.config.update(
         SESSION_COOKIE_NAME="cga_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",

@@ -2,7 +2,7 @@
 
 CJIS-style policies live here and nowhere else: an account locks for CGA_LOCKOUT_MINUTES after
 CGA_LOCKOUT_ATTEMPTS failed sign-ins in a row (5 and 10 by default); a disabled account cannot sign in;
-TOTP secrets are RFC 6238 (any authenticator app). The CLI (`crimegun users`) manages accounts as the
+TOTP secrets are RFC 6238 (any authenticator app), stored sealed with the server key (layers/access/keys.py). The CLI (`crimegun users`) manages accounts as the
 database owner; the dashboard only verifies, counts failures and enrols second factors.
 """
 
@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, text
 
 from layers import settings
-from layers.access import ROLES
+from layers.access import ROLES, keys
 
 _hasher = PasswordHasher()
 # A hash to verify against when the account does not exist, so timing does not reveal which names exist.
@@ -227,10 +227,21 @@ def signed_in(account_id: int) -> None:
                           "WHERE id = :i"), {"i": account_id})
 
 
+TOTP = "totp secret"  # the sealing purpose of TOTP secrets (layers/access/keys.py)
+
+
 def totp_secret(account_id: int) -> str | None:
+    """The account's confirmed TOTP secret, unsealed; one stored in clear (before sealing) is sealed now."""
     with _web().connect() as conn:
         row = _row(conn, "id = :i", {"i": account_id})
-    return row["totp_secret"] if row and row["totp_confirmed"] else None
+    if not (row and row["totp_confirmed"] and row["totp_secret"]):
+        return None
+    secret = keys.unseal(row["totp_secret"], TOTP)
+    if secret and not keys.is_sealed(row["totp_secret"]):
+        with _web().begin() as conn:
+            conn.execute(text("UPDATE auth.account SET totp_secret = :s WHERE id = :i AND totp_secret = :old"),
+                         {"s": keys.seal(secret, TOTP), "i": account_id, "old": row["totp_secret"]})
+    return secret
 
 
 def verify_totp(account_id: int, code: str) -> bool:
@@ -260,7 +271,7 @@ def enrol_totp(account_id: int, secret: str, code: str) -> bool:
         return False
     with _web().begin() as conn:
         conn.execute(text("UPDATE auth.account SET totp_secret = :s, totp_confirmed = true WHERE id = :i"),
-                     {"s": secret, "i": account_id})
+                     {"s": keys.seal(secret, TOTP), "i": account_id})
     return True
 
 

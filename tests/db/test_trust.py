@@ -117,6 +117,30 @@ def test_totp_enrolment_and_codes(database_url):
     assert not accounts.verify_totp(acct.id, past)
 
 
+def test_totp_secrets_are_sealed_with_the_server_key(database_url, sql, monkeypatch):
+    """A copy of the database holds no usable second factor: secrets are sealed with the server key; one
+    stored in clear before sealing existed still works and is sealed at its first use; another server key
+    cannot read it (the user re-enrols)."""
+    monkeypatch.setenv("CGA_SECRET_KEY", "key-of-this-installation-" + "x" * 20)
+    name = _fresh("sealed-factor")
+    acct = accounts.get(name)
+    secret = accounts.new_totp_secret()
+    assert accounts.enrol_totp(acct.id, secret, pyotp.TOTP(secret).now())
+    stored = sql("SELECT totp_secret FROM auth.account WHERE id = %s", (acct.id,))[0][0]
+    assert stored.startswith("sealed:v1:") and secret not in stored
+    assert accounts.verify_totp(acct.id, pyotp.TOTP(secret).now())
+
+    legacy = accounts.new_totp_secret()
+    sql("UPDATE auth.account SET totp_secret = %s WHERE id = %s RETURNING id", (legacy, acct.id))
+    assert accounts.verify_totp(acct.id, pyotp.TOTP(legacy).now())
+    resealed = sql("SELECT totp_secret FROM auth.account WHERE id = %s", (acct.id,))[0][0]
+    assert resealed.startswith("sealed:v1:") and legacy not in resealed
+
+    monkeypatch.setenv("CGA_SECRET_KEY", "another-installation-key-" + "y" * 20)
+    assert not accounts.verify_totp(acct.id, pyotp.TOTP(legacy).now())
+    assert accounts.get(name).totp_enabled  # still enrolled: an administrator resets it
+
+
 @pytest.mark.parametrize(("policy", "role", "required"), [("personal", "detective", True),
                                                           ("personal", "press", False), ("all", "press", True),
                                                           ("none", "admin", False)])
