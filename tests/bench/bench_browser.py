@@ -113,10 +113,13 @@ def _sign_in(driver, url: str, user: str, password: str) -> None:
 def _callbacks(log: list[dict]) -> list[dict]:
     """Each callback request of the page load: outputs, response bytes (as sent), seconds."""
     sent, size, done = {}, {}, {}
+    start = None
     for entry in log:
         msg = json.loads(entry["message"])["message"]
         params = msg.get("params", {})
         rid = params.get("requestId")
+        if msg["method"] == "Network.requestWillBeSent" and start is None and params.get("type") == "Document":
+            start = params["timestamp"]
         if msg["method"] == "Network.requestWillBeSent" and "_dash-update-component" in params["request"]["url"]:
             body = params["request"].get("postData") or "{}"
             try:
@@ -127,7 +130,8 @@ def _callbacks(log: list[dict]) -> list[dict]:
         elif msg["method"] == "Network.loadingFinished" and rid in sent:
             size[rid] = params.get("encodedDataLength", 0)
             done[rid] = params["timestamp"]
-    return [{"output": out, "bytes": size.get(rid, 0), "seconds": done.get(rid, t0) - t0}
+    return [{"output": out, "bytes": size.get(rid, 0), "seconds": done.get(rid, t0) - t0,
+             "at": t0 - (start if start is not None else t0)}
             for rid, (out, t0) in sent.items()]
 
 
@@ -136,6 +140,8 @@ def _open(driver, url: str, ready: str, settle: float) -> dict:
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
+    driver.get("about:blank")  # requests still in flight from the page before are not this page's
+    time.sleep(0.5)
     driver.get_log("performance")  # drop what came before
     driver.get(url)
     WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.CSS_SELECTOR, ready)))
@@ -187,6 +193,10 @@ def _page(label: str, path: str, ready: str, data: bool, scale: int, driver, url
     say(f"             {len(m['callbacks'])} callback requests; largest {largest['bytes'] / 1024:.0f} KB "
         f"({largest['output'][:60]}); slowest {1000 * slowest['seconds']:.0f} ms ({slowest['output'][:60]})"
         + (f"; fired more than once: {twice}" if twice else ""))
+    if label == "map" and os.environ.get("CGA_BENCH_TIMELINE"):
+        for c in sorted(m["callbacks"], key=lambda c: c["at"]):
+            say(f"               {1000 * c['at']:6.0f} ms +{1000 * c['seconds']:5.0f} ms {c['bytes'] / 1024:5.0f} KB  "
+                f"{c['output'][:90]}")
     report.record("browser", f"{label}: callbacks firing more than once per page load", len(twice), scale=scale,
                   target="0", met=not twice, note=", ".join(f"{o[:50]} x{n}" for o, n in twice.items()))
     report.record("browser", f"{label}: largest callback response", largest["bytes"] / 1024, "KB", scale=scale,
