@@ -362,10 +362,13 @@ def plant_schemes(rng: np.random.Generator, dealers: pd.DataFrame, years: tuple[
                  i95_pipelines(rng, dealers, counts["pipeline"], start, end)):
         frames += f
         truth += t
-    # Drawn after the schemes above from the same stream, so those stay as they were.
+    # Drawn after the schemes above from the same stream, so those stay as they were. The lawful big
+    # stores are none that a scheme bought from.
+    f, t = slow_straw_purchasers(rng, dealers, counts["slow_straw"], start, end)
+    frames += f
+    truth += t
     used = {int(i) for f in frames for i in f["dealer_idx"]}
-    for f, t in (slow_straw_purchasers(rng, dealers, counts["slow_straw"], start, end),
-                 lawful_big_dealers(rng, dealers, counts["lawful_dealer"], max(scale, 0.01) * span_factor,
+    for f, t in (lawful_big_dealers(rng, dealers, counts["lawful_dealer"], max(scale, 0.01) * span_factor,
                                     used, start, end),
                  burglary_victims(rng, dealers, counts["burglary"], start, end),
                  long_held_own_guns(rng, dealers, counts["own_guns"], start, end)):

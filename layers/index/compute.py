@@ -6,10 +6,15 @@ Every baseline comes from the loaded city's own data, measured in the same trans
 - each dealer peer group's short-TTC share (dealers in the city, elsewhere in the home state, and per
   other state), shrunk toward the city's share.
 An indicator's points are its weight (layers/index/weights.py) times how rare it is in this city
-(-log10 of the city's share), or for dealers and source states an empirical-Bayes binomial z of their
-counts against their peers' share, z = (k - n p) / sqrt((n + m) p (1 - p)), so a big store at the usual
-time-to-crime scores near zero however many traces it has, and a small one whose guns come back fast
-does not. Each contribution keeps its figures and the ids of the rows behind it.
+(-log10 of the city's share). A purchaser's guns count only when they left the buyer's hands
+unreported: guns recovered from the buyer and guns the buyer reported stolen before the trace (a
+burglary victim's) say nothing about trafficking. Dealers are scored on the excess of their shares over
+their peers' (or the city's), shrunk with m prior traces, (k - n p) / (n + m), in standard units of a
+dealer of reference size, so a big store at the usual time-to-crime scores near zero however many
+traces it has, and a small one whose guns come back fast does not; a dealer also counts the flagged
+purchasers it sold traced guns to. Source states: the empirical-Bayes z of their counts,
+z = (k - n p) / sqrt((n + m) p (1 - p)). Each contribution keeps its figures and the ids of the rows
+behind it.
 
 Tables in the `index` schema (migration 0006): firearm_score, purchaser_score, dealer_score,
 state_score, state_year (flows), unrecovered (NIBIN groups without a gun), computation (the baselines
@@ -35,10 +40,10 @@ SCORE_TABLES = ("firearm_score", "purchaser_score", "dealer_score", "state_score
 def _params() -> dict[str, Any]:
     return {"short": W.SHORT_TTC_DAYS, "red": W.RED_FLAG_TTC_DAYS, "corridor": list(W.I95_STATES),
             "ids": W.ROW_IDS, "home": settings.get("CGA_HOME_STATE"), "version": W.VERSION,
-            "lo": W.MIN_RATE, "hi": W.MAX_RATE, "m": W.DEALER_PRIOR_TRACES, "m0": W.EB_PRIOR_WEIGHT,
+            "ref": W.DEALER_REFERENCE_TRACES, "lo": W.MIN_RATE, "hi": W.MAX_RATE, "m": W.DEALER_PRIOR_TRACES, "m0": W.EB_PRIOR_WEIGHT,
             **{f"wp_{k}": v for k, v in W.PURCHASER.items()}, **{f"wd_{k}": v for k, v in W.DEALER.items()},
             **{f"wf_{k}": v for k, v in W.FIREARM.items()}, **{f"ws_{k}": v for k, v in W.STATE.items()},
-            "nibin_cap": W.NIBIN_CAP, "p_cap": W.PURCHASER_CAP, "d_cap": W.DEALER_CAP}
+            "nibin_cap": W.NIBIN_CAP, "p_flag": W.PURCHASER_FLAG, "buyers_cap": W.FLAGGED_BUYERS_CAP, "p_cap": W.PURCHASER_CAP, "d_cap": W.DEALER_CAP}
 
 
 def _contributions(*items: str) -> str:
@@ -66,8 +71,8 @@ WITH t AS (
            count(*) FILTER (WHERE multiple_sale) AS n_multiple,
            count(*) FILTER (WHERE multiple_sale IS NOT NULL) AS n_multiple_known
     FROM trace),
-p AS (SELECT count(*) AS purchasers, count(*) FILTER (WHERE guns >= 2) AS repeaters,
-             sum(traces) AS traces, sum(traces) FILTER (WHERE guns >= 2) AS repeat_traces FROM ix_p)
+p AS (SELECT count(*) AS purchasers, count(*) FILTER (WHERE passed >= 2) AS repeaters,
+             sum(traces) AS traces, sum(traces) FILTER (WHERE repeat_fast) AS repeat_traces FROM ix_p)
 SELECT t.*, p.purchasers, p.repeaters, p.traces AS purchaser_traces, p.repeat_traces,
        least(greatest(t.n_short::float / nullif(t.n_ttc, 0), %(lo)s), %(hi)s) AS p_short,
        least(greatest(t.n_red::float / nullif(t.n_ttc, 0), %(lo)s), %(hi)s) AS p_red,
@@ -76,28 +81,38 @@ SELECT t.*, p.purchasers, p.repeaters, p.traces AS purchaser_traces, p.repeat_tr
        least(greatest(coalesce(p.repeat_traces, 0)::float / nullif(p.traces, 0), %(lo)s), %(hi)s) AS r_repeat
 FROM t, p"""
 
-PURCHASER_FACTS = """
+# A gun "passed on": recovered from someone other than its buyer, and not reported stolen by the buyer
+# before the trace (a burglary victim's guns and an owner's own guns say nothing about the buyer).
+PASSED = ("t.possessor_is_purchaser IS NOT TRUE AND NOT coalesce(t.stolen_from = 'PRIVATE' "
+          "AND t.stolen_report_date <= t.request_date, false)")
+
+PURCHASER_FACTS = f"""
 CREATE TEMP TABLE ix_p ON COMMIT DROP AS
 SELECT t.purchaser_id AS person_id, count(*) AS traces, count(DISTINCT t.firearm_id) AS guns,
-       count(DISTINCT t.firearm_id) FILTER (WHERE t.ttc_days < %(short)s AND t.possessor_is_purchaser IS NOT TRUE)
-           AS short_other,
-       count(DISTINCT t.firearm_id) FILTER (WHERE t.ttc_days >= %(short)s AND t.ttc_days < %(red)s
-                                             AND t.possessor_is_purchaser IS NOT TRUE) AS red_other,
-       count(DISTINCT t.firearm_id) FILTER (WHERE t.multiple_sale) AS multiple,
-       count(DISTINCT t.dealer_id) AS dealers,
-       count(DISTINCT t.firearm_id) FILTER (WHERE t.ttc_days < %(red)s AND t.source_state = ANY(%(corridor)s))
+       count(DISTINCT t.firearm_id) FILTER (WHERE {PASSED}) AS passed,
+       count(DISTINCT t.firearm_id) FILTER (WHERE t.stolen_from = 'PRIVATE' AND t.stolen_report_date <= t.request_date)
+           AS reported_stolen,
+       count(DISTINCT t.firearm_id) FILTER (WHERE t.possessor_is_purchaser) AS own_recovered,
+       count(DISTINCT t.firearm_id) FILTER (WHERE t.ttc_days < %(short)s AND {PASSED}) AS short_other,
+       count(DISTINCT t.firearm_id) FILTER (WHERE t.ttc_days >= %(short)s AND t.ttc_days < %(red)s AND {PASSED})
+           AS red_other,
+       count(DISTINCT t.firearm_id) FILTER (WHERE t.multiple_sale AND {PASSED}) AS multiple,
+       count(DISTINCT t.dealer_id) FILTER (WHERE {PASSED}) AS dealers,
+       count(DISTINCT t.firearm_id) FILTER (WHERE t.ttc_days < %(red)s AND t.source_state = ANY(%(corridor)s) AND {PASSED})
            AS corridor,
-       min(t.purchase_date) FILTER (WHERE t.ttc_days < %(red)s AND t.possessor_is_purchaser IS NOT TRUE) AS fast_first,
-       max(t.purchase_date) FILTER (WHERE t.ttc_days < %(red)s AND t.possessor_is_purchaser IS NOT TRUE) AS fast_last,
+       min(t.purchase_date) FILTER (WHERE t.ttc_days < %(red)s AND {PASSED}) AS fast_first,
+       max(t.purchase_date) FILTER (WHERE t.ttc_days < %(red)s AND {PASSED}) AS fast_last,
        min(t.purchase_date) AS first_purchase, max(t.purchase_date) AS last_purchase, min(t.ttc_days) AS min_ttc,
-       (array_agg(t.id ORDER BY t.id))[1:%(ids)s] AS trace_ids,
-       (array_agg(t.id ORDER BY t.id) FILTER (WHERE t.ttc_days < %(red)s AND t.possessor_is_purchaser IS NOT TRUE))
-           [1:%(ids)s] AS fast_ids,
-       (array_agg(t.id ORDER BY t.id) FILTER (WHERE t.multiple_sale))[1:%(ids)s] AS multiple_ids,
-       (array_agg(t.id ORDER BY t.id) FILTER (WHERE t.ttc_days < %(red)s AND t.source_state = ANY(%(corridor)s)))
-           [1:%(ids)s] AS corridor_ids,
-       array_agg(DISTINCT t.dealer_id) FILTER (WHERE t.dealer_id IS NOT NULL) AS dealer_ids,
-       array_agg(DISTINCT t.firearm_id) AS firearm_ids
+       (array_agg(t.id ORDER BY t.id) FILTER (WHERE {PASSED}))[1:%(ids)s] AS trace_ids,
+       (array_agg(t.id ORDER BY t.id) FILTER (WHERE t.ttc_days < %(red)s AND {PASSED}))[1:%(ids)s] AS fast_ids,
+       (array_agg(t.id ORDER BY t.id) FILTER (WHERE t.multiple_sale AND {PASSED}))[1:%(ids)s] AS multiple_ids,
+       (array_agg(t.id ORDER BY t.id) FILTER (WHERE t.ttc_days < %(red)s AND t.source_state = ANY(%(corridor)s)
+                                                AND {PASSED}))[1:%(ids)s] AS corridor_ids,
+       array_agg(DISTINCT t.dealer_id) FILTER (WHERE t.dealer_id IS NOT NULL AND {PASSED}) AS dealer_ids,
+       array_agg(DISTINCT t.firearm_id) AS firearm_ids,
+       -- a repeat buyer whose guns left their hands and came back fast: what a dealer's repeat count counts
+       count(DISTINCT t.firearm_id) FILTER (WHERE {PASSED}) >= 2
+           AND count(*) FILTER (WHERE t.ttc_days < %(red)s AND {PASSED}) >= 1 AS repeat_fast
 FROM trace t WHERE t.purchaser_id IS NOT NULL GROUP BY t.purchaser_id"""
 
 PURCHASER_SCORE = f"""
@@ -106,8 +121,10 @@ INSERT INTO index.purchaser_score (person_id, score, rank, guns, dealers, fast_g
 SELECT x.person_id, x.score, row_number() OVER (ORDER BY x.score DESC, x.guns DESC, x.person_id), x.guns, x.dealers,
        x.short_other + x.red_other, x.short_other, x.multiple, x.first_purchase, x.last_purchase, x.min_ttc, x.firearm_ids,
        {_contributions(
-           _c("repeat", "x.pt_repeat", "'guns', x.guns, 'city share of purchasers with 2+ guns', round(CAST(c.q_repeat AS numeric), 4)",
-              "trace", "x.trace_ids", "x.traces"),
+           _c("repeat", "x.pt_repeat", "'guns', x.guns, 'passed on', x.passed, "
+              "'reported stolen by the buyer before the trace', x.reported_stolen, 'recovered from the buyer', x.own_recovered, "
+              "'city share of purchasers with 2+ guns', round(CAST(c.q_repeat AS numeric), 4)",
+              "trace", "x.trace_ids", "x.passed"),
            _c("fast_other", "x.pt_fast", "'under 1 year', x.short_other, '1 to 3 years', x.red_other, "
               "'city share under 1 year', round(CAST(c.p_short AS numeric), 4), "
               "'city share under 3 years', round(CAST(c.p_red AS numeric), 4)",
@@ -125,7 +142,7 @@ FROM (
     SELECT p.*, p.pt_repeat + p.pt_fast + p.pt_multiple + p.pt_dealers + p.pt_span + p.pt_corridor AS score
     FROM (
         SELECT p.*,
-               %(wp_repeat)s * (p.guns - 1) * -log(c.q_repeat) AS pt_repeat,
+               %(wp_repeat)s * greatest(p.passed - 1, 0) * -log(c.q_repeat) AS pt_repeat,
                %(wp_fast_other)s * (p.short_other * -log(c.p_short) + p.red_other * -log(c.p_red)) AS pt_fast,
                %(wp_multiple)s * p.multiple * -log(c.p_multiple) AS pt_multiple,
                %(wp_dealers)s * greatest(p.dealers - 1, 0) AS pt_dealers,
@@ -143,16 +160,19 @@ SELECT t.dealer_id,
        count(*) AS traces, count(*) FILTER (WHERE t.ttc_days IS NOT NULL) AS n,
        count(*) FILTER (WHERE t.ttc_days < %(short)s) AS short_n,
        count(*) FILTER (WHERE t.purchaser_id IS NOT NULL) AS with_purchaser,
-       count(*) FILTER (WHERE p.guns >= 2) AS repeat_n,
+       count(*) FILTER (WHERE p.repeat_fast) AS repeat_n,
        count(*) FILTER (WHERE t.multiple_sale) AS multiple_n,
        count(*) FILTER (WHERE t.multiple_sale IS NOT NULL) AS multiple_known,
        count(DISTINCT t.purchaser_id) AS purchasers,
-       count(DISTINCT t.purchaser_id) FILTER (WHERE p.guns >= 2) AS repeat_purchasers,
+       count(DISTINCT t.purchaser_id) FILTER (WHERE p.repeat_fast) AS repeat_purchasers,
        (array_agg(t.id ORDER BY t.ttc_days, t.id) FILTER (WHERE t.ttc_days < %(short)s))[1:%(ids)s] AS short_ids,
-       (array_agg(t.id ORDER BY t.id) FILTER (WHERE p.guns >= 2))[1:%(ids)s] AS repeat_ids,
-       (array_agg(t.id ORDER BY t.id) FILTER (WHERE t.multiple_sale))[1:%(ids)s] AS multiple_ids
+       (array_agg(t.id ORDER BY t.id) FILTER (WHERE p.repeat_fast))[1:%(ids)s] AS repeat_ids,
+       (array_agg(t.id ORDER BY t.id) FILTER (WHERE t.multiple_sale))[1:%(ids)s] AS multiple_ids,
+       count(DISTINCT t.purchaser_id) FILTER (WHERE ps.score >= %(p_flag)s) AS flagged_buyers,
+       (array_agg(DISTINCT t.purchaser_id) FILTER (WHERE ps.score >= %(p_flag)s))[1:%(ids)s] AS flagged_ids
 FROM trace t JOIN dealer d ON d.id = t.dealer_id
 LEFT JOIN ix_p p ON p.person_id = t.purchaser_id
+LEFT JOIN index.purchaser_score ps ON ps.person_id = t.purchaser_id
 GROUP BY t.dealer_id, 2"""
 
 # Peer groups' short-TTC shares, shrunk toward the city's with DEALER_PRIOR_TRACES traces.
@@ -166,6 +186,14 @@ FROM ix_d d CROSS JOIN ix_city c GROUP BY d.peer_group, c.p_short"""
 def _z(k: str, n: str, p: str) -> str:
     """SQL: empirical-Bayes binomial z of k successes in n against share p (prior weight m0)."""
     return f"(({k}) - ({n}) * ({p})) / sqrt((({n}) + %(m0)s) * ({p}) * (1 - ({p})))"
+
+
+def _excess(k: str, n: str, p: str) -> str:
+    """SQL: a dealer's points for k of n against share p: its excess share shrunk toward p with m0 prior
+    traces, (k - n p) / (n + m0), in standard units of a dealer with the reference number of traces.
+    Unlike z, chance wanders as much for a big store as for a small one, so a lawful big store at its
+    peers' share does not outrank a small one whose guns come back fast."""
+    return f"(({k}) - ({n}) * ({p})) / (({n}) + %(m0)s) * sqrt(%(ref)s / (({p}) * (1 - ({p}))))"
 
 
 DEALER_SCORE = f"""
@@ -187,14 +215,19 @@ SELECT x.dealer_id, x.score, row_number() OVER (ORDER BY x.score DESC, x.traces 
            _c("multiple", "x.pt_multiple", "'traces with a sale record', x.multiple_known, "
               "'multiple sales', x.multiple_n, 'city share', round(CAST(x.p_multiple AS numeric), 4), "
               "'z', round(CAST(x.z_multiple AS numeric), 2)",
-              "trace", "x.multiple_ids", "x.multiple_n"))},
+              "trace", "x.multiple_ids", "x.multiple_n"),
+           _c("buyers", "x.pt_buyers", "'flagged purchasers', x.flagged_buyers, 'flag at purchaser score', %(p_flag)s",
+              "person", "x.flagged_ids", "x.flagged_buyers"))},
        %(version)s, now()
 FROM (
-    SELECT y.*, y.pt_short + y.pt_repeat + y.pt_multiple AS score
+    SELECT y.*, y.pt_short + y.pt_repeat + y.pt_multiple + y.pt_buyers AS score
     FROM (
-        SELECT z.*, %(wd_short)s * greatest(coalesce(z.z_short, 0), 0) AS pt_short,
-               %(wd_repeat)s * greatest(coalesce(z.z_repeat, 0), 0) AS pt_repeat,
-               %(wd_multiple)s * greatest(coalesce(z.z_multiple, 0), 0) AS pt_multiple
+        SELECT z.*, %(wd_short)s * greatest(coalesce({_excess("z.short_n", "z.n", "z.p_short")}, 0), 0) AS pt_short,
+               %(wd_repeat)s * greatest(coalesce({_excess("z.repeat_n", "z.with_purchaser", "z.r_repeat")}, 0), 0)
+                   AS pt_repeat,
+               %(wd_multiple)s * greatest(coalesce({_excess("z.multiple_n", "z.multiple_known", "z.p_multiple")}, 0), 0)
+                   AS pt_multiple,
+               %(wd_buyers)s * least(z.flagged_buyers, %(buyers_cap)s) AS pt_buyers
         FROM (
             SELECT d.*, pe.p_short, c.r_repeat, c.p_multiple,
                    {_z("d.short_n", "d.n", "pe.p_short")} AS z_short,
@@ -230,11 +263,11 @@ FROM (
                 SELECT t.source_state AS state, count(*) AS traces, count(*) FILTER (WHERE t.ttc_days IS NOT NULL) AS n,
                        count(*) FILTER (WHERE t.ttc_days < %(short)s) AS short_n,
                        count(*) FILTER (WHERE t.purchaser_id IS NOT NULL) AS with_purchaser,
-                       count(*) FILTER (WHERE p.guns >= 2) AS repeat_n, count(DISTINCT t.dealer_id) AS dealers,
+                       count(*) FILTER (WHERE p.repeat_fast) AS repeat_n, count(DISTINCT t.dealer_id) AS dealers,
                        t.source_state = ANY(%(corridor)s) AS corridor, t.source_state = %(home)s AS home,
                        (array_agg(t.id ORDER BY t.ttc_days, t.id) FILTER (WHERE t.ttc_days < %(short)s))[1:%(ids)s]
                            AS short_ids,
-                       (array_agg(t.id ORDER BY t.id) FILTER (WHERE p.guns >= 2))[1:%(ids)s] AS repeat_ids
+                       (array_agg(t.id ORDER BY t.id) FILTER (WHERE p.repeat_fast))[1:%(ids)s] AS repeat_ids
                 FROM trace t LEFT JOIN ix_p p ON p.person_id = t.purchaser_id
                 WHERE t.source_state IS NOT NULL GROUP BY t.source_state) s
             CROSS JOIN ix_city c) z) y) x"""
@@ -379,7 +412,7 @@ def weights_doc() -> dict[str, Any]:
     return {"version": W.VERSION, "purchaser": W.PURCHASER, "dealer": W.DEALER, "firearm": W.FIREARM,
             "state": W.STATE, "short_ttc_days": W.SHORT_TTC_DAYS, "red_flag_ttc_days": W.RED_FLAG_TTC_DAYS,
             "i95_states": list(W.I95_STATES), "dealer_prior_traces": W.DEALER_PRIOR_TRACES,
-            "eb_prior_weight": W.EB_PRIOR_WEIGHT, "caps": {"nibin": W.NIBIN_CAP, "purchaser": W.PURCHASER_CAP,
+            "eb_prior_weight": W.EB_PRIOR_WEIGHT, "dealer_reference_traces": W.DEALER_REFERENCE_TRACES, "purchaser_flag": W.PURCHASER_FLAG, "caps": {"buyers": W.FLAGGED_BUYERS_CAP, "nibin": W.NIBIN_CAP, "purchaser": W.PURCHASER_CAP,
                                                             "dealer": W.DEALER_CAP}}
 
 

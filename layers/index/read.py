@@ -158,21 +158,32 @@ def _row_links(rows: dict[str, Any] | None, conn) -> list[tuple[str, str]]:
     return [(f"{kind} {i}", f"{prefix}{i}") for i in ids]
 
 
+def _purchaser_repeat(f: dict[str, Any]) -> str:
+    share = f"{100 * float(f['city share of purchasers with 2+ guns']):.0f}%"
+    out = (f"{f.get('passed on', f.get('guns'))} of {f.get('guns')} traced crime guns left the buyer's hands unreported; "
+           f"{share} of this city's purchasers have two or more such guns.")
+    left_out = [f"{n} {what}" for n, what in ((f.get("reported stolen by the buyer before the trace"),
+                                               "reported stolen by the buyer before the trace"),
+                                              (f.get("recovered from the buyer"), "recovered from the buyer")) if n]
+    return out + (f" Not counted: {'; '.join(left_out)}." if left_out else "")
+
+
 def sentence(key: str, figures: dict[str, Any]) -> str:
     """The plain-language finding behind one contribution."""
     f = figures
     pct = lambda x: f"{100 * float(x):.0f}%"  # noqa: E731
     return {
-        "repeat": lambda: (f"{f.get('guns')} traced crime guns; {pct(f['city share of purchasers with 2+ guns'])} of this "
-                           "city's purchasers have two or more." if "guns" in f else
-                           f"{f.get('bought by purchasers with 2+ traced guns')} traces bought by purchasers with two or "
-                           f"more traced guns (city share {pct(f['city share'])}, z = {f.get('z')})."),
+        "repeat": lambda: (_purchaser_repeat(f) if "guns" in f else
+                           f"{f.get('bought by purchasers with 2+ traced guns')} traces bought by repeat purchasers whose "
+                           f"guns came back fast (city share {pct(f['city share'])}, z = {f.get('z')})."),
         "fast_other": lambda: (f"{f['under 1 year']} guns recovered from someone else within a year and {f['1 to 3 years']} "
                                f"within three (city shares {pct(f['city share under 1 year'])} and "
                                f"{pct(f['city share under 3 years'])})."),
         "multiple": lambda: (f"{f.get('guns in multiple sales', f.get('multiple sales', 1))} sold in multiple sales "
                              f"(city share {pct(f['city share of multiple sales'] if 'city share of multiple sales' in f else f['city share'])})."),
         "dealers": lambda: f"Bought at {f['dealers']} dealers.",
+        "buyers": lambda: (f"Sold traced guns to {f['flagged purchasers']} flagged purchaser(s) (purchaser score "
+                           f"{f['flag at purchaser score']} or more)."),
         "span": lambda: f"Fast guns bought from {f['first fast purchase']} to {f['last fast purchase']}.",
         "corridor": lambda: (f"{f['fast guns from I-95 states']} fast guns bought in I-95 corridor states."
                              if "fast guns from I-95 states" in f else

@@ -11,7 +11,7 @@ this city is known; the same code computes another city's index from that city's
 
 from __future__ import annotations
 
-VERSION = "2026.12-2"
+VERSION = "2026.12-3"
 
 SHORT_TTC_DAYS = 365          # under one year: the strong signal (domain.md §4)
 RED_FLAG_TTC_DAYS = 3 * 365   # ATF's red flag: under three years
@@ -27,13 +27,18 @@ PURCHASER = {
     "span": 0.5,          # ln(1 + years) between first and last purchase of fast guns (slow straw buying)
     "corridor": 0.15,     # per fast gun bought in an I-95 corridor state
 }
-# Dealer: binomial z of the dealer's counts against its peer group's share, positive part only.
+# Dealer: each count's excess share over its peer group's (or the city's) share, shrunk with
+# EB_PRIOR_WEIGHT prior traces, in standard units of a DEALER_REFERENCE_TRACES-trace dealer; positive part.
 DEALER = {
     "short": 1.0,         # traces under one year against the peer group's short-TTC share
-    "repeat": 0.6,        # traces bought by purchasers with 2+ traced guns against the city's share
+    "repeat": 0.6,        # traces bought by repeat purchasers whose guns came back fast, against the city's share
     "multiple": 0.3,      # traces sold in multiple sales against the city's share
+    "buyers": 1.0,        # per flagged purchaser (score >= PURCHASER_FLAG) who bought a traced gun there
 }
+PURCHASER_FLAG = 5.0          # a purchaser scoring this much is flagged (several rare indicators at once)
+FLAGGED_BUYERS_CAP = 4
 DEALER_PRIOR_TRACES = 200     # peer-group shares are shrunk toward the city's with this many traces
+DEALER_REFERENCE_TRACES = 30  # a dealer's excess share is scored in standard units of a dealer this size
 EB_PRIOR_WEIGHT = 10          # z = (k - n p) / sqrt((n + m0) p (1 - p)): a dealer's own few traces count less
 MIN_RATE, MAX_RATE = 0.01, 0.99
 # Firearm: points per indicator; the purchaser's and dealer's scores count scaled to [0, 1] at CAP.
@@ -75,4 +80,5 @@ LABELS = {
     "nibin": "NIBIN-linked incidents",
     "purchaser": "Purchaser's score",
     "dealer": "Dealer's score",
+    "buyers": "Sold to flagged purchasers",
 }

@@ -93,8 +93,20 @@ def test_every_score_row_is_versioned_ranked_and_explained(synthetic_db):
     assert bad == [(0,)]
     bad = sql("""SELECT count(*) FROM index.dealer_score s, jsonb_array_elements(s.contributions) c,
                         jsonb_array_elements_text(c->'rows'->'ids') i
-                 WHERE NOT EXISTS (SELECT 1 FROM trace t WHERE t.id = i::int AND t.dealer_id = s.dealer_id)""")
+                 WHERE c->'rows'->>'kind' = 'trace'
+                   AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.id = i::int AND t.dealer_id = s.dealer_id)""")
     assert bad == [(0,)]
+    # A dealer's flagged buyers bought a traced gun there and are flagged by their own score.
+    from layers.index import weights
+
+    bad, n = sql("""SELECT count(*) FILTER (WHERE NOT EXISTS (
+                               SELECT 1 FROM trace t JOIN index.purchaser_score ps ON ps.person_id = t.purchaser_id
+                               WHERE t.purchaser_id = i::int AND t.dealer_id = s.dealer_id AND ps.score >= %s)),
+                           count(*)
+                    FROM index.dealer_score s, jsonb_array_elements(s.contributions) c,
+                         jsonb_array_elements_text(c->'rows'->'ids') i
+                    WHERE c->'rows'->>'kind' = 'person'""", (weights.PURCHASER_FLAG,))[0]
+    assert bad == 0 and n > 0
 
 
 def test_dealers_are_judged_against_their_volume_and_peers(synthetic_db):
