@@ -145,6 +145,23 @@ def grouped(conn, layer_key: str, f: MapFilters, by: dict[str, str], extra: str 
     return [dict(r) for r in conn.execute(text(sql), p).mappings()]
 
 
+def has_places(conn) -> bool:
+    return conn.execute(text("SELECT to_regclass('derived.daily_place')")).scalar() is not None
+
+
+def top_places(conn, f: MapFilters, place_sql: str, top: int) -> list[dict[str, Any]]:
+    """The shooting locations with most shootings under the filters (`place_sql` on column `location`: the
+    location itself or its block), with the latest day: what the district panel lists."""
+    conds, params = ["day >= :start", "day <= :end"], {"start": f.start, "end": f.end, "top": top}
+    if f.districts:
+        conds.append("district = ANY(:districts)")
+        params["districts"] = list(f.districts)
+    return [dict(r) for r in conn.execute(text(f"""
+        SELECT {place_sql} AS location, sum(n)::int AS n, to_char(max(day), 'YYYY-MM-DD') AS latest
+        FROM derived.daily_place WHERE {' AND '.join(conds)} GROUP BY 1 ORDER BY n DESC, 1 LIMIT :top"""),
+        params).mappings()]
+
+
 # -- write path ------------------------------------------------------------------------------------------------
 
 def current_token(conn) -> tuple[int, str | None]:
@@ -168,6 +185,17 @@ def _insert(conn, layer: str, cond: str, params: dict, area_kinds: list[str]) ->
                 ORDER BY b.name LIMIT 1) a
             WHERE x.geom IS NOT NULL
             GROUP BY a.name, {', '.join('x.' + c for c in DIM_COLUMNS)}""", {**params, "area_kind": kind})
+
+
+PLACES = (f"SELECT (p.crime_datetime AT TIME ZONE '{LOCAL_TZ}')::date AS day, p.district::text AS district, "
+          "p.location AS location FROM incident p WHERE p.is_firearm AND p.category IN ({categories}) "
+          "AND p.crime_datetime IS NOT NULL AND p.location IS NOT NULL AND {cond}")
+
+
+def _insert_places(conn, cond: str, params: dict) -> None:
+    facts = PLACES.format(categories=_CATEGORIES, cond=cond)
+    conn.execute(f"INSERT INTO derived.daily_place (day, district, location, n) SELECT day, district, location, "
+                 f"count(*)::int FROM ({facts}) x GROUP BY 1, 2, 3", params)
 
 
 def _changed_days(conn, layer: str, runs: list[int]) -> list:
@@ -208,6 +236,8 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
         SELECT kind, name, ST_Subdivide(geom, 64) AS geom FROM boundary WHERE kind = ANY(%s)""", (list(AREA_KINDS),))
     conn.execute("CREATE INDEX IF NOT EXISTS area_piece_geom ON area_piece USING gist (geom)")
     conn.execute("ANALYZE area_piece")
+    # A database upgraded to an early copy of migration 0008 has no daily_place: its panel scans.
+    places = conn.execute("SELECT to_regclass('derived.daily_place')").fetchone()[0] is not None
     done: dict[str, Any] = {}
     for layer in LAYER_KEYS:
         started = time.perf_counter()
@@ -224,6 +254,10 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
                         if layer != "recoveries" else "p.recovery_date BETWEEN %(lo)s AND %(hi)s ")
                 _insert(conn, layer, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
                         {"lo": lo, "hi": hi, "days": days}, area_kinds)
+                if layer == "shootings" and places:
+                    conn.execute("DELETE FROM derived.daily_place WHERE day = ANY(%s)", (days,))
+                    _insert_places(conn, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
+                                   {"lo": lo, "hi": hi, "days": days})
             held = conn.execute("SELECT coalesce(sum(n), 0) FROM derived.daily_count WHERE layer = %s",
                                 (layer,)).fetchone()[0]
             whole = held != _fact_total(conn, layer)
@@ -232,6 +266,9 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
             conn.execute("DELETE FROM derived.daily_count WHERE layer = %s", (layer,))
             conn.execute("DELETE FROM derived.daily_area_count WHERE layer = %s", (layer,))
             _insert(conn, layer, "TRUE", {}, area_kinds)
+            if layer == "shootings" and places:
+                conn.execute("DELETE FROM derived.daily_place")
+                _insert_places(conn, "TRUE", {})
             done[layer] = "full"
         if echo:
             what = "all days" if done[layer] == "full" else f"{done[layer]} days"

@@ -168,7 +168,10 @@ def district_panel(district: str, filters: MapFilters, top: int = 5) -> dict[str
         params["top"] = top
         # Exact locations for personal-data roles; blocks ("1200 block N MOUNT ST") for everyone else.
         place = "p.location" if viewer.personal_data else access.BLOCK_SQL.format(col="p.location")
-        places = conn.execute(text(f"""
+        use_daily = daily.usable(conn)
+        places = daily.top_places(conn, scoped, place.replace("p.location", "location"), top) \
+            if use_daily and daily.has_places(conn) \
+            else conn.execute(text(f"""
             SELECT {place} AS location, count(*)::int AS n,
                    max(to_char(p.crime_datetime AT TIME ZONE 'America/New_York', 'YYYY-MM-DD')) AS latest
             FROM {LAYERS["shootings"].from_sql} WHERE {where} AND p.location IS NOT NULL
@@ -176,7 +179,7 @@ def district_panel(district: str, filters: MapFilters, top: int = 5) -> dict[str
         bin_ = bin_for(filters.start, filters.end)
         series: dict[str, dict[str, int]] = {p: {"shootings": 0, "recoveries": 0}
                                              for p in periods(filters.start, filters.end, bin_)}
-        if daily.usable(conn):
+        if use_daily:
             for key in ("shootings", "recoveries"):
                 for r in daily.grouped(conn, key, scoped,
                                        {"m": f"to_char(date_trunc('{bin_}', day), '{BIN_FORMAT[bin_]}')"}):

@@ -46,6 +46,10 @@ def upgrade() -> None:
     # (by name) that contains it, as the choropleth's spatial join counts it.
     op.execute(f"CREATE TABLE derived.daily_area_count (area_kind text NOT NULL, area text NOT NULL, {DIMS})")
     op.execute("CREATE INDEX ix_daily_area_count_kind_layer_day ON derived.daily_area_count (area_kind, layer, day)")
+    # Shootings by day, district and location: the district panel's top locations.
+    op.execute("CREATE TABLE IF NOT EXISTS derived.daily_place (day date NOT NULL, district text, location text NOT NULL, "
+               "n integer NOT NULL)")
+    op.execute("CREATE INDEX IF NOT EXISTS ix_daily_place_day ON derived.daily_place (day)")
     op.execute("""
         CREATE TABLE derived.derive_state (
             id boolean PRIMARY KEY DEFAULT true CHECK (id),
