@@ -162,6 +162,33 @@ def top_places(conn, f: MapFilters, place_sql: str, top: int) -> list[dict[str, 
         params).mappings()]
 
 
+def has_sources(conn) -> bool:
+    return conn.execute(text("SELECT to_regclass('derived.daily_source')")).scalar() is not None
+
+
+def ranked_sources(conn, f: MapFilters, key: str, top: int) -> list[dict[str, Any]]:
+    """Recoveries under the filters by `key` ('source_state' or 'dealer_id', nulls left out), most first: {key,
+    n, median_ttc}, median_ttc being percentile_cont(0.5) of the time-to-crime days, from weighted rows."""
+    where, params = filter_sql("recoveries", f)
+    where = where.replace("layer = :layer AND ", "")
+    params.pop("layer")
+    params["top"] = top
+    return [dict(r) for r in conn.execute(text(f"""
+        WITH g AS (SELECT {key} AS k, ttc_days AS v, sum(n) AS n FROM derived.daily_source
+                   WHERE {where} AND {key} IS NOT NULL GROUP BY 1, 2),
+             t AS (SELECT k, sum(n)::int AS n, coalesce(sum(n) FILTER (WHERE v IS NOT NULL), 0) AS nv FROM g GROUP BY k
+                   ORDER BY 2 DESC, 1 LIMIT :top),
+             c AS (SELECT g.k, g.v, sum(g.n) OVER (PARTITION BY g.k ORDER BY g.v) AS cum FROM g
+                   WHERE g.v IS NOT NULL AND g.k IN (SELECT k FROM t)),
+             m AS (SELECT t.k, t.n, t.nv, 0.5 * (t.nv - 1) AS pos,
+                          (SELECT min(c.v) FROM c WHERE c.k = t.k AND c.cum > floor(0.5 * (t.nv - 1))) AS lo,
+                          (SELECT min(c.v) FROM c WHERE c.k = t.k AND c.cum > ceil(0.5 * (t.nv - 1))) AS hi
+                   FROM t)
+        SELECT k AS {key}, n, CASE WHEN nv > 0 THEN lo::float8 + (pos - floor(pos))::float8 * (hi::float8 - lo::float8)
+                                END AS median_ttc
+        FROM m ORDER BY n DESC, k"""), params).mappings()]
+
+
 # -- write path ------------------------------------------------------------------------------------------------
 
 def current_token(conn) -> tuple[int, str | None]:
@@ -190,6 +217,18 @@ def _insert(conn, layer: str, cond: str, params: dict, area_kinds: list[str]) ->
 PLACES = (f"SELECT (p.crime_datetime AT TIME ZONE '{LOCAL_TZ}')::date AS day, p.district::text AS district, "
           "p.location AS location FROM incident p WHERE p.is_firearm AND p.category IN ({categories}) "
           "AND p.crime_datetime IS NOT NULL AND p.location IS NOT NULL AND {cond}")
+
+
+SOURCES = ("SELECT p.recovery_date AS day, p.district::text AS district, f.firearm_type::text AS kind, "
+           f"{TTC_BAND_SQL} AS ttc_band, t.source_state::text AS source_state, t.source_in_state AS source_in_state, "
+           "t.dealer_id, t.ttc_days FROM recovery p JOIN trace t ON t.id = p.trace_id "
+           "JOIN firearm f ON f.id = p.firearm_id WHERE {cond}")
+SOURCE_COLUMNS = "day, district, kind, ttc_band, source_state, source_in_state, dealer_id, ttc_days"
+
+
+def _insert_sources(conn, cond: str, params: dict) -> None:
+    conn.execute(f"INSERT INTO derived.daily_source ({SOURCE_COLUMNS}, n) SELECT {SOURCE_COLUMNS}, count(*)::int "
+                 f"FROM ({SOURCES.format(cond=cond)}) x GROUP BY {SOURCE_COLUMNS}", params)
 
 
 def _insert_places(conn, cond: str, params: dict) -> None:
@@ -236,8 +275,9 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
         SELECT kind, name, ST_Subdivide(geom, 64) AS geom FROM boundary WHERE kind = ANY(%s)""", (list(AREA_KINDS),))
     conn.execute("CREATE INDEX IF NOT EXISTS area_piece_geom ON area_piece USING gist (geom)")
     conn.execute("ANALYZE area_piece")
-    # A database upgraded to an early copy of migration 0008 has no daily_place: its panel scans.
+    # A database upgraded to an early copy of migration 0008 has no daily_place or daily_source: it scans.
     places = conn.execute("SELECT to_regclass('derived.daily_place')").fetchone()[0] is not None
+    sources = conn.execute("SELECT to_regclass('derived.daily_source')").fetchone()[0] is not None
     done: dict[str, Any] = {}
     for layer in LAYER_KEYS:
         started = time.perf_counter()
@@ -258,6 +298,10 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
                     conn.execute("DELETE FROM derived.daily_place WHERE day = ANY(%s)", (days,))
                     _insert_places(conn, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
                                    {"lo": lo, "hi": hi, "days": days})
+                if layer == "recoveries" and sources:
+                    conn.execute("DELETE FROM derived.daily_source WHERE day = ANY(%s)", (days,))
+                    _insert_sources(conn, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
+                                    {"lo": lo, "hi": hi, "days": days})
             held = conn.execute("SELECT coalesce(sum(n), 0) FROM derived.daily_count WHERE layer = %s",
                                 (layer,)).fetchone()[0]
             whole = held != _fact_total(conn, layer)
@@ -269,6 +313,9 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
             if layer == "shootings" and places:
                 conn.execute("DELETE FROM derived.daily_place")
                 _insert_places(conn, "TRUE", {})
+            if layer == "recoveries" and sources:
+                conn.execute("DELETE FROM derived.daily_source")
+                _insert_sources(conn, "TRUE", {})
             done[layer] = "full"
         if echo:
             what = "all days" if done[layer] == "full" else f"{done[layer]} days"

@@ -300,6 +300,18 @@ def source_ranking(filters: MapFilters, viewer: access.Viewer | None = None, top
     params["top"] = top
     median = "percentile_cont(0.5) WITHIN GROUP (ORDER BY t.ttc_days)"
     with read_engine().connect() as conn:
+        if daily.usable(conn) and daily.has_sources(conn):
+            total = daily.totals(conn, filters, ("recoveries",))["recoveries"]
+            states = daily.ranked_sources(conn, filters, "source_state", top)
+            states = [{"state": r["source_state"], "n": r["n"], "median_ttc": r["median_ttc"]} for r in states]
+            dealers = []
+            if viewer.can("dealers"):
+                ranked = daily.ranked_sources(conn, filters, "dealer_id", top)
+                names = {r["id"]: r for r in conn.execute(text(
+                    "SELECT d.id, d.business_name, d.license_name, d.premise_city AS city, d.premise_state AS state "
+                    "FROM dealer d WHERE d.id = ANY(:ids)"), {"ids": [r["dealer_id"] for r in ranked]}).mappings()}
+                dealers = [{**names[r["dealer_id"]], "n": r["n"], "median_ttc": r["median_ttc"]} for r in ranked]
+            return _ranking(total, states, dealers, viewer)
         total = conn.execute(text(f"SELECT count(*) FROM {LAYERS['recoveries'].from_sql} WHERE {where}"),
                              params).scalar() or 0
         states = conn.execute(text(f"""
@@ -312,7 +324,10 @@ def source_ranking(filters: MapFilters, viewer: access.Viewer | None = None, top
             FROM {LAYERS["recoveries"].from_sql} JOIN dealer d ON d.id = t.dealer_id WHERE {where}
             GROUP BY d.id ORDER BY n DESC, d.id LIMIT :top"""), params).mappings().all() \
             if viewer.can("dealers") else []
+    return _ranking(total, states, dealers, viewer)
 
+
+def _ranking(total: int, states: list, dealers: list, viewer: access.Viewer) -> dict[str, Any]:
     def ranked(r: dict[str, Any], name: str) -> dict[str, Any]:
         n = access.suppress(r["n"], viewer)
         return {"name": name, "n": n, "share": round(100.0 * n / total, 1) if n is not None and total else None,

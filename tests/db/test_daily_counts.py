@@ -88,6 +88,19 @@ def test_map_counts_equal_the_scans(city):
     assert checked > 1000, "the filters must select real data"
 
 
+@pytest.mark.parametrize("viewer", [ANALYST, COMMANDER, PRESS], ids=["analyst", "commander", "press"])
+def test_source_ranking_equals_the_scans(city, viewer):
+    """Counts, shares and median time-to-crime of source states and dealers, from the weighted daily rows."""
+    q = query_runner(city)
+    medians = 0
+    with access.use_viewer(viewer):
+        for f in filter_sets(q):
+            fast, slow = both(district_panel.source_ranking, f, viewer)
+            assert fast == slow, f
+            medians += sum(1 for r in fast["states"] + fast["dealers"] if r["median_ttc"] is not None)
+    assert medians > (5 if viewer is PRESS else 20), "medians must be compared too"
+
+
 def test_redistricting_counts_each_point_in_its_own_map(city):
     """Over 2022-2023 the district table holds districts of both maps, as the scans count them."""
     q = query_runner(city)

@@ -50,6 +50,12 @@ def upgrade() -> None:
     op.execute("CREATE TABLE IF NOT EXISTS derived.daily_place (day date NOT NULL, district text, location text NOT NULL, "
                "n integer NOT NULL)")
     op.execute("CREATE INDEX IF NOT EXISTS ix_daily_place_day ON derived.daily_place (day)")
+    # Recoveries by day, the recovery filters, dealer and time-to-crime in days: the source ranking's counts
+    # and medians.
+    op.execute("CREATE TABLE IF NOT EXISTS derived.daily_source (day date NOT NULL, district text, kind text, "
+               "ttc_band text, source_state text, source_in_state boolean, dealer_id integer, ttc_days integer, "
+               "n integer NOT NULL)")
+    op.execute("CREATE INDEX IF NOT EXISTS ix_daily_source_day ON derived.daily_source (day)")
     op.execute("""
         CREATE TABLE derived.derive_state (
             id boolean PRIMARY KEY DEFAULT true CHECK (id),
