@@ -90,7 +90,8 @@ def shell() -> html.Div:
         html.Div(id="shell-asof", className="shell-asof", role="status", **{"aria-live": "polite"}),
         dcc.Store(id="shell-version"),
         dcc.Interval(id="shell-tick", interval=3_000),  # one cheap version check for the page, whatever it is
-        html.Main(dash.page_container, id="main", className="atlas-main"),
+        # tabIndex -1: the skip link moves focus here, so the next Tab continues inside the page.
+        html.Main(dash.page_container, id="main", className="atlas-main", tabIndex=-1),
     ], className="atlas-shell")
 
 

@@ -2,8 +2,8 @@
    components takes ARIA props, so the page cannot pass them). Each correction keeps the component's own
    keyboard handling; tests/browser/test_keyboard.py operates every kind by keyboard after it.
 
-   - RadioItems / Checklist render native radios and checkboxes inside role="option" labels of a
-     role="listbox": interactive controls nested in interactive roles, and a listbox with no name.
+   - RadioItems, Checklist and a Dropdown's open list render native radios and checkboxes inside
+     role="option" labels of a role="listbox": controls nested in interactive roles, and a listbox with no name.
      Native inputs need no ARIA: the option roles go, the list becomes a radiogroup / group named by
      the <label for=...> that the page gives it (or by the fieldset's legend around it).
    - Dropdown puts a focusable <input aria-hidden="true"> before its button (a Safari work-around that
@@ -30,12 +30,17 @@
     }
 
     function optionLists(root) {
-        root.querySelectorAll(".dash-radioitems.dash-options-list, .dash-checklist.dash-options-list")
-            .forEach(function (list) {
-                var radio = list.classList.contains("dash-radioitems");
+        root.querySelectorAll(".dash-options-list").forEach(function (list) {
+                var radio = list.classList.contains("dash-radioitems") ||
+                            !!list.querySelector('input[type="radio"]');
                 setAttr(list, "role", radio ? "radiogroup" : "group");
                 var label = labelFor(list.id);
+                var dialog = !label && list.closest('[role="dialog"]');
+                // A dropdown's open list is named as its button is (the trigger points at the popover).
+                var trigger = dialog && dialog.id &&
+                    document.querySelector('[aria-controls="' + dialog.id + '"][aria-labelledby]');
                 if (label) { setAttr(list, "aria-labelledby", label.id); }
+                else if (trigger) { setAttr(list, "aria-labelledby", trigger.getAttribute("aria-labelledby")); }
                 list.querySelectorAll('label[role="option"], label[aria-selected]').forEach(function (option) {
                     option.removeAttribute("role");
                     option.removeAttribute("aria-selected");
@@ -95,8 +100,79 @@
         if (pending) { return; }
         pending = true;
         // Once per frame at most: the map adds and removes many markers while it moves.
-        window.requestAnimationFrame(function () { pending = false; correct(); });
+        window.requestAnimationFrame(function () { pending = false; correct(); focusPanelWhenReady(); restoreFocus(); });
     }
+
+    /* The map's details panel opens beside the map, far from the table row or marker that opened it in
+       the tab order: when a keyboard user opens it, focus moves to its title; Escape or its close button
+       closes it and focus goes back to what opened it (found again by its row when the table redrew). */
+    var opener = null;
+    var awaiting = null;
+
+    function panelBody() { return document.getElementById("map-details-body"); }
+
+    function rememberOpener(target) {
+        var row = target.closest("tr");
+        opener = {el: target, rowId: row && row.id};
+        var body = panelBody();
+        awaiting = {before: body && body.firstElementChild, until: Date.now() + 15000};
+    }
+
+    function focusPanelWhenReady() {
+        if (!awaiting) { return; }
+        var details = document.getElementById("map-details");
+        var body = panelBody();
+        if (Date.now() > awaiting.until || !details) { awaiting = null; return; }
+        if (details.hidden || !body || !body.firstElementChild || body.firstElementChild === awaiting.before) { return; }
+        var title = document.getElementById("panel-title");
+        var target = title || details;
+        target.setAttribute("tabindex", "-1");
+        target.focus();
+        awaiting = null;
+    }
+
+    var restoring = null;
+
+    function returnFocus() {
+        if (!opener) { return; }
+        restoring = {el: opener.el, rowId: opener.rowId, until: Date.now() + 5000};
+        opener = null;
+        restoreFocus();
+    }
+
+    function restoreFocus() {
+        // The table redraws once the panel has closed (it marks the open district): focus follows the row.
+        if (!restoring) { return; }
+        if (Date.now() > restoring.until) { restoring = null; return; }
+        var active = document.activeElement;
+        if (active && active !== document.body && document.body.contains(active) &&
+            !(active.closest && active.closest("#map-details"))) { return; }
+        var el = restoring.el;
+        if (!document.body.contains(el) && restoring.rowId) {
+            var row = document.getElementById(restoring.rowId);
+            el = row && row.querySelector(".dt-open");
+        }
+        if (el && document.body.contains(el)) { el.focus(); }
+    }
+
+    document.addEventListener("mousedown", function () { restoring = null; }, true);
+    document.addEventListener("keydown", function (e) {
+        var t = e.target;
+        restoring = null;
+        if (!t || !t.closest) { return; }
+        if ((e.key === "Enter" || e.key === " ") &&
+            (t.closest(".dt-open") || t.closest("#map .leaflet-marker-icon"))) {
+            rememberOpener(t);
+        } else if (e.key === "Escape" && t.closest("#map-details")) {
+            var close = document.getElementById("map-details-close");
+            if (close) { e.preventDefault(); close.click(); }
+        }
+    }, true);
+    document.addEventListener("click", function (e) {
+        if (e.target && e.target.closest && e.target.closest("#map-details-close")) {
+            window.setTimeout(returnFocus, 0);
+        }
+    });
 
     function start() {
         correct();

@@ -95,6 +95,9 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
             approximate: bool, boundary_kinds: list[str] | None = None) -> html.Div:
     return html.Div([
         html.H1("Command map", className="side-title"),
+        # The controls below are many tab stops: a keyboard user can go straight to the district table.
+        html.A("Skip to the district table", href="#command-table", className="visually-hidden-focusable",
+               id="skip-to-districts"),
         html.Div("District boundaries shown are approximate (demo geography), not official.",
                  className="notice", id="approximate-notice") if approximate else None,
         _section("Dates",
