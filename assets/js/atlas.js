@@ -48,11 +48,60 @@ window.atlas = Object.assign({}, window.atlas, {
         layer.bindTooltip(text, {sticky: true});
     },
     labelMarker: function (feature, latlng) {
-        return L.marker(latlng, {
-            icon: L.divIcon({className: "district-label", html: feature.properties.name, iconSize: null}),
+        var marker = L.marker(latlng, {
+            icon: L.divIcon({className: "district-label", html: window.atlas._esc(feature.properties.name),
+                             iconSize: null}),
             // Above the points: a commander must always see which district is which.
             interactive: false, keyboard: false, pane: "tooltipPane"
         });
+        return window.atlas._declutterOn(marker);
+    },
+    /* Labels never overlap: after every zoom, move or new set of labels, each label is measured on screen
+       and shown only where it does not touch one already shown, in order of importance (district names
+       first at city zoom; below zoom 9 the city is a few pixels wide and its district names are left out;
+       then source states by number of guns). Whatever is left out is named in the ranked list beside the
+       map and in each line's tooltip. */
+    _declutterOn: function (marker) {
+        marker.once("add", function () {
+            var map = marker._map;
+            if (!map || map._atlasDeclutter) { window.atlas._declutterSoon(map); return; }
+            map._atlasDeclutter = true;
+            map.on("zoomend moveend viewreset layeradd resize", function () { window.atlas._declutterSoon(map); });
+            window.atlas._declutterSoon(map);
+        });
+        return marker;
+    },
+    _declutterSoon: function (map) {
+        if (!map || map._atlasDeclutterPending) { return; }
+        map._atlasDeclutterPending = true;
+        window.requestAnimationFrame(function () {
+            map._atlasDeclutterPending = false;
+            window.atlas.declutter(map);
+        });
+    },
+    declutter: function (map) {
+        var container = map.getContainer();
+        var zoom = map.getZoom();
+        var labels = Array.prototype.slice.call(container.querySelectorAll(".district-label, .flow-label"));
+        var weight = function (el) {
+            if (el.classList.contains("district-label")) { return zoom >= 9 ? Infinity : -Infinity; }
+            var n = parseInt(String(el.textContent).replace(/[^0-9]/g, ""), 10);
+            return isNaN(n) ? 0 : n;
+        };
+        labels.sort(function (a, b) { return weight(b) - weight(a); });
+        var placed = [], shown = 0, pad = 2;
+        labels.forEach(function (el) {
+            if (weight(el) === -Infinity) { el.style.visibility = "hidden"; el.dataset.declutter = "hidden"; return; }
+            var r = el.getBoundingClientRect();
+            var clash = r.width > 0 && placed.some(function (p) {
+                return r.left - pad < p.right && p.left < r.right + pad && r.top - pad < p.bottom && p.top < r.bottom + pad;
+            });
+            el.style.visibility = clash ? "hidden" : "";
+            el.dataset.declutter = clash ? "hidden" : "shown";
+            if (!clash) { placed.push(r); shown += 1; }
+        });
+        container.dataset.labelsShown = String(shown);
+        container.dataset.labelsHidden = String(labels.length - shown);
     },
     _pointColor: function (p, h) {
         var by = h.colorBy || "kind";
@@ -133,10 +182,10 @@ window.atlas = Object.assign({}, window.atlas, {
                 dashArray: p.in_state ? null : "8 4"};
     },
     flowLabel: function (feature, latlng) {
-        return L.marker(latlng, {
+        return window.atlas._declutterOn(L.marker(latlng, {
             icon: L.divIcon({className: "flow-label", html: window.atlas._esc(feature.properties.name), iconSize: null}),
             interactive: false, keyboard: false
-        });
+        }));
     },
     flowTooltip: function (feature, layer) {
         var p = feature.properties;
