@@ -97,6 +97,20 @@ def clock_check(conn: psycopg.Connection) -> ClockCheck | None:
     return check
 
 
+# The source kinds each step reads: a step runs only when one of them was loaded (or on a full derive).
+STEP_INPUTS = ("boundaries", "dealers", "traces", "incidents", "shots", "nibin")
+STEP_INPUTS_BY_NAME = {
+    "dealer flags": ("dealers", "traces"),
+    "trace dealers and time-to-crime": ("dealers", "traces"),
+    "incident districts": ("incidents", "boundaries"),
+    "recovery districts": ("traces", "boundaries"),
+    "recovery incidents": ("traces", "incidents"),
+    "alert districts": ("shots", "boundaries"),
+    "alerts corroborating incidents": ("shots", "incidents"),
+    "evidence incidents and guns": ("nibin", "incidents", "traces"),
+}
+
+
 def _district_in_force(when: str) -> str:
     """SQL: name of the district piece containing x.geom on the map in force on date `when` (the latest
     map starting on or before it); a record without a date gets today's map."""
@@ -125,6 +139,11 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         boundaries_changed = full or bool(conn.execute(
             "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'", (runs,)).fetchone())
         scope = "TRUE" if boundaries_changed else "x.run_id = ANY(%(runs)s) OR x.district IS NULL"
+        kinds = {r[0] for r in conn.execute("SELECT DISTINCT kind FROM etl_run WHERE id = ANY(%s)", (runs,))}
+
+        def needs(*inputs: str) -> bool:
+            """Does a step reading these source kinds have new input? (Unknown kinds: assume so.)"""
+            return full or bool(kinds & set(inputs)) or bool(kinds - set(STEP_INPUTS))
         params = {"runs": runs, "state": settings.get("CGA_HOME_STATE"),
                   "county": settings.get("CGA_HOME_COUNTY_FIPS"),
                   "meters": MATCH_METERS, "minutes": MATCH_MINUTES}
@@ -201,19 +220,23 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 WHERE s.id = e.id AND (e.incident_id, e.firearm_id) IS DISTINCT FROM (s.incident_id, s.firearm_id)"""),
         ]
         for name, sql in steps:
+            if not needs(*STEP_INPUTS_BY_NAME[name]):
+                continue
             started = time.perf_counter()
             conn.execute(sql, params)
             timings[name] = time.perf_counter() - started
             if echo:
                 echo(f"  derived {name} ({timings[name]:.1f}s)")
-        started = time.perf_counter()
-        _nibin_groups(conn)
-        timings["NIBIN gun groups and firearm links"] = time.perf_counter() - started
-        if echo:
-            echo(f"  derived NIBIN gun groups and firearm links ({timings['NIBIN gun groups and firearm links']:.1f}s)")
-        started = time.perf_counter()
-        timings.clock_check = clock_check(conn)
-        timings["clock check"] = time.perf_counter() - started
+        if needs("nibin", "traces", "incidents"):
+            started = time.perf_counter()
+            _nibin_groups(conn)
+            timings["NIBIN gun groups and firearm links"] = time.perf_counter() - started
+            if echo:
+                echo(f"  derived NIBIN gun groups and firearm links ({timings['NIBIN gun groups and firearm links']:.1f}s)")
+        if needs("shots", "incidents"):
+            started = time.perf_counter()
+            timings.clock_check = clock_check(conn)
+            timings["clock check"] = time.perf_counter() - started
         if latest is not None:
             # The map's counts by day, district and boundary: only the days these runs touched.
             started = time.perf_counter()
@@ -222,7 +245,8 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             timings["daily counts"] = time.perf_counter() - started
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ANALYZE")
-    # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow).
+    # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow). They are
+    # refreshed whenever the data version moves (they record it), whatever the runs loaded.
     started = time.perf_counter()
     from layers.density import refresh_map_cells
 
