@@ -9,7 +9,10 @@
 - NIBIN: evidence tied to incidents and guns, evidence fired by one gun grouped, firearm-incident links;
 - a check of the clocks: the share of shootings inside ShotSpotter coverage with a matching alert, and
   the whole-hour offset that would fix it when a file was read with the wrong clock (`ClockCheck`).
-Incremental: only rows from the given runs are recomputed, unless boundaries changed.
+- the map's daily counts (layers/daily.py): the days the runs touched, by district, boundary and filter values.
+Incremental: only rows from the given runs are recomputed, unless boundaries changed, and a step runs only
+when a run loaded a source kind it reads. The runs derived are those named plus every run loaded since the
+last derive (`derived.derive_state`), so a derive with nothing new to do returns at once.
 """
 
 from __future__ import annotations
