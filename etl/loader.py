@@ -41,6 +41,9 @@ INTERRUPTED = "interrupted (process ended before the load finished); nothing fro
 _RUNNING = re.compile(r"^loading: pid (\d+) on (\S+)")
 # Kinds whose files carry clock times, and the setting holding each one's default clock.
 CLOCK_SETTINGS = {"shots": "CGA_TZ_SHOTS", "incidents": "CGA_TZ_INCIDENTS"}
+# A load staging at least this many rows, and at least as many as the target table holds, rebuilds
+# the table's secondary indexes after the upsert instead of updating them row by row.
+BULK_MIN_ROWS = 50_000
 
 
 @dataclass
@@ -300,38 +303,107 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
             try:
                 if len(row.fields) != width or "\x00" in row.raw or len(row.raw) > MAX_FIELD:
                     check_fields(row.fields, header_raw, header)
-                values = source.parse(dict(zip(header, row.fields, strict=True)), ctx)
-                result.neutralised += finish_values(values, widths, text)
             except RowError as exc:
                 rejects.append((row.line_number, _safe_raw(row.raw), str(exc)))
                 continue
-            except Exception as exc:  # a parser bug must cost one row, not the file
-                rejects.append((row.line_number, _safe_raw(row.raw),
-                                f"internal error parsing {_failing_column(source, header, row.fields, ctx)}: "
-                                f"{type(exc).__name__}"))
+            values = _python_values(source, header, row.fields, ctx, widths, text, result)
+            if isinstance(values, str):
+                rejects.append((row.line_number, _safe_raw(row.raw), values))
                 continue
             copy.write_row((row.line_number, *(values[n] for n in names)))
     if result.read == 0:
         raise LoadError(f"{reader.path.name} has a header but no rows")
+    _merge_staged(conn, source, reader, result, rejects)
+
+
+def _python_values(source: Source, header: list[str], fields: list[str], ctx: LoadContext,
+                   widths: dict[str, int], text: list[str], result: LoadResult) -> dict | str:
+    """One row parsed by the source's Python parser (the reference): its staging values, or the
+    reason it is rejected."""
+    try:
+        values = source.parse(dict(zip(header, fields, strict=True)), ctx)
+        result.neutralised += finish_values(values, widths, text)
+    except RowError as exc:
+        return str(exc)
+    except Exception as exc:  # a parser bug must cost one row, not the file
+        return f"internal error parsing {_failing_column(source, header, fields, ctx)}: {type(exc).__name__}"
+    return values
+
+
+def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, result: LoadResult,
+                  rejects: list[tuple[int, str, str]]) -> None:
+    """Number repeated keys, keep the last row of each key, upsert, store the rejects, close the run."""
     if result.neutralised:
         result.notes.append(f"{result.neutralised:,} formula-like cells neutralised (stored with a leading ')")
     if reader.progress and sys.stderr.isatty() and result.read >= 100_000:
         # The bar ends with the reading; say what the wait that follows is.
         print(f"  {reader.path.name}: merging {result.read - len(rejects):,} rows ...", file=sys.stderr, flush=True)
     key = ", ".join(source.key)
+    names = ", ".join(c for c, _ in source.staging)
     with conn.cursor() as cur:
         if source.repeats_are_distinct:
-            # Numbered in SQL, not in a Python dict that would grow with the file.
+            # Numbered in SQL, not in a Python dict that would grow with the file: the n-th row of a
+            # key becomes key:n-1, in one pass that also keeps the last row of each numbered key.
             last = source.key[-1]
-            cur.execute(f"""UPDATE stg SET {last} = stg.{last} || ':' || (o.n - 1)
-                FROM (SELECT line_number, row_number() OVER (PARTITION BY {key} ORDER BY line_number) AS n
-                      FROM stg) o
-                WHERE o.line_number = stg.line_number AND o.n > 1""")
-        cur.execute(f"""CREATE TEMP TABLE stg_u ON COMMIT DROP AS
-            SELECT DISTINCT ON ({key}) * FROM stg ORDER BY {key}, line_number DESC""")
+            numbered = ", ".join(f"CASE WHEN n > 1 THEN {c} || ':' || (n - 1) ELSE {c} END AS {c}" if c == last
+                                 else c for c, _ in source.staging)
+            cur.execute(f"""CREATE TEMP TABLE stg_u ON COMMIT DROP AS
+                SELECT DISTINCT ON ({key}) * FROM (
+                    SELECT line_number, {numbered} FROM (
+                        SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY line_number) AS n FROM stg) o
+                ) s ORDER BY {key}, line_number DESC""")
+        else:
+            cur.execute(f"""CREATE TEMP TABLE stg_u ON COMMIT DROP AS
+                SELECT DISTINCT ON ({key}) line_number, {names} FROM stg ORDER BY {key}, line_number DESC""")
+        rebuild = _drop_indexes_for_bulk(cur, source)
         result.loaded, result.updated = source.merge(cur, result.run_id)
+        for statement in rebuild:
+            cur.execute(statement)
         record_rejects(cur, result, rejects)
     finish_run(conn, result)
+
+
+def _drop_indexes_for_bulk(cur: psycopg.Cursor, source: Source) -> list[str]:
+    """For a load adding at least BULK_MIN_ROWS new rows and at least as many as its target table
+    holds (a first load, a rebuild), drop the table's secondary indexes inside the load's
+    transaction and return the statements that build them again after the upsert: one sorted build
+    is several times faster than updating eleven indexes row by row. The indexes behind constraints
+    (the key the upsert needs) stay, and a failed load gets them all back with its rollback.
+    Readers wait for the load while the indexes are gone, so a table other sessions are using (the
+    lock not granted within a second) keeps its indexes and is updated row by row."""
+    if not source.bulk_tables:
+        return []
+    staged = cur.execute("SELECT count(*) FROM stg_u").fetchone()[0]
+    if staged < BULK_MIN_ROWS:
+        return []
+    match = " AND ".join(f"t.{c} = s.{c}" for c in source.key)
+    statements = []
+    for table in source.bulk_tables:
+        held = cur.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass",
+                           (table,)).fetchone()[0]
+        if staged < held:
+            continue
+        new = cur.execute(f"SELECT count(*) FROM stg_u s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"
+                          ).fetchone()[0]
+        if new < BULK_MIN_ROWS or new < held:
+            continue
+        indexes = cur.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+            " WHERE i.indrelid = %s::regclass AND NOT EXISTS"
+            " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (table,)).fetchall()
+        if not indexes:
+            continue
+        try:
+            with cur.connection.transaction():
+                cur.execute("SET LOCAL lock_timeout = '1s'")
+                cur.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        except psycopg.errors.LockNotAvailable:
+            continue
+        cur.execute("SET LOCAL lock_timeout TO DEFAULT")
+        for name, _ in indexes:
+            cur.execute(f"DROP INDEX {name}")
+        statements += [definition for _, definition in indexes]
+    return statements
 
 
 def record_rejects(cur: psycopg.Cursor, result: LoadResult, rejects: list[tuple[int, str, str]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import re
@@ -24,11 +25,19 @@ _DISTRICT_ALIASES = {
 }
 
 
+_BLANK_WORDS = frozenset(("NA", "N/A", "NULL", "NONE"))
+
+
 def blank(value: str | None) -> str | None:
+    """The value stripped, or None when it is empty or says NA, N/A, NULL or NONE."""
     if value is None:
         return None
     value = value.strip()
-    return value if value and value.upper() not in ("NA", "N/A", "NULL", "NONE") else None
+    # Upper-casing never shortens a text, so only values of 4 characters or fewer can be those words:
+    # the others skip the upper() call (this runs for every field of every row).
+    if not value or (len(value) <= 4 and value.upper() in _BLANK_WORDS):
+        return None
+    return value
 
 
 def upper(value: str | None) -> str | None:
@@ -265,7 +274,10 @@ def parse_wkt_point(value: str | None, field: str = "location", region: Region |
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_district(value: str | None) -> str | None:
+    """A district name as one of DISTRICTS, or None. Cached: a file spells its few districts the same
+    way on every row."""
     value = upper(value)
     if not value:
         return None

@@ -61,6 +61,9 @@ class Source:
     # True when rows repeating a key are distinct records (victims of one incident), not duplicates:
     # the loader then numbers the repeats (key, key:1, key:2 ...) in file order.
     repeats_are_distinct: bool = False
+    # Tables `merge` upserts into, keyed by `key`, whose secondary indexes a load adding as many rows
+    # as the table holds rebuilds instead of updating them row by row (etl/loader.py, BULK_MIN_ROWS).
+    bulk_tables: tuple[str, ...] = ()
 
     def widths(self) -> dict[str, int]:
         """{staging column: most characters its target column holds}; longer values reject the row."""
@@ -97,6 +100,38 @@ def upsert(cur: psycopg.Cursor, table: str, columns: Sequence[str], conflict: Se
         )
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
     """
+    if _holds_exclusive_lock(cur, table):
+        return _update_then_insert(cur, table, columns, conflict, compared, run_id, source, extra_set)
     cur.execute(sql, {"run_id": run_id})
     inserted, updated = cur.fetchone()
     return inserted, updated
+
+
+def _holds_exclusive_lock(cur: psycopg.Cursor, table: str) -> bool:
+    """True when this transaction holds `table` in ACCESS EXCLUSIVE mode (a bulk load, etl/loader.py):
+    no other session can write it until the load commits."""
+    return cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'relation' AND relation = %s::regclass"
+        " AND pid = pg_backend_pid() AND mode = 'AccessExclusiveLock' AND granted)", (table,)).fetchone()[0]
+
+
+def _update_then_insert(cur: psycopg.Cursor, table: str, columns: Sequence[str], conflict: Sequence[str],
+                        compared: Sequence[str], run_id: int, source: str, extra_set: str) -> tuple[int, int]:
+    """The upsert as an UPDATE of the rows whose key exists and changed, then a plain INSERT of the
+    others: the same rows and counts as INSERT ... ON CONFLICT, without its per-row speculative
+    insertion. Only safe while no other session can insert the same keys in between, i.e. under
+    the exclusive lock of a bulk load."""
+    match = " AND ".join(f"t.{c} = s.{c}" for c in conflict)
+    sets = ", ".join(f"{c} = s.{c}" for c in compared) + ", run_id = %(run_id)s"
+    if extra_set:
+        sets += ", " + extra_set
+    old = ", ".join(f"t.{c}" for c in compared)
+    new = ", ".join(f"s.{c}" for c in compared)
+    cur.execute(f"UPDATE {table} AS t SET {sets} FROM {source} s WHERE {match} AND ({old}) IS DISTINCT FROM ({new})",
+                {"run_id": run_id})
+    updated = cur.rowcount
+    cols = ", ".join(columns)
+    cur.execute(f"""INSERT INTO {table} ({cols}, run_id)
+        SELECT {", ".join(f"s.{c}" for c in columns)}, %(run_id)s FROM {source} s
+        WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})""", {"run_id": run_id})
+    return cur.rowcount, updated

@@ -80,6 +80,7 @@ class Incidents(Source):
     staging = tuple((c, _TYPES.get(c, "text")) for c in COLUMNS)
     key = ("agency", "source_key")
     repeats_are_distinct = True  # e.g. one row per victim of the same shooting
+    bulk_tables = ("incident",)
 
     def widths(self) -> dict[str, int]:
         return schema_widths("incident", COLUMNS)
@@ -115,9 +116,10 @@ class Incidents(Source):
                      or parse_wkt_point(rec.get("location_1"), "Location 1", ctx.region))
         cc_number = upper(rec.get("ccnumber"))
         location = upper(rec.get("location"))
-        identity = content_key(cc_number or "", when.isoformat(), code, location, post, description,
-                               point)
-        source_key = f"{cc_number}:{code}" if cc_number else "h:" + identity[:24]
+        if cc_number:
+            source_key = f"{cc_number}:{code}"
+        else:
+            source_key = "h:" + content_key("", when.isoformat(), code, location, post, description, point)[:24]
         total = parse_int(rec.get("total_incidents"), "Total_Incidents", 0, 1000)
         return {
             "agency": ctx.agency,
@@ -147,3 +149,4 @@ class Incidents(Source):
 
     def merge(self, cur, run_id: int) -> tuple[int, int]:
         return upsert(cur, "incident", COLUMNS, ("agency", "source_key"), run_id, extra_set="district = NULL")
+
