@@ -256,6 +256,7 @@ def start(quiet: bool = False, echo=print) -> str:
         if not quiet:
             echo(f"Database already running on 127.0.0.1:{info['port']}")
         ensure_database()
+        ensure_web_login()
         return url()
     if not _port_free(info["port"]):
         info["port"] = _free_port()
@@ -273,6 +274,7 @@ def start(quiet: bool = False, echo=print) -> str:
             break
         time.sleep(0.2)
     ensure_database()
+    ensure_web_login()
     if not quiet:
         echo(f"Database running on 127.0.0.1:{info['port']} (data in {datadir})")
     return url()
@@ -289,6 +291,48 @@ def stop(echo=print) -> bool:
     _pg_ctl(_bin_dir(), Path(info["data_dir"]), _os_user(), "-m", "fast", "-w", "stop")
     echo("Database stopped")
     return True
+
+
+WEB_ROLE = "crimegun_web"
+
+
+def ensure_web_login() -> None:
+    """Give the dashboard's role `crimegun_web` a login of its own on the embedded cluster (password
+    generated once, kept in connection.json): the dashboard then connects as that role, not as the owner
+    switched to it, so nothing it runs can switch back to the owner's rights (RESET ROLE)."""
+    import psycopg
+    from psycopg import sql
+
+    info = _read_conn()
+    if not info:
+        return
+    if not info.get("web_password"):
+        info["web_password"] = secrets.token_urlsafe(24)
+        _write_conn(info)
+    admin = url("postgres").replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (WEB_ROLE,)).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+            sql.SQL(verb), sql.Identifier(WEB_ROLE), sql.Literal(info["web_password"])))
+
+
+def web_url(owner_url: str) -> str | None:
+    """URL of the web role's own login for the database of `owner_url`: CGA_WEB_DATABASE_URL (its database
+    name replaced), else the embedded cluster's generated login when `owner_url` is on that cluster; None
+    when no web login is known."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(owner_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    configured = settings.get("CGA_WEB_DATABASE_URL")
+    if configured:
+        web = make_url(configured.replace("postgresql://", "postgresql+psycopg://", 1))
+        return web.set(database=target.database).render_as_string(hide_password=False)
+    info = _read_conn()
+    if (info.get("web_password") and target.host in ("127.0.0.1", "localhost")
+            and target.port == info.get("port")):
+        return target.set(username=WEB_ROLE, password=info["web_password"]).render_as_string(hide_password=False)
+    return None
 
 
 def ensure_database(dbname: str | None = None) -> None:

@@ -3,7 +3,9 @@
 `engine()` is for the write path and administration (the database owner). The dashboard never uses
 it: `read_engine()` (read-only) and `web_engine()` (audit rows, sign-in bookkeeping) act as the web
 role `crimegun_web`, which may read the data, append to the audit trail and update accounts, and
-nothing else; every statement runs under CGA_STATEMENT_TIMEOUT_MS.
+nothing else; every statement runs under CGA_STATEMENT_TIMEOUT_MS. They log in as that role itself
+(the embedded cluster's generated login, or CGA_WEB_DATABASE_URL), so no statement can regain the
+owner's rights.
 
 A database that refuses, hangs or drops off the network must never hang the dashboard:
 
@@ -264,9 +266,19 @@ def _guard(eng: Engine) -> Engine:
     return eng
 
 
+def web_login(url: str | None = None) -> tuple[str, bool]:
+    """(URL, own login) the web engines connect with: the web role's own login when one is known
+    (cluster.web_url), else the owner's login switched to the web role (`-c role=`), which a statement
+    could undo with RESET ROLE — the README says to configure CGA_WEB_DATABASE_URL for external servers."""
+    owner = url or cluster.url()
+    own = cluster.web_url(owner)
+    return (own, True) if own else (owner, False)
+
+
 def _web_engine(url: str | None, read_only: bool) -> Engine:
+    target, _own = web_login(url)
     eng = _guard(create_engine(
-        url or cluster.url(), pool_pre_ping=True, pool_size=web_threads(), max_overflow=2,
+        target, pool_pre_ping=True, pool_size=web_threads(), max_overflow=2,
         pool_timeout=POOL_TIMEOUT_S, pool_recycle=POOL_RECYCLE_S,
         connect_args={"options": _web_options(read_only), **_network_args()}))
     _made.append(eng)

@@ -32,6 +32,9 @@ class SettingError(ValueError):
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "", "PostgreSQL+PostGIS URL (postgresql://user:pass@host:port/db). "
             "Empty: use the embedded cluster that `crimegun db start` manages."),
+    Setting("CGA_WEB_DATABASE_URL", "", "Login of the dashboard's own database role `crimegun_web` "
+            "(postgresql://crimegun_web:pass@host:port/db). Empty: the embedded cluster's generated one; with an "
+            "external DATABASE_URL and no web login the dashboard falls back to SET ROLE over the owner's login."),
     Setting("CGA_DATA_DIR", "var", "Where the embedded database, synthetic data and logs live "
             "(relative paths are inside the project)."),
     Setting("CGA_DB_NAME", "crimegun", "Database name inside the embedded cluster."),
