@@ -155,13 +155,38 @@
         if (el && document.body.contains(el)) { el.focus(); }
     }
 
+    /* Skip links move focus without changing the address: a new #fragment makes Dash build the page
+       again, which would take the focus the link just gave. */
+    document.addEventListener("click", function (e) {
+        var link = e.target && e.target.closest && e.target.closest("a.skip-link, a[data-skip]");
+        if (!link) { return; }
+        var target = document.getElementById((link.getAttribute("href") || "").replace(/^#/, ""));
+        if (!target) { return; }
+        e.preventDefault();
+        if (!target.hasAttribute("tabindex")) { target.setAttribute("tabindex", "-1"); }
+        target.focus();
+        target.scrollIntoView({block: "nearest"});
+    }, true);
+
     document.addEventListener("mousedown", function () { restoring = null; }, true);
     document.addEventListener("keydown", function (e) {
         var t = e.target;
         restoring = null;
         if (!t || !t.closest) { return; }
-        if ((e.key === "Enter" || e.key === " ") &&
-            (t.closest(".dt-open") || t.closest("#map .leaflet-marker-icon"))) {
+        var marker = t.closest(".leaflet-container .leaflet-marker-icon.leaflet-interactive");
+        if ((e.key === "Enter" || e.key === " ") && marker) {
+            // Leaflet turns Enter on a marker into a click without a position, which the map's layers
+            // (dash-leaflet) ignore: click the marker where it is drawn instead, as the mouse does.
+            e.preventDefault();
+            e.stopPropagation();
+            if (marker.closest("#map")) { rememberOpener(marker); }
+            var r = marker.getBoundingClientRect();
+            var at = {bubbles: true, cancelable: true, view: window, button: 0,
+                      clientX: r.left + r.width / 2, clientY: r.top + r.height / 2};
+            marker.dispatchEvent(new MouseEvent("mousedown", at));
+            marker.dispatchEvent(new MouseEvent("mouseup", at));
+            marker.dispatchEvent(new MouseEvent("click", at));
+        } else if ((e.key === "Enter" || e.key === " ") && t.closest(".dt-open")) {
             rememberOpener(t);
         } else if (e.key === "Escape" && t.closest("#map-details")) {
             var close = document.getElementById("map-details-close");

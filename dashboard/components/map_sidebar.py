@@ -97,7 +97,7 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
         html.H1("Command map", className="side-title"),
         # The controls below are many tab stops: a keyboard user can go straight to the district table.
         html.A("Skip to the district table", href="#command-table", className="visually-hidden-focusable",
-               id="skip-to-districts"),
+               id="skip-to-districts", **{"data-skip": "1"}),
         html.Div("District boundaries shown are approximate (demo geography), not official.",
                  className="notice", id="approximate-notice") if approximate else None,
         _section("Dates",
