@@ -1,3 +1,3 @@
-"""The accessibility audit uses the browser tests' fixtures (a loaded database, sign-in)."""
+"""The accessibility audit uses the browser tests' fixtures (the synthetic city, sign-in)."""
 
-from tests.browser.conftest import _no_second_factor, app, loaded_db  # noqa: F401
+from tests.browser.conftest import _no_second_factor, synth_app, synth_sql  # noqa: F401
