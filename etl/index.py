@@ -2,10 +2,13 @@
 rest on changed.
 
 Scores are relative to the city's own baselines (the share of short time-to-crime, of repeat
-purchasers, each dealer peer group's share), and one new trace file moves those baselines for every
-dealer and purchaser, so the tables are recomputed as a whole, set-based, in one transaction (readers
-keep the previous scores until it commits). Loads that cannot change a score (ShotSpotter alerts,
-boundaries) skip it.
+purchasers, each dealer peer group's share). After a load of traces only, the records it touched (its
+purchasers, dealers, guns, source states and flows, and the dealers and guns of those purchasers) are
+recomputed against the baselines of the last computation, as long as those baselines still hold: few
+traces added since the last whole recompute and no city share moved beyond the tolerance
+(layers/index/weights.py). Otherwise, and after dealer, NIBIN or incident loads, the tables are
+recomputed as a whole. Either way set-based, in one transaction (readers keep the previous scores until
+it commits). Loads that cannot change a score (ShotSpotter alerts, boundaries) skip it.
 """
 
 from __future__ import annotations
@@ -34,8 +37,14 @@ def refresh(dsn: str | None = None, run_ids: list[int] | None = None, full: bool
                 "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind = ANY(%s)", (run_ids, list(SCORED_KINDS))).fetchone():
             return {}
         started = time.perf_counter()
+        incremental = bool(not full and run_ids and not conn.execute(
+            "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind <> 'traces' AND kind = ANY(%s)",
+            (run_ids, list(SCORED_KINDS))).fetchone())
         with conn.transaction():
-            timings = compute.refresh(conn, echo)
+            timings, why = (compute.refresh_touched(conn, run_ids or [], echo) if incremental else
+                            (None, "asked" if full else "runs other than traces" if run_ids else "no runs named"))
+            if timings is None:
+                timings = compute.refresh(conn, echo, reason=why or "asked")
         conn.execute("ANALYZE index.firearm_score")
         conn.execute("ANALYZE index.purchaser_score")
         timings["trafficking index"] = time.perf_counter() - started

@@ -59,6 +59,13 @@ FIREARM = {
 NIBIN_CAP = 4
 PURCHASER_CAP = 6.0
 DEALER_CAP = 8.0
+# Incremental recompute after a trace load (layers/index/compute.py refresh_touched): only the records the
+# load touched are recomputed, against the baselines of the last computation, while the traces added
+# since the last whole recompute stay under this share of the total and no trace-level city share's
+# rarity (-log10 of it, the points per occurrence) moved by more than BASELINE_TOLERANCE (0.02: a share
+# within about 5% of itself); otherwise everything is recomputed.
+INCREMENTAL_MAX_NEW_SHARE = 0.05
+BASELINE_TOLERANCE = 0.02
 # Source state: z of its short-TTC share against the city's, plus the corridor.
 STATE = {"short": 1.0, "repeat": 0.5, "corridor": 0.5}
 
