@@ -123,16 +123,17 @@ def _callbacks(log: list[dict]) -> list[dict]:
         if msg["method"] == "Network.requestWillBeSent" and "_dash-update-component" in params["request"]["url"]:
             body = params["request"].get("postData") or "{}"
             try:
-                output = json.loads(body).get("output", "?")
+                payload = json.loads(body)
             except ValueError:
-                output = "?"
-            sent[rid] = (output, params["timestamp"])
+                payload = {}
+            timer = any(p.endswith(".n_intervals") for p in payload.get("changedPropIds") or [])
+            sent[rid] = (payload.get("output", "?"), params["timestamp"], timer)
         elif msg["method"] == "Network.loadingFinished" and rid in sent:
             size[rid] = params.get("encodedDataLength", 0)
             done[rid] = params["timestamp"]
     return [{"output": out, "bytes": size.get(rid, 0), "seconds": done.get(rid, t0) - t0,
-             "at": t0 - (start if start is not None else t0)}
-            for rid, (out, t0) in sent.items()]
+             "at": t0 - (start if start is not None else t0), "timer": timer}
+            for rid, (out, t0, timer) in sent.items()]
 
 
 def _open(driver, url: str, ready: str, settle: float) -> dict:
@@ -184,7 +185,8 @@ def _page(label: str, path: str, ready: str, data: bool, scale: int, driver, url
                       note=f"decoded {m['decoded'] / 1024:.0f} KB" + ("; dash-cytoscape loaded" if cyto else ""))
     by_output: dict[str, list[dict]] = {}
     for c in m["callbacks"]:
-        by_output.setdefault(c["output"], []).append(c)
+        if not c["timer"]:  # a periodic refresh firing again is not a second fire for one action
+            by_output.setdefault(c["output"], []).append(c)
     if not by_output:
         return
     twice = {o: len(cs) for o, cs in by_output.items() if len(cs) > 1}
