@@ -245,7 +245,7 @@ SELECT x.state, x.score, row_number() OVER (ORDER BY x.score DESC, x.traces DESC
            _c("short", "x.pt_short", "'traces with time-to-crime', x.n, 'under 1 year', x.short_n, "
               "'city share under 1 year', round(CAST(x.p_short AS numeric), 4), 'z', round(CAST(x.z_short AS numeric), 2)",
               "trace", "x.short_ids", "x.short_n"),
-           _c("repeat", "x.pt_repeat", "'bought by purchasers with 2+ traced guns', x.repeat_n, "
+           _c("repeat", "x.pt_repeat", "'bought by flagged purchasers', x.repeat_n, "
               "'city share', round(CAST(x.r_repeat AS numeric), 4), 'z', round(CAST(x.z_repeat AS numeric), 2)",
               "trace", "x.repeat_ids", "x.repeat_n"),
            _c("corridor", "x.pt_corridor", "'I-95 corridor state', x.corridor"))},
@@ -257,21 +257,28 @@ FROM (
                %(ws_repeat)s * greatest(z.z_repeat, 0) AS pt_repeat,
                CASE WHEN z.corridor THEN %(ws_corridor)s ELSE 0 END AS pt_corridor
         FROM (
-            SELECT s.*, c.p_short, c.r_repeat,
+            SELECT s.*, c.p_short, fl.r_flag AS r_repeat,
                    {_z("s.short_n", "s.n", "c.p_short")} AS z_short,
-                   {_z("s.repeat_n", "s.with_purchaser", "c.r_repeat")} AS z_repeat
+                   {_z("s.repeat_n", "s.with_purchaser", "fl.r_flag")} AS z_repeat
             FROM (
                 SELECT t.source_state AS state, count(*) AS traces, count(*) FILTER (WHERE t.ttc_days IS NOT NULL) AS n,
                        count(*) FILTER (WHERE t.ttc_days < %(short)s) AS short_n,
                        count(*) FILTER (WHERE t.purchaser_id IS NOT NULL) AS with_purchaser,
-                       count(*) FILTER (WHERE p.repeat_fast) AS repeat_n, count(DISTINCT t.dealer_id) AS dealers,
+                       count(*) FILTER (WHERE ps.score >= %(p_flag)s) AS repeat_n, count(DISTINCT t.dealer_id) AS dealers,
                        t.source_state = ANY(%(corridor)s) AS corridor, t.source_state = %(home)s AS home,
                        (array_agg(t.id ORDER BY t.ttc_days, t.id) FILTER (WHERE t.ttc_days < %(short)s))[1:%(ids)s]
                            AS short_ids,
-                       (array_agg(t.id ORDER BY t.id) FILTER (WHERE p.repeat_fast))[1:%(ids)s] AS repeat_ids
-                FROM trace t LEFT JOIN ix_p p ON p.person_id = t.purchaser_id
+                       (array_agg(t.id ORDER BY t.id) FILTER (WHERE ps.score >= %(p_flag)s))[1:%(ids)s] AS repeat_ids
+                FROM trace t LEFT JOIN index.purchaser_score ps ON ps.person_id = t.purchaser_id
                 WHERE t.source_state IS NOT NULL /*states*/ GROUP BY t.source_state) s
-            CROSS JOIN ix_city c) z) y) x"""
+            CROSS JOIN ix_city c CROSS JOIN ix_flag fl) z) y) x"""
+
+# The city's share of traces (with a purchaser) bought by flagged purchasers: the source states' baseline.
+FLAG_SHARE = """
+CREATE TEMP TABLE ix_flag ON COMMIT DROP AS
+SELECT least(greatest(count(*) FILTER (WHERE ps.score >= %(p_flag)s)::float / nullif(count(*), 0), %(lo)s), %(hi)s)
+           AS r_flag
+FROM trace t LEFT JOIN index.purchaser_score ps ON ps.person_id = t.purchaser_id WHERE t.purchaser_id IS NOT NULL"""
 
 STATE_YEAR = """
 INSERT INTO index.state_year (state, year, traces, short_n, computed_at)
@@ -374,6 +381,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("dealer facts", DEALER_FACTS),
     ("dealer peer groups", PEERS),
     ("dealer scores", DEALER_SCORE),
+    ("flagged purchasers' share", FLAG_SHARE),
     ("source states", STATE_SCORE),
     ("flows by year", STATE_YEAR),
     ("firearm facts", FIREARM_FACTS),
@@ -388,7 +396,8 @@ def _run_steps(conn: psycopg.Connection, steps, params: dict[str, Any], scopes: 
         for marker, condition in scopes.items():
             sql = sql.replace(f"/*{marker}*/", condition)
         started = time.perf_counter()
-        conn.execute(sql, params)
+        for statement in sql.split(";"):
+            conn.execute(statement, params)
         if name in ("purchaser facts", "dealer facts", "firearm facts"):
             conn.execute(f"ANALYZE {'ix_p' if name.startswith('purchaser') else 'ix_d' if name.startswith('dealer') else 'ix_f'}")
         timings[f"index: {name}"] = time.perf_counter() - started
@@ -397,7 +406,8 @@ def _run_steps(conn: psycopg.Connection, steps, params: dict[str, Any], scopes: 
 
 
 def _record(conn: psycopg.Connection, started: float, mode: str, extra: dict[str, Any]) -> None:
-    city = conn.execute("SELECT to_jsonb(c) FROM ix_city c").fetchone()[0]
+    city = conn.execute("SELECT to_jsonb(c) || jsonb_build_object('r_flag', (SELECT r_flag FROM ix_flag)) FROM ix_city c"
+                        ).fetchone()[0]
     peers = {r[0]: {"traces": int(r[1]), "short": int(r[2]), "dealers": int(r[3]), "share": float(r[4])}
              for r in conn.execute("SELECT peer_group, n, short_n, dealers, p_short FROM ix_peer")}
     counts = {t: conn.execute(f"SELECT count(*) FROM index.{t}").fetchone()[0] for t in SCORE_TABLES}
@@ -437,18 +447,33 @@ CREATE TEMP TABLE ix_td ON COMMIT DROP AS
     WHERE t.dealer_id IS NOT NULL AND (t.run_id = ANY(%(runs)s) OR t.purchaser_id IN (SELECT person_id FROM ix_tp));
 CREATE TEMP TABLE ix_ts ON COMMIT DROP AS
     SELECT DISTINCT source_state AS state FROM trace WHERE run_id = ANY(%(runs)s) AND source_state IS NOT NULL;
--- Purchasers whose facts the touched dealers and states need (their repeat-buyer flag).
+-- Purchasers whose facts the touched dealers need (their repeat-buyer flag).
 CREATE TEMP TABLE ix_np ON COMMIT DROP AS
     SELECT DISTINCT t.purchaser_id AS person_id FROM trace t
     WHERE t.purchaser_id IS NOT NULL AND (t.purchaser_id IN (SELECT person_id FROM ix_tp)
-          OR t.dealer_id IN (SELECT dealer_id FROM ix_td) OR t.source_state IN (SELECT state FROM ix_ts));
-CREATE TEMP TABLE ix_tf ON COMMIT DROP AS
-    SELECT DISTINCT t.firearm_id FROM trace t
-    WHERE t.run_id = ANY(%(runs)s) OR t.purchaser_id IN (SELECT person_id FROM ix_tp)
-       OR t.dealer_id IN (SELECT dealer_id FROM ix_td);
+          OR t.dealer_id IN (SELECT dealer_id FROM ix_td));
+-- The scores before: guns are recomputed where their purchaser's or dealer's score changed.
+CREATE TEMP TABLE ix_old ON COMMIT DROP AS
+    SELECT 'p' AS kind, person_id AS id, score FROM index.purchaser_score WHERE person_id IN (SELECT person_id FROM ix_tp)
+    UNION ALL SELECT 'd', dealer_id, score FROM index.dealer_score WHERE dealer_id IN (SELECT dealer_id FROM ix_td);
 CREATE TEMP TABLE ix_ty ON COMMIT DROP AS
     SELECT DISTINCT t.source_state AS state, extract(year FROM r.recovery_date)::int AS year
     FROM trace t JOIN recovery r ON r.trace_id = t.id WHERE t.run_id = ANY(%(runs)s) AND t.source_state IS NOT NULL"""
+
+# The touched guns: the load's own, and those whose purchaser's or dealer's score changed.
+TOUCHED_FIREARMS = """
+CREATE TEMP TABLE ix_changed ON COMMIT DROP AS
+    SELECT o.kind, o.id FROM ix_old o
+    LEFT JOIN index.purchaser_score p ON o.kind = 'p' AND p.person_id = o.id
+    LEFT JOIN index.dealer_score d ON o.kind = 'd' AND d.dealer_id = o.id
+    WHERE coalesce(p.score, d.score, -1) IS DISTINCT FROM o.score
+    UNION ALL SELECT 'p', person_id FROM ix_tp WHERE person_id NOT IN (SELECT id FROM ix_old WHERE kind = 'p')
+    UNION ALL SELECT 'd', dealer_id FROM ix_td WHERE dealer_id NOT IN (SELECT id FROM ix_old WHERE kind = 'd');
+CREATE TEMP TABLE ix_tf ON COMMIT DROP AS
+    SELECT DISTINCT t.firearm_id FROM trace t
+    WHERE t.run_id = ANY(%(runs)s) OR t.purchaser_id IN (SELECT id FROM ix_changed WHERE kind = 'p')
+       OR t.dealer_id IN (SELECT id FROM ix_changed WHERE kind = 'd');
+DELETE FROM index.firearm_score WHERE firearm_id IN (SELECT firearm_id FROM ix_tf)"""
 
 # The city's and the peer groups' baselines as the last computation measured them.
 STORED_BASELINES = """
@@ -463,7 +488,8 @@ FROM (SELECT CAST(%(city)s AS jsonb) AS j) x;
 CREATE TEMP TABLE ix_peer ON COMMIT DROP AS
 SELECT key AS peer_group, (value->>'traces')::bigint AS n, (value->>'short')::bigint AS short_n,
        (value->>'dealers')::bigint AS dealers, (value->>'share')::float AS p_short
-FROM jsonb_each(CAST(%(peers)s AS jsonb))"""
+FROM jsonb_each(CAST(%(peers)s AS jsonb));
+CREATE TEMP TABLE ix_flag ON COMMIT DROP AS SELECT (CAST(%(city)s AS jsonb)->>'r_flag')::float AS r_flag"""
 
 # The trace-level shares now, to see whether the baselines moved.
 SHARES_NOW = """
@@ -486,6 +512,7 @@ INCREMENTAL_STEPS: tuple[tuple[str, str], ...] = (
     ("dealer scores", DEALER_SCORE),
     ("source states", STATE_SCORE),
     ("flows by year", STATE_YEAR),
+    ("touched guns", TOUCHED_FIREARMS),
     ("firearm facts", FIREARM_FACTS),
     ("firearm scores", FIREARM_SCORE),
     ("unrecovered NIBIN groups", UNRECOVERED),
@@ -503,7 +530,6 @@ INCREMENTAL_DELETES = (
     "DELETE FROM index.dealer_score WHERE dealer_id IN (SELECT dealer_id FROM ix_td)",
     "DELETE FROM index.state_score WHERE state IN (SELECT state FROM ix_ts)",
     "DELETE FROM index.state_year WHERE (state, year) IN (SELECT state, year FROM ix_ty)",
-    "DELETE FROM index.firearm_score WHERE firearm_id IN (SELECT firearm_id FROM ix_tf)",
     "DELETE FROM index.unrecovered",
 )
 
@@ -513,7 +539,8 @@ def baseline_drift(conn: psycopg.Connection) -> tuple[dict[str, Any] | None, str
     can): no computation yet, other weights, too many traces since the last whole recompute, or a
     trace-level share that moved by more than the tolerance."""
     last = conn.execute("SELECT config_version, baselines FROM index.computation ORDER BY id DESC LIMIT 1").fetchone()
-    if last is None or last[0] != W.VERSION or "city" not in (last[1] or {}) or "traces_at_full" not in last[1]:
+    if (last is None or last[0] != W.VERSION or "r_flag" not in (last[1] or {}).get("city", {})
+            or "traces_at_full" not in last[1]):
         return None, "no earlier computation with these weights"
     base = last[1]
     total, n_ttc, n_short, n_red, n_mult, n_mult_known = conn.execute(SHARES_NOW, _params()).fetchone()
@@ -555,7 +582,7 @@ def refresh_touched(conn: psycopg.Connection, run_ids: list[int],
         WHERE (CASE WHEN d.in_city THEN 'city' WHEN d.premise_state = %(home)s THEN 'state'
                     ELSE coalesce(d.premise_state, '?') END) NOT IN (SELECT peer_group FROM ix_peer)""", params).fetchone()[0]
     if unknown:
-        for t in ("ix_tp", "ix_td", "ix_ts", "ix_np", "ix_tf", "ix_ty", "ix_city", "ix_peer"):
+        for t in ("ix_tp", "ix_td", "ix_ts", "ix_np", "ix_old", "ix_ty", "ix_city", "ix_peer", "ix_flag"):
             conn.execute(f"DROP TABLE {t}")
         if echo:
             echo("  index: whole recompute (a dealer in a new peer group)")

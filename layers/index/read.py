@@ -174,8 +174,9 @@ def sentence(key: str, figures: dict[str, Any]) -> str:
     pct = lambda x: f"{100 * float(x):.0f}%"  # noqa: E731
     return {
         "repeat": lambda: (_purchaser_repeat(f) if "guns" in f else
-                           f"{f.get('bought by purchasers with 2+ traced guns')} traces bought by repeat purchasers whose "
-                           f"guns came back fast (city share {pct(f['city share'])}, z = {f.get('z')})."),
+                           (f"{f['bought by flagged purchasers']} traces bought by flagged purchasers" if "bought by flagged purchasers" in f
+                            else f"{f.get('bought by purchasers with 2+ traced guns')} traces bought by repeat purchasers "
+                                 "whose guns came back fast") + f" (city share {pct(f['city share'])}, z = {f.get('z')})."),
         "fast_other": lambda: (f"{f['under 1 year']} guns recovered from someone else within a year and {f['1 to 3 years']} "
                                f"within three (city shares {pct(f['city share under 1 year'])} and "
                                f"{pct(f['city share under 3 years'])})."),
@@ -338,3 +339,43 @@ def sources(viewer: access.Viewer | None = None, top: int = 10) -> dict[str, Any
             "top_share": (conc["top_traces"] or 0) / total if total else None,
             "decile": decile, "decile_share": decile_traces / total if total else None,
             "cumulative_share": [c / total for c in curve] if total else [], "config_version": W.VERSION}
+
+
+def compare_periods(first: tuple[int, int], second: tuple[int, int], viewer: access.Viewer | None = None,
+                    top: int = 15) -> dict[str, Any]:
+    """Source states ranked by traced guns in two periods (recovery years, inclusive) side by side: traces,
+    share under one year and rank in each, and the change. Both periods come from the stored flows
+    (index.state_year), so the two columns are counted the same way."""
+    viewer = access.require("records", viewer)
+    periods = []
+    for p in (first, second):
+        lo, hi = int(min(p)), int(max(p))
+        if lo < 1900 or hi > 2200:
+            raise ValueError(f"a period is a pair of years, got {p!r}")
+        periods.append((lo, hi))
+    sql = text("""
+        WITH p AS (
+            SELECT state, sum(traces) FILTER (WHERE year BETWEEN :a0 AND :a1) AS traces_a,
+                   sum(short_n) FILTER (WHERE year BETWEEN :a0 AND :a1) AS short_a,
+                   sum(traces) FILTER (WHERE year BETWEEN :b0 AND :b1) AS traces_b,
+                   sum(short_n) FILTER (WHERE year BETWEEN :b0 AND :b1) AS short_b
+            FROM index.state_year GROUP BY state),
+        r AS (SELECT p.*, rank() OVER (ORDER BY coalesce(traces_a, 0) DESC) AS rank_a,
+                     rank() OVER (ORDER BY coalesce(traces_b, 0) DESC) AS rank_b,
+                     sum(traces_a) OVER () AS total_a, sum(traces_b) OVER () AS total_b FROM p)
+        SELECT * FROM r WHERE rank_a <= :top OR rank_b <= :top ORDER BY rank_b, rank_a, state""")
+    (a0, a1), (b0, b1) = periods
+    with read_engine().connect() as conn:
+        rows = [dict(r) for r in conn.execute(sql, {"a0": a0, "a1": a1, "b0": b0, "b1": b1, "top": top}).mappings()]
+        years = [r[0] for r in conn.execute(text("SELECT DISTINCT year FROM index.state_year ORDER BY year"))]
+    out = []
+    for r in rows:
+        ta, tb = int(r["traces_a"] or 0), int(r["traces_b"] or 0)
+        share_a = ta / float(r["total_a"]) if r["total_a"] else None
+        share_b = tb / float(r["total_b"]) if r["total_b"] else None
+        out.append({"state": r["state"], "traces_a": ta, "traces_b": tb, "rank_a": int(r["rank_a"]),
+                    "rank_b": int(r["rank_b"]), "share_a": share_a, "share_b": share_b,
+                    "short_a": (r["short_a"] or 0) / ta if ta else None, "short_b": (r["short_b"] or 0) / tb if tb else None,
+                    "rank_change": int(r["rank_a"]) - int(r["rank_b"]),
+                    "share_change": None if share_a is None or share_b is None else share_b - share_a})
+    return {"first": periods[0], "second": periods[1], "rows": out, "years": years}
