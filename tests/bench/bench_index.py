@@ -214,3 +214,66 @@ def test_index_against_ground_truth(capsys):
                   met=summary["lookalikes"] == 0, note=f"{len(rows)} cities")
     for r in rows:  # the index must not lose to the old lists
         assert r["index"]["purchaser_precision"] >= r["base"]["purchaser_precision"] - 0.1
+
+
+def _simulated_load(dsn: str, n: int) -> int:
+    """A day's load of n traces as the index sees it: a new succeeded trace run that (re)wrote n traces of
+    known purchasers (their rows are kept as they are, so the measurement is of the index alone)."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT setval(pg_get_serial_sequence('etl_run', 'id'), (SELECT max(id) FROM etl_run))")
+        run = conn.execute("""
+            INSERT INTO etl_run (started_at, finished_at, status, kind, layout, file_path, file_sha256, file_bytes,
+                                 rows_read, rows_loaded, rows_updated, rows_duplicate, rows_rejected)
+            VALUES (now(), now(), 'succeeded', 'traces', 'canonical', 'benchmark-day.csv', md5(random()::text), 0,
+                    %s, 0, %s, 0, 0) RETURNING id""", (n, n)).fetchone()[0]
+        conn.execute("""UPDATE trace SET run_id = %s WHERE id IN (
+                            SELECT id FROM trace WHERE purchaser_id IS NOT NULL ORDER BY random() LIMIT %s)""", (run, n))
+    return run
+
+
+def test_incremental_against_whole_recompute(capsys):
+    """After a day's load of traces: the whole recompute against the incremental one, at each scale asked
+    (`make bench SCALES=1,10,100`; the copies are bench_journey's, replicated in SQL)."""
+    import psycopg
+
+    from etl.index import refresh
+    from tests.bench import bench_journey, scaling
+
+    lines = []
+
+    def say(text: str) -> None:
+        with capsys.disabled():
+            print(text)
+
+    bench_journey.build_x1(say)
+    for scale in report.scales():
+        name = bench_journey.X1 if scale == 1 else bench_journey.build_scaled(scale, say)
+        dsn = scaling.dsn(name)
+        started = time.perf_counter()
+        refresh(dsn, full=True)
+        whole = time.perf_counter() - started
+        with psycopg.connect(dsn) as conn:  # a day's load: 100 traces, or 1% of a small city's
+            n = min(100, max(1, conn.execute("SELECT count(*) FROM trace").fetchone()[0] // 100))
+        run = _simulated_load(dsn, n)
+        started = time.perf_counter()
+        steps = refresh(dsn, run_ids=[run])
+        inc = time.perf_counter() - started
+        with psycopg.connect(dsn) as conn:
+            mode, touched, why = conn.execute(
+                "SELECT baselines->>'mode', baselines->'touched', baselines->>'reason' FROM index.computation "
+                "ORDER BY id DESC LIMIT 1").fetchone()
+        slowest = sorted(((v, k) for k, v in steps.items() if k != "trafficking index"), reverse=True)[:3]
+        lines.append(f"scale {scale}: whole recompute {whole:.1f} s; after a {n}-trace load {mode} {inc:.1f} s "
+                     f"(touched {touched or why}); slowest steps: "
+                     + ", ".join(f"{k.removeprefix('index: ')} {v:.2f} s" for v, k in slowest))
+        report.record("index", "whole recompute", round(whole, 2), "s", scale=scale, target="< a few seconds",
+                      met=whole < 5)
+        report.record("index", f"recompute after a {n}-trace load", round(inc, 2), "s", scale=scale,
+                      target="< a few seconds", met=inc < 5, note=f"{mode}; touched {touched or why}")
+        assert mode == "incremental", why
+    with capsys.disabled():
+        print("\nTrafficking index: whole recompute against the incremental one after a load of 100 traces")
+        for line in lines:
+            print(line)
