@@ -87,11 +87,12 @@ def shell() -> html.Div:
     return html.Div([
         html.A("Skip to content", href="#main", className="visually-hidden-focusable skip-link"),
         _nav(access.current_viewer()),
-        html.Div(id="shell-asof", className="shell-asof", role="status", **{"aria-live": "polite"}),
         dcc.Store(id="shell-version"),
         dcc.Interval(id="shell-tick", interval=3_000),  # one cheap version check for the page, whatever it is
         # tabIndex -1: the skip link moves focus here, so the next Tab continues inside the page.
         html.Main(dash.page_container, id="main", className="atlas-main", tabIndex=-1),
+        # A line of its own under the page (not drawn over it), so it never hides the page's last rows.
+        html.Footer(html.Div(id="shell-asof", role="status", **{"aria-live": "polite"}), className="shell-foot"),
     ], className="atlas-shell")
 
 
