@@ -302,9 +302,10 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
                     conn.execute("DELETE FROM derived.daily_source WHERE day = ANY(%s)", (days,))
                     _insert_sources(conn, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
                                     {"lo": lo, "hi": hi, "days": days})
-            held = conn.execute("SELECT coalesce(sum(n), 0) FROM derived.daily_count WHERE layer = %s",
-                                (layer,)).fetchone()[0]
-            whole = held != _fact_total(conn, layer)
+            if days:  # a record of these runs may have left another day: then the layer no longer adds up
+                held = conn.execute("SELECT coalesce(sum(n), 0) FROM derived.daily_count WHERE layer = %s",
+                                    (layer,)).fetchone()[0]
+                whole = held != _fact_total(conn, layer)
             done[layer] = len(days)
         if whole:
             conn.execute("DELETE FROM derived.daily_count WHERE layer = %s", (layer,))
