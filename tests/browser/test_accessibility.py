@@ -140,3 +140,35 @@ def test_a11y002_public_pages_as_press_and_commander(dash_duo, synth_app, synth_
         pages["/?layers=flows&lat=38.5&lon=-90&z=4"] = "#source-states-table"
     problems = audit_pages(dash_duo, pages)
     assert not problems, report(problems)
+
+
+def test_a11y003_data_as_of_line_hides_nothing(dash_duo, synth_app):
+    """The data-as-of line sits under the page, not over it: on long pages scrolled to the end, the page's
+    last content is above the line, fully visible."""
+    start(dash_duo, synth_app)
+    sign_in_as(dash_duo, "admin", path="/")
+    for path, ready in {"/data": "#data-loads", "/charts": ".js-plotly-plot", "/leads": "#leads-page",
+                        "/": "#source-states-table tbody tr"}.items():
+        dash_duo.driver.get(dash_duo.server_url + path)
+        settle(dash_duo, ready)
+        dash_duo.wait_for_contains_text("#shell-asof", "Data as of", timeout=20)
+        found = dash_duo.driver.execute_script("""
+            for (const e of document.querySelectorAll('*')) {  // every scrolling area to its end
+              const s = getComputedStyle(e);
+              if (e.scrollHeight > e.clientHeight + 1 && ['auto', 'scroll'].includes(s.overflowY)) e.scrollTop = e.scrollHeight;
+            }
+            window.scrollTo(0, document.body.scrollHeight);
+            const foot = document.getElementById('shell-asof').getBoundingClientRect();
+            const main = document.getElementById('main').getBoundingClientRect();
+            // the last visible things the page draws, in each scrolling area at its end
+            const last = [...document.querySelectorAll('#main td, #main p, #main button, #main li, #main .js-plotly-plot')]
+              .map(e => e.getBoundingClientRect()).filter(r => r.height > 0 && r.bottom <= main.bottom + 1);
+            const lowest = Math.max(...last.map(r => r.bottom));
+            const under = document.elementFromPoint(foot.left + foot.width / 2, foot.top + foot.height / 2);
+            return {footTop: foot.top, mainBottom: main.bottom, lowest: lowest, winH: innerHeight,
+                    footOnTop: !!under && (under.id === 'shell-asof' || under.closest('.shell-foot') !== null)};""")
+        assert found["footTop"] >= found["mainBottom"] - 0.5, f"{path}: the line is drawn over the page: {found}"
+        assert found["lowest"] <= found["footTop"] + 0.5, f"{path}: content reaches under the line: {found}"
+        assert found["footTop"] < found["winH"], f"{path}: the line is on screen: {found}"
+        assert found["footOnTop"], f"{path}: something covers the line: {found}"
+        dash_duo.driver.save_screenshot(f"/tmp/a11y003{path.replace('/', '_') or '_map'}.png")

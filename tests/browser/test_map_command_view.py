@@ -106,3 +106,56 @@ def test_cmd001_table_sorts_opens_a_district_by_keyboard_and_the_briefing_downlo
     time.sleep(1)
     dash_duo.driver.save_screenshot(str(pathlib.Path(os.environ.get("CGA_SCREENSHOT_DIR", "/tmp")) /
                                         "command-view-national.png"))
+
+
+OVERLAPS = """
+const shown = [...document.querySelectorAll('#map .district-label, #map .flow-label')]
+  .filter(e => getComputedStyle(e).visibility !== 'hidden' && e.getBoundingClientRect().width > 0);
+const boxes = shown.map(e => e.getBoundingClientRect());
+const pairs = [];
+for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+  const a = boxes[i], b = boxes[j];
+  if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+    pairs.push(shown[i].textContent + ' / ' + shown[j].textContent);
+}
+return {shown: shown.map(e => e.textContent), all: document.querySelectorAll('#map .district-label, #map .flow-label').length,
+        pairs: pairs};
+"""
+
+
+def _labels_settled(dash_duo) -> dict:
+    """The labels on screen once the map has stopped moving (measured again until two readings agree)."""
+    last = None
+    for _ in range(20):
+        time.sleep(0.5)
+        now = dash_duo.driver.execute_script(OVERLAPS)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def test_cmd002_source_map_labels_never_overlap_at_any_zoom(dash_duo, synth_app):
+    """District names and source-state labels are placed on screen with collision avoidance: at every zoom
+    from the whole country to the city, no two labels shown touch; the biggest source state is always
+    labelled at the national view, the district names at city zoom; all states are in the ranking."""
+    open_map(dash_duo, synth_app, "/?start=2024-01-01&end=2025-12-31&layers=flows,districts&lat=38.5&lon=-88&z=3",
+             role="commander")
+    dash_duo.wait_for_element(".flow-label", timeout=20)
+    top_state = dash_duo.wait_for_element("#source-states-table tbody tr td:nth-of-type(2)", timeout=20).text
+    folder = pathlib.Path(os.environ.get("CGA_SCREENSHOT_DIR", "/tmp"))
+    seen = {}
+    for zoom in (3, 4, 5, 6, 8, 10, 12):
+        dash_duo.driver.get(dash_duo.server_url + "/?start=2024-01-01&end=2025-12-31&layers=flows,districts"
+                            + ("&lat=38.5&lon=-88" if zoom < 8 else "&lat=39.30&lon=-76.62") + f"&z={zoom}")
+        dash_duo.wait_for_element(".flow-label", timeout=20)
+        labels = _labels_settled(dash_duo)
+        seen[zoom] = labels
+        dash_duo.driver.save_screenshot(str(folder / f"source-map-z{zoom}.png"))
+        assert not labels["pairs"], f"zoom {zoom}: labels overlap: {labels['pairs']}"
+        assert labels["shown"], f"zoom {zoom}: some label is shown"
+    assert any(t.startswith(top_state + " ") for t in seen[4]["shown"]), \
+        f"the largest source state {top_state} is labelled at the national view: {seen[4]['shown']}"
+    assert seen[3]["all"] > len(seen[3]["shown"]), "at zoom 3 some labels had to be left out (else this tests nothing)"
+    districts = {r.get_attribute("id").removeprefix("dt-row-") for r in dash_duo.find_elements("#district-table tbody tr")}
+    assert {t.upper() for t in seen[12]["shown"]} & districts, "district names are labelled at city zoom"
