@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
+from dashboard.components.index_panel import score_panel
 from dashboard.components.investigate import dl_table, int_or_none, network_link, not_found, page_head
 from dashboard.components.journey_view import indicators
 from layers.entities import dealer_detail
@@ -37,6 +38,7 @@ def layout(dealer_id: str | None = None, **_query) -> html.Div:
                   ("Located by", {"zip": "ZIP-code centroid", "given": "given coordinates"}.get(
                       x["geocode_precision"], "not located"))]),
         html.H2("Record against peers", className="inv-h2"), indicators([d["indicator"]]),
+        score_panel("dealer", did),
         html.H2("Traced guns by recovery year", className="inv-h2"),
         html.Table([html.Thead(html.Tr([html.Th("Year"), html.Th("Traces"), html.Th("Under 1 year")])),
                     html.Tbody(years)], className="table table-sm inv-narrow"),

@@ -69,9 +69,12 @@ def layout(level: str = "purchaser", **_query) -> html.Div:
         html.Div(id="index-explain"),
         html.Div([
             html.H2("Review", className="inv-h2"),
+            # The label names the radio group for screen readers (assets/js/a11y.js points the group at it).
+            html.Label("Verdict", htmlFor="index-review-verdict", className="form-label small mb-0 d-block"),
             dcc.RadioItems(id="index-review-verdict", options=[{"label": " confirm", "value": "confirmed"},
                                                                 {"label": " reject", "value": "rejected"}],
-                           value="confirmed", inline=True),
+                           value="confirmed", inline=True, inputClassName="me-1", labelClassName="me-3"),
+            html.Label("Note", htmlFor="index-review-note", className="form-label small mb-0"),
             dcc.Textarea(id="index-review-note", maxLength=2000, placeholder="Why (kept with your name and the time)",
                          className="form-control", style={"height": "4rem"}),
             html.Button("Save review", id="index-review-save", className="btn btn-sm btn-secondary mt-1"),

@@ -6,6 +6,7 @@ import dash
 from dash import html
 
 from dashboard.components import tables
+from dashboard.components.index_panel import score_panel
 from dashboard.components.investigate import (
     dl_table,
     int_or_none,
@@ -39,4 +40,5 @@ def layout(person_id: str | None = None, **_query) -> html.Div:
         html.H2("Traced guns", className="inv-h2"),
         html.Div(tables.table("person-guns", current_viewer(), {"person_id": pid},
                               rows=tables.person_gun_rows(d["guns"])), id="person-guns"),
+        score_panel("purchaser", pid) if d["purchased"] else None,
     ], className="inv-page", id="person-page")

@@ -5,6 +5,15 @@ weights.py is the one versioned configuration; evaluate.py measures a ranking ag
 city's planted ground truth.
 """
 
-from layers.index.read import LEVELS, VERDICTS, explain, export_csv, ranked, review, sources  # noqa: E402
+from layers.index.read import (  # noqa: E402
+    LEVELS,
+    VERDICTS,
+    compare_periods,
+    explain,
+    export_csv,
+    ranked,
+    review,
+    sources,
+)
 
-__all__ = ["LEVELS", "VERDICTS", "explain", "export_csv", "ranked", "review", "sources"]
+__all__ = ["LEVELS", "VERDICTS", "compare_periods", "explain", "export_csv", "ranked", "review", "sources"]
