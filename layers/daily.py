@@ -37,7 +37,7 @@ _CATEGORIES = ", ".join(f"'{c}'" for c in SHOOTING_CATEGORIES)
 DIM_COLUMNS = ("layer", "day", "district", "kind", "ttc_band", "source_state", "source_in_state", "ghost")
 
 # One row per point: its layer, local day and dimensions (and geometry for the boundary counts).
-# {time} is the time column of the layer, {cond} an extra restriction (the days being recomputed).
+# {tz} is the local time zone, {cond} a restriction (the days being recomputed, or TRUE).
 FACTS = {
     "alerts": ("SELECT 'alerts'::text AS layer, (p.alert_time AT TIME ZONE '{tz}')::date AS day, "
                "p.district::text AS district, "
