@@ -100,3 +100,15 @@ def test_sources_compares_two_periods(dash_duo, synth_app, synth_sql):
     first = [td.text for td in dash_duo.find_elements("#sources-compare-table tbody tr:first-child td")]
     assert first[0] == top and first[5] == "1" and first[6] == f"{by_state[top]:,}"
     assert dash_duo.find_element("#sources-flows")  # the flows over time stay above the comparison
+
+
+def test_index_review_verdict_is_named(dash_duo, synth_app):
+    """axe: the verdict's radio group on /index has an accessible name (its label)."""
+    dash_duo.start_server(synth_app, navigate=False)
+    sign_in_as(dash_duo, "analyst", path="/index")
+    group = dash_duo.wait_for_element("#index-review-verdict", timeout=20)
+    deadline = time.time() + 5
+    while not group.get_attribute("aria-labelledby") and time.time() < deadline:
+        time.sleep(0.2)
+    assert group.get_attribute("role") == "radiogroup"
+    assert dash_duo.find_element(f"#{group.get_attribute('aria-labelledby')}").text == "Verdict"
