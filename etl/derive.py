@@ -240,6 +240,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             started = time.perf_counter()
             timings.clock_check = clock_check(conn)
             timings["clock check"] = time.perf_counter() - started
+        cells_change = needs("shots", "incidents", "traces", "boundaries")
         if latest is not None:
             # The map's counts by day, district and boundary: only the days these runs touched.
             started = time.perf_counter()
@@ -249,11 +250,12 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ANALYZE")
     # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow). They are
-    # refreshed whenever the data version moves (they record it), whatever the runs loaded.
+    # refreshed whenever the data version moves (they record it); recounted only when a run loaded points.
     started = time.perf_counter()
     from layers.density import refresh_map_cells
 
-    refresh_map_cells(db.engine(dsn.replace("postgresql://", "postgresql+psycopg://", 1)))
+    refresh_map_cells(db.engine(dsn.replace("postgresql://", "postgresql+psycopg://", 1)),
+                      cells=cells_change)
     timings["map cells"] = time.perf_counter() - started
     if echo:
         echo(f"  refreshed map cells ({timings['map cells']:.1f}s)")

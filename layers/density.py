@@ -94,10 +94,12 @@ def precomputed(layer_key: str, filters: MapFilters, zoom: float) -> bool:
     return held is not None and held == current
 
 
-def refresh_map_cells(engine) -> None:
-    """Recompute the pre-aggregated cells after a load (write path: pass the writing engine)."""
+def refresh_map_cells(engine, cells: bool = True) -> None:
+    """Recompute the pre-aggregated cells after a load (write path: pass the writing engine). `cells=False`
+    after loads that cannot move a cell (dealers, NIBIN leads): only the data version they hold moves on."""
     with engine.begin() as conn:
-        conn.execute(text("REFRESH MATERIALIZED VIEW map_cell_day"))
+        if cells:
+            conn.execute(text("REFRESH MATERIALIZED VIEW map_cell_day"))
         conn.execute(text("REFRESH MATERIALIZED VIEW map_cell_meta"))
 
 
