@@ -159,11 +159,21 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         conn.execute("CREATE INDEX ON district_piece USING gist (geom)")
         conn.execute("ANALYZE district_piece")
         # Only firearm incidents can be corroborated by an alert: index just those.
-        conn.execute("""CREATE TEMP TABLE gun_incident ON COMMIT DROP AS
-            SELECT id, agency, crime_datetime, geom FROM incident WHERE is_firearm AND geom IS NOT NULL""")
-        conn.execute("CREATE INDEX ON gun_incident USING gist (geom)")
-        conn.execute("CREATE INDEX ON gun_incident (crime_datetime)")
-        conn.execute("ANALYZE gun_incident")
+        if needs("shots", "incidents"):
+            conn.execute("""CREATE TEMP TABLE gun_incident ON COMMIT DROP AS
+                SELECT id, agency, crime_datetime, geom FROM incident WHERE is_firearm AND geom IS NOT NULL""")
+            conn.execute("CREATE INDEX ON gun_incident USING gist (geom)")
+            conn.execute("CREATE INDEX ON gun_incident (crime_datetime)")
+            conn.execute("ANALYZE gun_incident")
+        # Alerts to match: those loaded by the runs, and those near in time to the incidents they loaded.
+        alert_scope = "TRUE"
+        if not full:
+            lo, hi = conn.execute("SELECT min(crime_datetime), max(crime_datetime) FROM incident "
+                                  "WHERE run_id = ANY(%s) AND is_firearm", (runs,)).fetchone()
+            alert_scope = "(s2.run_id = ANY(%(runs)s)" + (
+                " OR s2.alert_time BETWEEN %(inc_lo)s::timestamptz - make_interval(mins => %(minutes)s) "
+                "AND %(inc_hi)s::timestamptz + make_interval(mins => %(minutes)s))" if lo else ")")
+            params.update({"inc_lo": lo, "inc_hi": hi})
         steps: list[tuple[str, str]] = [
             ("dealer flags", """
                 UPDATE dealer SET in_city = (premise_state = %(state)s AND lic_cnty = %(county)s)
@@ -200,7 +210,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                                           x.reported_district) AS district
                     FROM shot_alert x WHERE {scope}) s
                 WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
-            ("alerts corroborating incidents", """
+            ("alerts corroborating incidents", f"""
                 UPDATE shot_alert s SET incident_id = m.id
                 FROM shot_alert s2 CROSS JOIN LATERAL (
                     SELECT i.id FROM gun_incident i
@@ -211,7 +221,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                       AND ST_DistanceSphere(i.geom, s2.geom) <= %(meters)s
                     ORDER BY abs(extract(epoch FROM i.crime_datetime - s2.alert_time)), i.geom <-> s2.geom
                     LIMIT 1) m
-                WHERE s.id = s2.id AND s.incident_id IS NULL"""),
+                WHERE s.id = s2.id AND s.incident_id IS NULL AND {alert_scope}"""),
             ("evidence incidents and guns", """
                 UPDATE ballistic_evidence e SET incident_id = s.incident_id, firearm_id = s.firearm_id
                 FROM (SELECT e2.id,

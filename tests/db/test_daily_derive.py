@@ -1,0 +1,68 @@
+"""derive after a run does only the work the run's source kinds call for: steps that read other kinds are
+skipped, alerts are matched only where the run could change a match, and a derive with nothing new returns
+at once; a full derive still does everything."""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+
+from etl.derive import derive
+from tests.conftest import build_synthetic_database, drop_database
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture(scope="module")
+def city(database_url, tmp_path_factory):
+    url = build_synthetic_database(f"cga_test_{os.getpid()}_dderive", tmp_path_factory.mktemp("dderive"), seed=31,
+                                   scale=0.04, years=(2023, 2023))
+    yield url.replace("postgresql+psycopg://", "postgresql://", 1)
+    drop_database(url)
+
+
+def _run(conn, kind: str) -> int:
+    return conn.execute("INSERT INTO etl_run (status, kind, layout, file_path, finished_at, rows_read, rows_loaded, "
+                        "rows_updated, rows_duplicate, rows_rejected) VALUES ('succeeded', %s, 'test', 'test', now(), "
+                        "0, 0, 0, 0, 0) RETURNING id", (kind,)).fetchone()[0]
+
+
+MATCHED = "SELECT count(*) FROM shot_alert WHERE incident_id IS NOT NULL AND alert_time >= %s AND alert_time < %s"
+JUNE, JULY, NEXT_YEAR = "2023-06-01 04:00+00", "2023-07-01 04:00+00", "2024-01-01 05:00+00"
+
+
+def test_an_incident_run_matches_the_alerts_near_its_incidents_only(city):
+    with psycopg.connect(city) as conn:
+        june = conn.execute(MATCHED, (JUNE, JULY)).fetchone()[0]
+        everything = conn.execute(MATCHED, ("2000-01-01", NEXT_YEAR)).fetchone()[0]
+        assert june and everything > june, "the synthetic city must have alerts matched in and outside June"
+        # As if the alerts had been loaded before the incidents: nothing matched yet.
+        conn.execute("UPDATE shot_alert SET incident_id = NULL")
+        run = _run(conn, "incidents")
+        conn.execute("UPDATE incident SET run_id = %s WHERE crime_datetime >= %s AND crime_datetime < %s",
+                     (run, JUNE, JULY))
+        conn.commit()
+    timings = derive(dsn=city, run_ids=[run])
+    assert "alerts corroborating incidents" in timings
+    assert "trace dealers and time-to-crime" not in timings and "dealer flags" not in timings
+    with psycopg.connect(city) as conn:
+        assert conn.execute(MATCHED, (JUNE, JULY)).fetchone()[0] == june
+        assert conn.execute(MATCHED, ("2000-01-01", NEXT_YEAR)).fetchone()[0] == june, \
+            "alerts far from the run's incidents are left alone"
+    derive(dsn=city, full=True)
+    with psycopg.connect(city) as conn:
+        assert conn.execute(MATCHED, ("2000-01-01", NEXT_YEAR)).fetchone()[0] == everything
+
+
+def test_a_shotspotter_run_skips_what_does_not_read_alerts(city):
+    with psycopg.connect(city) as conn:
+        run = _run(conn, "shots")
+        conn.commit()
+    timings = derive(dsn=city, run_ids=[run])
+    assert {"alert districts", "alerts corroborating incidents", "daily counts", "clock check"} <= set(timings)
+    assert not {"trace dealers and time-to-crime", "recovery districts", "evidence incidents and guns",
+                "NIBIN gun groups and firearm links", "incident districts"} & set(timings)
+    again = derive(dsn=city)
+    assert list(again) == ["nothing to derive"]
