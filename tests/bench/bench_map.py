@@ -436,3 +436,48 @@ def test_bench_map_viewport(monkeypatch, capsys):
         if not os.environ.get("CGA_BENCH_KEEP"):
             cluster.drop_database(X100)
     assert lines
+
+
+def test_bench_public_charts(monkeypatch, capsys):
+    """The public charts' data functions (press) at 1x and at scale, from the daily counts and from the scans."""
+    from layers import access, daily, public_stats
+    from tests.bench.report import record
+
+    def say(msg: str) -> None:
+        with capsys.disabled():
+            print(msg, flush=True)
+
+    say("\n== bench_map: public chart data (press), last 12 months ==")
+    build_x1(say)
+    build_x100(say)
+    big = f"{scaling.COPIES + 1}x" if scaling.COPIES != 99 else "100x"
+    try:
+        for name, scale in ((X1, "1x"), (X100, big)):
+            monkeypatch.setenv("DATABASE_URL", scaling.dsn(name))
+            db.reset_engines()
+            with access.use_viewer(access.Viewer("bench", "press")):
+                last = public_stats.data_as_of()
+                start = last - dt.timedelta(days=364)
+                for key, fn in public_stats.FUNCTIONS.items():
+                    measured = {}
+                    for how in ("daily counts", "scans"):
+                        times = []
+                        for _ in range(5):
+                            t0 = time.perf_counter()
+                            if how == "scans":
+                                with daily.scans_only():
+                                    fn(start, last, None)
+                            else:
+                                fn(start, last, None)
+                            times.append(time.perf_counter() - t0)
+                        measured[how] = sorted(times)[-1] * 1000
+                    say(f"  {scale:>5} {key:<30} worst of 5: {measured['daily counts']:7.1f} ms "
+                        f"(scans {measured['scans']:7.1f} ms)")
+                    record("public charts", f"{key} (press, 12 months), worst of 5", round(measured["daily counts"], 1),
+                           "ms", scale=scale, target="< 100 ms", met=measured["daily counts"] < 100,
+                           note=f"the scans it replaces: {measured['scans']:.0f} ms"
+                                + ("" if key != "top_makers" else "; makers are not in the daily counts: a scan"))
+            db.reset_engines()
+    finally:
+        if not os.environ.get("CGA_BENCH_KEEP"):
+            cluster.drop_database(X100)
