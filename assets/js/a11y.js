@@ -13,7 +13,11 @@
      ("undefined"): it becomes a named group, which may carry aria-expanded.
    - DataTable's page buttons are icons without a name.
    React sets some of these attributes again when a component re-renders (aria-selected, a tabindex the
-   dropdown restores on blur), so the corrections run again whenever the page changes. */
+   dropdown restores on blur), so the corrections run again whenever the page changes.
+
+   It also carries the keyboard behaviour the pages need beyond native controls: skip links that move
+   focus without changing the address, Enter/Space on map markers and clusters, and focus moved into the
+   map's details panel when the keyboard opens it (and back when Escape closes it). */
 (function () {
     var PAGE_BUTTONS = {"first-page": "First page", "previous-page": "Previous page",
                         "next-page": "Next page", "last-page": "Last page"};
