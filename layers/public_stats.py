@@ -142,13 +142,14 @@ def districts() -> list[str]:
 
 
 def data_as_of() -> dt.date | None:
-    """The latest local date reached by any loaded record (incident, alert, recovery, NIBIN lead)."""
+    """The latest local date reached by any loaded record (incident, alert, recovery, NIBIN lead). The local
+    date never goes back as time goes on, so it is the date of the latest instant (an index answers that)."""
     access.require("charts")
     with read_engine().connect() as conn:
         return conn.execute(text(f"""
             SELECT max(d) FROM (
-                SELECT max(crime_datetime AT TIME ZONE '{LOCAL_TZ}')::date AS d FROM incident
-                UNION ALL SELECT max(alert_time AT TIME ZONE '{LOCAL_TZ}')::date FROM shot_alert
+                SELECT (max(crime_datetime) AT TIME ZONE '{LOCAL_TZ}')::date AS d FROM incident
+                UNION ALL SELECT (max(alert_time) AT TIME ZONE '{LOCAL_TZ}')::date FROM shot_alert
                 UNION ALL SELECT max(recovery_date) FROM recovery
                 UNION ALL SELECT max(lead_date) FROM nibin_lead) x""")).scalar()
 
