@@ -117,6 +117,31 @@ def test_a11y001_every_page_as_an_admin(dash_duo, synth_app, synth_sql):
     dash_duo.wait_for_element("#nav-user", timeout=10)
     district = synth_sql("SELECT name FROM boundary WHERE kind = 'district' ORDER BY name LIMIT 1")[0][0]
     problems |= audit_pages(dash_duo, public_pages(district) | record_pages(synth_sql))
+    # Search results, a cluster's list on the map, a node chosen on the network: the states pages reach.
+    surname = synth_sql("SELECT last_name FROM pii.person WHERE last_name IS NOT NULL GROUP BY 1 "
+                        "ORDER BY count(*) DESC, 1 LIMIT 1")[0][0]
+    dash_duo.driver.get(f"{dash_duo.server_url}/search")
+    settle(dash_duo, "#search-q")
+    dash_duo.find_element("#search-q").send_keys(surname, Keys.ENTER)
+    settle(dash_duo, "#main a[href^='/person/']")
+    if found := violations(dash_duo):
+        problems[f"/search for {surname}"] = describe(found)
+    lat, lon = synth_sql("""SELECT avg(ST_Y(geom)), avg(ST_X(geom)) FROM shot_alert WHERE geom IS NOT NULL
+        GROUP BY round(ST_X(geom)::numeric / 0.03), round(ST_Y(geom)::numeric / 0.03) ORDER BY count(*) DESC LIMIT 1""")[0]
+    dash_duo.driver.get(f"{dash_duo.server_url}/?start=2025-12-01&end=2025-12-31&layers=alerts"
+                        f"&lat={lat:.5f}&lon={lon:.5f}&z=13")
+    settle(dash_duo, ".cluster-alerts")
+    ActionChains(dash_duo.driver).move_to_element(dash_duo.find_element(".cluster-alerts")).click().perform()
+    settle(dash_duo, "#details-list li")
+    if found := violations(dash_duo):
+        problems["/ with a cluster's list open"] = describe(found)
+    fid = synth_sql("SELECT firearm_id FROM trace ORDER BY id LIMIT 1")[0][0]
+    dash_duo.driver.get(f"{dash_duo.server_url}/network?focus=firearm:{fid}")
+    settle(dash_duo, "#network-node-list .network-node-button")
+    dash_duo.find_elements("#network-node-list .network-node-button")[-1].click()
+    settle(dash_duo, "#network-selected-label")
+    if found := violations(dash_duo):
+        problems["/network with a node chosen"] = describe(found)
     # A dropdown's list, open.
     dash_duo.driver.get(f"{dash_duo.server_url}/charts")
     settle(dash_duo, ".js-plotly-plot")
