@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import socket
 import sys
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +31,7 @@ from etl.parse import (
     neutralise_formula,
     resolve_timezone,
 )
-from etl.reader import CsvSource
+from etl.reader import CsvSource, RawRow
 from etl.sources import LoadContext, Source
 from layers import db, settings
 
@@ -43,7 +47,7 @@ _RUNNING = re.compile(r"^loading: pid (\d+) on (\S+)")
 CLOCK_SETTINGS = {"shots": "CGA_TZ_SHOTS", "incidents": "CGA_TZ_INCIDENTS"}
 # A load staging at least this many rows, and at least as many as the target table holds, rebuilds
 # the table's secondary indexes after the upsert instead of updating them row by row.
-BULK_MIN_ROWS = 50_000
+BULK_MIN_ROWS = 10_000
 
 
 @dataclass
@@ -113,13 +117,15 @@ def _process_gone(pid: int, host: str) -> bool:
 def fail_interrupted_runs(conn: psycopg.Connection) -> int:
     """Mark runs left `running` by a loader that died (kill -9, crash, power loss) as failed.
 
-    A running load keeps a database session named `crimegun-load <run id>`; a run without one, or whose
+    A running load keeps a database session named `crimegun-load <run id>` in this database (another
+    database on the same server has run ids of its own); a run without one, or whose
     loader process on this host is gone, can never finish. Its file's transaction died with it, so
     nothing of it was kept. Returns how many runs were marked."""
     with conn.transaction():
         rows = conn.execute(
             "SELECT r.id, r.message, EXISTS (SELECT 1 FROM pg_stat_activity a"
-            "  WHERE a.application_name = 'crimegun-load ' || r.id) FROM etl_run r WHERE r.status = 'running'"
+            "  WHERE a.application_name = 'crimegun-load ' || r.id AND a.datname = current_database())"
+            " FROM etl_run r WHERE r.status = 'running'"
         ).fetchall()
         dead = []
         for run_id, message, has_session in rows:
@@ -290,30 +296,116 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
     cols = ", ".join(f"{c} {t}" for c, t in source.staging)
     conn.execute(f"CREATE TEMP TABLE stg (line_number integer, {cols}) ON COMMIT DROP")
     rejects: list[tuple[int, str, str]] = []
-    widths = source.widths()
-    text = [c for c, t in source.staging if t == "text"]
-    width = len(header)
-    header_raw = reader.header_raw if len(reader.header_raw) == len(header) else header
+    parallel = reader.path.stat().st_size >= PARALLEL_MIN_BYTES and PARSE_WORKERS > 1
+    rows = (_parsed_in_parallel if parallel else _parsed)(source, reader, header, ctx, result)
     with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN") as copy:
-        for row in reader.rows():
-            result.read += 1
-            if row.reason:
-                rejects.append((row.line_number, _safe_raw(row.raw), row.reason))
-                continue
-            try:
-                if len(row.fields) != width or "\x00" in row.raw or len(row.raw) > MAX_FIELD:
-                    check_fields(row.fields, header_raw, header)
-            except RowError as exc:
-                rejects.append((row.line_number, _safe_raw(row.raw), str(exc)))
-                continue
-            values = _python_values(source, header, row.fields, ctx, widths, text, result)
-            if isinstance(values, str):
-                rejects.append((row.line_number, _safe_raw(row.raw), values))
-                continue
-            copy.write_row((row.line_number, *(values[n] for n in names)))
+        for line_number, values, raw, reason in rows:
+            if reason is None:
+                copy.write_row((line_number, *values))
+            else:
+                rejects.append((line_number, _safe_raw(raw), reason))
     if result.read == 0:
         raise LoadError(f"{reader.path.name} has a header but no rows")
     _merge_staged(conn, source, reader, result, rejects)
+
+
+def _checked(reader: CsvSource, header: list[str], result: LoadResult) -> Iterator[tuple[RawRow, str | None]]:
+    """The reader's records, counted, each with the reason it is refused before parsing (an unbalanced
+    quote, the wrong number of fields, a NUL byte, a field too long) or None."""
+    width = len(header)
+    header_raw = reader.header_raw if len(reader.header_raw) == len(header) else header
+    for row in reader.rows():
+        result.read += 1
+        if row.reason:
+            yield row, row.reason
+            continue
+        try:
+            if len(row.fields) != width or "\x00" in row.raw or len(row.raw) > MAX_FIELD:
+                check_fields(row.fields, header_raw, header)
+        except RowError as exc:
+            yield row, str(exc)
+            continue
+        yield row, None
+
+
+def _parsed(source: Source, reader: CsvSource, header: list[str], ctx: LoadContext,
+            result: LoadResult) -> Iterator[tuple[int, tuple | None, str | None, str | None]]:
+    """(line number, staging values, raw text, reason) of every record, parsed in this process;
+    values for a row that loads, raw text and reason for one that is rejected."""
+    names = [c for c, _ in source.staging]
+    widths = source.widths()
+    text = [c for c, t in source.staging if t == "text"]
+    for row, reason in _checked(reader, header, result):
+        if reason is None:
+            values = _python_values(source, header, row.fields, ctx, widths, text, result)
+            if not isinstance(values, str):
+                yield row.line_number, tuple(values[n] for n in names), None, None
+                continue
+            reason = values
+        yield row.line_number, None, row.raw, reason
+
+
+# Parsing a big file is spread over worker processes while this one reads the file and feeds COPY
+# (parsing is most of the Python time of a load: tests/bench/bench_etl.py).
+PARALLEL_MIN_BYTES = 8 << 20
+PARSE_WORKERS = min(os.cpu_count() or 1, 4)
+_BATCH = 2000
+_WORKER: dict = {}
+
+
+def _init_worker(source: Source, header: list[str], ctx: LoadContext) -> None:
+    _WORKER.update(source=source, header=header, ctx=ctx, names=[c for c, _ in source.staging],
+                   widths=source.widths(), text=[c for c, t in source.staging if t == "text"])
+
+
+def _parse_batch(batch: list[tuple[int, list[str]]]) -> tuple[list[tuple[int, tuple | None, str | None]], int]:
+    """In a worker: [(line number, values or None, reason or None)] and how many values were neutralised."""
+    w = _WORKER
+    tally = LoadResult("")
+    out = []
+    for line_number, fields in batch:
+        values = _python_values(w["source"], w["header"], fields, w["ctx"], w["widths"], w["text"], tally)
+        if isinstance(values, str):
+            out.append((line_number, None, values))
+        else:
+            out.append((line_number, tuple(values[n] for n in w["names"]), None))
+    return out, tally.neutralised
+
+
+def _parsed_in_parallel(source: Source, reader: CsvSource, header: list[str], ctx: LoadContext,
+                        result: LoadResult) -> Iterator[tuple[int, tuple | None, str | None, str | None]]:
+    """What `_parsed` yields, the parsing done by PARSE_WORKERS forked processes in batches; a few
+    batches in flight at a time, so memory stays bounded whatever the file's size. A worker that
+    dies fails the load (BrokenProcessPool), it never hangs it."""
+    pending: deque = deque()
+
+    def collect(item) -> Iterator[tuple[int, tuple | None, str | None, str | None]]:
+        future, raws = item
+        parsed, neutralised = future.result()
+        result.neutralised += neutralised
+        for line_number, values, reason in parsed:
+            yield line_number, values, (None if reason is None else raws[line_number]), reason
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(PARSE_WORKERS, mp_context=context, initializer=_init_worker,
+                             initargs=(source, header, ctx)) as pool:
+        batch: list[tuple[int, list[str]]] = []
+        raws: dict[int, str] = {}
+        for row, reason in _checked(reader, header, result):
+            if reason is not None:
+                yield row.line_number, None, row.raw, reason
+                continue
+            batch.append((row.line_number, row.fields))
+            raws[row.line_number] = row.raw
+            if len(batch) >= _BATCH:
+                pending.append((pool.submit(_parse_batch, batch), raws))
+                batch, raws = [], {}
+                while len(pending) > 2 * PARSE_WORKERS:
+                    yield from collect(pending.popleft())
+        if batch:
+            pending.append((pool.submit(_parse_batch, batch), raws))
+        while pending:
+            yield from collect(pending.popleft())
 
 
 def _python_values(source: Source, header: list[str], fields: list[str], ctx: LoadContext,

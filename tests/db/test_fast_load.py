@@ -4,6 +4,7 @@ same, gives every index back — also when the load fails — and steps aside fo
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 
@@ -165,3 +166,69 @@ def test_a_table_in_use_keeps_its_indexes_and_the_load_goes_on(empty_db, sql, da
         thread.join()
     assert result.loaded > 0 and result.adds_up()
     assert sql("SELECT count(*) FROM incident")[0][0] == result.loaded
+
+
+def _bad_rows() -> list[str]:
+    """Rows the reader refuses (an unbalanced quote, a missing field, a NUL byte) among rows a parser
+    rejects and rows that load."""
+    rows = _rows(0, 250)
+    rows[10] = rows[10][:-2] + ',"1'  # the last field opens a quote that never closes
+    rows[20] = rows[20].rsplit(",", 1)[0]
+    rows[30] = rows[30].replace("SANDTOWN", "SAND\x00TOWN")
+    return rows
+
+
+def _outcome(sql, result):
+    return (_counts(result), _rejects(sql, result.run_id),
+            sql("SELECT line_number, raw FROM etl_rejected_row WHERE run_id = %s ORDER BY line_number", (result.run_id,)),
+            _stored(sql))
+
+
+def test_parsing_in_worker_processes_gives_what_parsing_here_gives(empty_db, sql, tmp_path, monkeypatch):
+    dsn = empty_db.replace("postgresql+psycopg://", "postgresql://", 1)
+    path = _write(tmp_path / "inc.csv", _bad_rows())
+    outcomes = []
+    for workers in (1, 2):
+        with psycopg.connect(dsn) as conn:
+            conn.execute("TRUNCATE incident, etl_rejected_row, etl_run RESTART IDENTITY CASCADE")
+        monkeypatch.setattr(loader, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(loader, "PARSE_WORKERS", workers)
+        monkeypatch.setattr(loader, "_BATCH", 7)  # many batches, in flight and collected out of step
+        outcomes.append(_outcome(sql, load_file(path, progress=False)))
+    assert outcomes[0] == outcomes[1]
+    reasons = " ".join(r for _, r in outcomes[0][1])
+    assert "unbalanced quote" in reasons and "expected 23 fields" in reasons and "NUL byte" in reasons
+    assert "is not a date" in reasons and "outside the agency's region" in reasons and "CrimeCode is missing" in reasons
+
+
+def _die(_batch):
+    os._exit(3)
+
+
+def test_a_worker_that_dies_fails_the_load_and_keeps_nothing(empty_db, sql, tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(loader, "PARSE_WORKERS", 2)
+    monkeypatch.setattr(loader, "_parse_batch", _die)
+    with pytest.raises(LoadError, match="nothing from this file was kept"):
+        load_file(_write(tmp_path / "inc.csv", _rows(0, 50)), progress=False)
+    assert sql("SELECT count(*) FROM incident")[0][0] == 0
+    assert sql("SELECT status FROM etl_run") == [("failed",)]
+
+
+def test_a_loader_of_another_database_does_not_keep_a_dead_run_alive(empty_db, sql):
+    """Run ids are per database: a session named `crimegun-load 1` in another database of the same
+    server (another test, a benchmark) is not this database's run 1 still loading."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from etl.loader import INTERRUPTED
+    from tests.conftest import FIXTURES
+
+    dsn = empty_db.replace("postgresql+psycopg://", "postgresql://", 1)
+    (run_id,) = sql("INSERT INTO etl_run (status, file_path, rows_read, rows_loaded, rows_updated, rows_duplicate,"
+                    " rows_rejected, message) VALUES ('running', 'x.csv', 0, 0, 0, 0, 0, 'loading: pid 1 on elsewhere')"
+                    " RETURNING id")[0]
+    elsewhere = make_conninfo(**{**conninfo_to_dict(dsn), "dbname": "postgres"})
+    with psycopg.connect(elsewhere, autocommit=True) as other:
+        other.execute("SELECT set_config('application_name', %s, false)", (f"crimegun-load {run_id}",))
+        load_file(FIXTURES / "shots_dc.csv", progress=False)
+        assert sql("SELECT status, message FROM etl_run WHERE id = %s", (run_id,)) == [("failed", INTERRUPTED)]
