@@ -19,6 +19,15 @@ range is also measured with them ignored (points counted on the fly) to show wha
 for the default last 28 days and for 12 months. The naive approach sends each whole layer for the
 dates as GeoJSON with its properties (no viewport, no cap). Set CGA_BENCH_KEEP=1 to keep the 100x
 database for the next run.
+
+Both copies also get the daily counts (layers/daily.py) filled as derive would, and before the viewport
+functions the benchmark measures every map callback as the browser calls it, over HTTP on a served app
+(`crimegun serve` on a free port, a detective signed in): p95 server round trip and the largest JSON
+response (bytes before compression), for the last 28 days and 12 months, against the targets (< 100 ms,
+< 200 KB), each recorded for the report with, where one is missed, the EXPLAIN of the query behind it;
+the viewport again with 600 raw points per layer (CGA_MAX_POINTS); a derive with nothing to do; the daily
+counts' full rebuild and their refresh after a run touching one day. `test_bench_public_charts` times the
+public charts' data functions from the daily counts and from the scans they replace.
 """
 
 from __future__ import annotations
