@@ -124,14 +124,15 @@ def build(hops, relations, start, end, focus):
           State("network-start", "value"), State("network-end", "value"), prevent_initial_call=True)
 def expand_on_tap(tapped, _clicks, graph, relations, start, end):
     """A node tapped in the graph, or chosen in the node list (mouse or keyboard), is selected and expanded."""
-    if not graph:
+    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list):
         raise dash.exceptions.PreventUpdate
     if isinstance(ctx.triggered_id, dict):  # the list: a button press, not its (re)appearance with 0 clicks
         if not ctx.triggered or not ctx.triggered[0]["value"]:
             raise dash.exceptions.PreventUpdate
-        node = next((n for n in nv.elements(graph) if n["data"].get("id") == ctx.triggered_id["id"]
-                     and "source" not in n["data"]), None)
-        node = node["data"] if node else None
+        listed = next((n for n in graph["nodes"] if isinstance(n, dict) and n.get("id") == ctx.triggered_id.get("id")
+                       and "label" in n and "kind" in n), None)
+        # The same data a tap on the graph sends (label with its second line, kind, page).
+        node = nv.elements({"nodes": [listed], "edges": []})[0]["data"] if listed else None
     else:
         node = tapped
     if not node:
