@@ -257,11 +257,14 @@ def register_callbacks(app) -> None:
 
 
 def _download(n_clicks, params, filter_query, sort_by, button_id):
-    if not n_clicks:
-        from dash import no_update
+    from dash import no_update
 
+    name = button_id.get("name") if isinstance(button_id, dict) else None
+    if not n_clicks or name not in SOURCES:  # not a press, or not one of our tables: nothing to send
         return no_update
-    return export_csv(button_id["name"], access.current_viewer(), params, filter_query, sort_by)
+    return export_csv(name, access.current_viewer(), params if isinstance(params, dict) else None,
+                      filter_query if isinstance(filter_query, str) else None,
+                      sort_by if isinstance(sort_by, list) else None)
 
 
 # --- the sources ---------------------------------------------------------------------------------------------

@@ -418,9 +418,12 @@ def update_dealers(*args):
           Input("map-color-by", "value"), *[State(f"pts-{k}", "hideout") for k in POINT_LAYERS])
 def recolour(color_by, *hideouts):
     """Restyle recoveries in the browser (hideout) without sending them again."""
+    if not all(isinstance(h, dict) for h in hideouts):
+        raise dash.exceptions.PreventUpdate
+    color_by = color_by if color_by in ("source", "ttc", "kind") else "source"
     out = [dict(h) for h in hideouts]
-    out[POINT_LAYERS.index("recoveries")]["colorBy"] = color_by or "source"
-    return (*out, recovery_legend(color_by or "source"))
+    out[POINT_LAYERS.index("recoveries")]["colorBy"] = color_by
+    return (*out, recovery_legend(color_by))
 
 
 @callback(Output("map", "viewport"), Input("map-national", "n_clicks"), Input("map-city", "n_clicks"),
