@@ -13,7 +13,7 @@ help:
 	@echo "make test          lint + unit, database and browser tests"
 	@echo "make bench         benchmarks on the demo data, scale 1 (SCALES=1,10,100 adds copies built in SQL);"
 	@echo "                   prints numbers and writes var/bench/latest.md and .json"
-	@echo "make a11y          the WCAG 2.1 AA audit (axe-core) of every page; lists what is still to fix"
+	@echo "make a11y          the WCAG 2.1 AA audit (axe-core) and keyboard tests alone (also in make test)"
 	@echo "make stop          stop the embedded database"
 
 install:
@@ -47,7 +47,7 @@ bench: install-test
 
 a11y: install-test
 	$(CG) db start --quiet
-	.venv/bin/python -m pytest -q -p no:cacheprovider --headless tests/a11y
+	.venv/bin/python -m pytest -q -p no:cacheprovider --headless tests/browser/test_accessibility.py tests/browser/test_keyboard.py
 
 stop:
 	$(CG) db stop
