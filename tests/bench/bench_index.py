@@ -274,6 +274,6 @@ def test_incremental_against_whole_recompute(capsys):
                       target="< a few seconds", met=inc < 5, note=f"{mode}; touched {touched or why}")
         assert mode == "incremental", why
     with capsys.disabled():
-        print("\nTrafficking index: whole recompute against the incremental one after a load of 100 traces")
+        print("\nTrafficking index: whole recompute against the incremental one after a day's load of traces")
         for line in lines:
             print(line)
