@@ -147,8 +147,14 @@ def data_as_of() -> dt.date | None:
     access.require("charts")
     with read_engine().connect() as conn:
         return conn.execute(text(f"""
+            WITH RECURSIVE agencies AS (  -- each agency's latest incident from the (agency, time) index
+                (SELECT agency FROM incident ORDER BY agency LIMIT 1)
+                UNION ALL
+                SELECT (SELECT i.agency FROM incident i WHERE i.agency > a.agency ORDER BY i.agency LIMIT 1)
+                FROM agencies a WHERE a.agency IS NOT NULL)
             SELECT max(d) FROM (
-                SELECT (max(crime_datetime) AT TIME ZONE '{LOCAL_TZ}')::date AS d FROM incident
+                SELECT (max((SELECT max(i.crime_datetime) FROM incident i WHERE i.agency = a.agency))
+                        AT TIME ZONE '{LOCAL_TZ}')::date AS d FROM agencies a WHERE a.agency IS NOT NULL
                 UNION ALL SELECT (max(alert_time) AT TIME ZONE '{LOCAL_TZ}')::date FROM shot_alert
                 UNION ALL SELECT max(recovery_date) FROM recovery
                 UNION ALL SELECT max(lead_date) FROM nibin_lead) x""")).scalar()
