@@ -204,7 +204,7 @@ def _bbox(bounds, center=None, zoom=None) -> tuple[float, float, float, float] |
 
 
 clientside_callback(ClientsideFunction("atlasMap", "viewport"), Output("map-viewport", "data"),
-                    Input("map", "bounds"), Input("map", "zoom"), State("map-viewport", "data"))
+                    Input("map", "bounds"), Input("map", "zoom"), State("map", "center"), State("map-viewport", "data"))
 
 
 @callback(Output("map-dates", "start_date"), Output("map-dates", "end_date"),

@@ -112,7 +112,7 @@ def _sign_in(driver, url: str, user: str, password: str) -> None:
 
 def _callbacks(log: list[dict]) -> list[dict]:
     """Each callback request of the page load: outputs, response bytes (as sent), seconds."""
-    sent, size, done = {}, {}, {}
+    sent, size, done, changed = {}, {}, {}, {}
     start = None
     for entry in log:
         msg = json.loads(entry["message"])["message"]
@@ -128,11 +128,12 @@ def _callbacks(log: list[dict]) -> list[dict]:
                 payload = {}
             timer = any(p.endswith(".n_intervals") for p in payload.get("changedPropIds") or [])
             sent[rid] = (payload.get("output", "?"), params["timestamp"], timer)
+            changed[rid] = ",".join(payload.get("changedPropIds") or [])
         elif msg["method"] == "Network.loadingFinished" and rid in sent:
             size[rid] = params.get("encodedDataLength", 0)
             done[rid] = params["timestamp"]
     return [{"output": out, "bytes": size.get(rid, 0), "seconds": done.get(rid, t0) - t0,
-             "at": t0 - (start if start is not None else t0), "timer": timer}
+             "at": t0 - (start if start is not None else t0), "timer": timer, "changed": changed.get(rid, "")}
             for rid, (out, t0, timer) in sent.items()]
 
 
@@ -198,7 +199,7 @@ def _page(label: str, path: str, ready: str, data: bool, scale: int, driver, url
     if label == "map" and os.environ.get("CGA_BENCH_TIMELINE"):
         for c in sorted(m["callbacks"], key=lambda c: c["at"]):
             say(f"               {1000 * c['at']:6.0f} ms +{1000 * c['seconds']:5.0f} ms {c['bytes'] / 1024:5.0f} KB  "
-                f"{c['output'][:90]}")
+                f"{c['output'][:70]}  <- {c['changed'][:80]}")
     report.record("browser", f"{label}: callbacks firing more than once per page load", len(twice), scale=scale,
                   target="0", met=not twice, note=", ".join(f"{o[:50]} x{n}" for o, n in twice.items()))
     report.record("browser", f"{label}: largest callback response", largest["bytes"] / 1024, "KB", scale=scale,
