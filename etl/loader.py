@@ -346,9 +346,12 @@ def _parsed(source: Source, reader: CsvSource, header: list[str], ctx: LoadConte
 
 
 # Parsing a big file is spread over worker processes while this one reads the file and feeds COPY
-# (parsing is most of the Python time of a load: tests/bench/bench_etl.py).
+# (parsing is most of the Python time of a load: tests/bench/bench_etl.py) — on machines with cores
+# to spare beyond this process and PostgreSQL's: on two busy cores, shipping rows to workers and back
+# measured slower (41k rows: 4.4-7.1 s against 3.3-5.6 s parsed here).
 PARALLEL_MIN_BYTES = 8 << 20
-PARSE_WORKERS = min(os.cpu_count() or 1, 4)
+_CORES = os.cpu_count() or 1
+PARSE_WORKERS = min(_CORES - 2, 4) if _CORES >= 4 else 1
 _BATCH = 2000
 _WORKER: dict = {}
 
@@ -447,6 +450,7 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
         else:
             cur.execute(f"""CREATE TEMP TABLE stg_u ON COMMIT DROP AS
                 SELECT DISTINCT ON ({key}) line_number, {names} FROM stg ORDER BY {key}, line_number DESC""")
+        cur.execute("ANALYZE stg_u")  # the upsert's joins are planned on real counts, not a guess
         rebuild = _drop_indexes_for_bulk(cur, source)
         result.loaded, result.updated = source.merge(cur, result.run_id)
         for statement in rebuild:

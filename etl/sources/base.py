@@ -90,10 +90,16 @@ def upsert(cur: psycopg.Cursor, table: str, columns: Sequence[str], conflict: Se
         sets += ", " + extra_set
     old = ", ".join(f"{table}.{c}" for c in compared)
     new = ", ".join(f"EXCLUDED.{c}" for c in compared)
+    # Rows already stored exactly as the file has them are left out before the upsert: ON CONFLICT
+    # would lock (and so write) every one of them only to find nothing to change.
+    match = " AND ".join(f"t.{c} = s.{c}" for c in conflict)
+    same = (f"({', '.join(f't.{c}' for c in compared)}) IS NOT DISTINCT FROM ({', '.join(f's.{c}' for c in compared)})"
+            if compared else "true")
     sql = f"""
         WITH up AS (
             INSERT INTO {table} ({cols}, run_id)
-            SELECT {cols}, %(run_id)s FROM {source}
+            SELECT {", ".join(f"s.{c}" for c in columns)}, %(run_id)s FROM {source} s
+            WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match} AND {same})
             ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET {sets}
             WHERE ({old}) IS DISTINCT FROM ({new})
             RETURNING (xmax = 0) AS inserted
