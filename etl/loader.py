@@ -450,7 +450,9 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
         else:
             cur.execute(f"""CREATE TEMP TABLE stg_u ON COMMIT DROP AS
                 SELECT DISTINCT ON ({key}) line_number, {names} FROM stg ORDER BY {key}, line_number DESC""")
-        cur.execute("ANALYZE stg_u")  # the upsert's joins are planned on real counts, not a guess
+        # The upsert's joins are planned on real counts, not a guess; the key columns' statistics are
+        # enough for that (all of them, geometry included, cost ~0.3 s on 41k rows).
+        cur.execute(f"ANALYZE stg_u ({key})")
         rebuild = _drop_indexes_for_bulk(cur, source)
         result.loaded, result.updated = source.merge(cur, result.run_id)
         for statement in rebuild:
