@@ -15,6 +15,26 @@ from layers.access import current_viewer
 
 dash.register_page(__name__, capability="records", path="/network", name="Network", order=3, title="Crime Gun Atlas — network")
 
+# dash-cytoscape (~500 KB) is only needed here: it is left out of every page's scripts and this page loads
+# it on arrival (assets/js/network.js), then draws the graph. Dash still serves the file.
+for _resource in cyto._js_dist:
+    _resource["dynamic"] = True
+
+
+def cytoscape_src() -> str:
+    """URL of dash-cytoscape's bundle as Dash serves it (fingerprinted, so browsers cache it)."""
+    bundle = {k: v for k, v in cyto._js_dist[0].items() if k not in ("dynamic", "async")}
+    return dash.get_app()._collect_and_register_resources([bundle])[0]
+
+
+def _graph() -> cyto.Cytoscape:
+    return cyto.Cytoscape(
+        id="network-graph", elements=[], stylesheet=nv.stylesheet(),
+        # randomize False: a re-layout after an expansion starts from where the nodes were, so they move less.
+        layout={"name": "cose", "animate": False, "randomize": False, "nodeRepulsion": 9000, "idealEdgeLength": 90},
+        style={"width": "100%", "height": "100%"}, minZoom=0.2, maxZoom=3, responsive=True,
+    )
+
 
 def _date(s: str | None) -> dt.date | None:
     try:
@@ -81,18 +101,16 @@ def layout(focus: str | None = None, **_query) -> html.Div:
         _legend(),
         None if viewer.personal_data else restricted_notice("People and places (addresses)"),
     ], className="map-side inv-network-side")
-    graph = html.Div(cyto.Cytoscape(
-        id="network-graph", elements=[], stylesheet=nv.stylesheet(),
-        # randomize False: a re-layout after an expansion starts from where the nodes were, so they move less.
-        layout={"name": "cose", "animate": False, "randomize": False, "nodeRepulsion": 9000, "idealEdgeLength": 90},
-        style={"width": "100%", "height": "100%"}, minZoom=0.2, maxZoom=3, responsive=True,
-    ), className="inv-network-wrap", role="img",
-        **{"aria-label": "Link network graph; the node list below is the text alternative."})
+    graph = html.Div(html.P("Drawing the graph…", className="inv-note p-3"), id="network-graph-holder",
+                     className="inv-network-wrap", role="img", **{
+                         "data-src": cytoscape_src(),
+                         "aria-label": "Link network graph; the node list below is the text alternative."})
     return html.Div([
         dcc.Store(id="network-focus", data=focus),
         dcc.Store(id="network-store"),
         dcc.Store(id="network-selected-node"),
         dcc.Store(id="network-path-ends", data={"a": None, "b": None}),
+        dcc.Store(id="network-cyto-ready"),
         controls,
         # The graph is drawn on a canvas a keyboard cannot reach: the same nodes as a list (each one selects and
         # expands like a tap, and links to its page) and the links as text, open by default.
@@ -118,23 +136,7 @@ def build(hops, relations, start, end, focus):
     return {**g, "path": []}
 
 
-@callback(Output("network-store", "data", allow_duplicate=True), Output("network-selected-node", "data"),
-          Input("network-graph", "tapNodeData"), Input({"type": "network-node", "id": ALL}, "n_clicks"),
-          State("network-store", "data"), State("network-relations", "value"),
-          State("network-start", "value"), State("network-end", "value"), prevent_initial_call=True)
-def expand_on_tap(tapped, _clicks, graph, relations, start, end):
-    """A node tapped in the graph, or chosen in the node list (mouse or keyboard), is selected and expanded."""
-    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list):
-        raise dash.exceptions.PreventUpdate
-    if isinstance(ctx.triggered_id, dict):  # the list: a button press, not its (re)appearance with 0 clicks
-        if not ctx.triggered or not ctx.triggered[0]["value"]:
-            raise dash.exceptions.PreventUpdate
-        listed = next((n for n in graph["nodes"] if isinstance(n, dict) and n.get("id") == ctx.triggered_id.get("id")
-                       and "label" in n and "kind" in n), None)
-        # The same data a tap on the graph sends (label with its second line, kind, page).
-        node = nv.elements({"nodes": [listed], "edges": []})[0]["data"] if listed else None
-    else:
-        node = tapped
+def _expand(node, graph, relations, start, end):
     if not node:
         raise dash.exceptions.PreventUpdate
     known = [n["id"] for n in graph["nodes"]]
@@ -142,11 +144,66 @@ def expand_on_tap(tapped, _clicks, graph, relations, start, end):
     return nv.merge(graph, addition), node
 
 
-@callback(Output("network-graph", "elements"), Output("network-count", "children"), Output("network-text", "children"),
-          Input("network-store", "data"))
+def _graph_ok(graph) -> bool:
+    return isinstance(graph, dict) and isinstance(graph.get("nodes"), list)
+
+
+# Two callbacks, not one: the graph appears after its library loads, and a callback with an input on a
+# component not yet in the page must not fire (the node list can be used before the graph is drawn).
+@callback(Output("network-store", "data", allow_duplicate=True), Output("network-selected-node", "data"),
+          Input("network-graph", "tapNodeData"),
+          State("network-store", "data"), State("network-relations", "value"),
+          State("network-start", "value"), State("network-end", "value"), prevent_initial_call=True)
+def expand_on_tap(tapped, graph, relations, start, end):
+    """A node tapped in the graph is selected and expanded."""
+    if not _graph_ok(graph):
+        raise dash.exceptions.PreventUpdate
+    return _expand(tapped, graph, relations, start, end)
+
+
+@callback(Output("network-store", "data", allow_duplicate=True),
+          Output("network-selected-node", "data", allow_duplicate=True),
+          Input({"type": "network-node", "id": ALL}, "n_clicks"),
+          State("network-store", "data"), State("network-relations", "value"),
+          State("network-start", "value"), State("network-end", "value"), prevent_initial_call=True)
+def expand_from_list(_clicks, graph, relations, start, end):
+    """A node chosen in the node list (mouse or keyboard) is selected and expanded, as a tap would."""
+    if not _graph_ok(graph) or not isinstance(ctx.triggered_id, dict):
+        raise dash.exceptions.PreventUpdate
+    if not ctx.triggered or not ctx.triggered[0]["value"]:  # a button press, not its (re)appearance with 0 clicks
+        raise dash.exceptions.PreventUpdate
+    listed = next((n for n in graph["nodes"] if isinstance(n, dict) and n.get("id") == ctx.triggered_id.get("id")
+                   and "label" in n and "kind" in n), None)
+    # The same data a tap on the graph sends (label with its second line, kind, page).
+    node = nv.elements({"nodes": [listed], "edges": []})[0]["data"] if listed else None
+    return _expand(node, graph, relations, start, end)
+
+
+dash.clientside_callback(dash.ClientsideFunction("atlasNetwork", "loadGraphLibrary"),
+                         Output("network-cyto-ready", "data"), Input("network-graph-holder", "data-src"))
+
+
+@callback(Output("network-graph-holder", "children"), Input("network-cyto-ready", "data"))
+def draw_graph(ready):
+    """The graph component, once its library is in the page (its elements follow from `graph_elements`)."""
+    if not ready:
+        return html.P("The graph could not be drawn in this browser; the node list below has every node and link.",
+                      className="inv-note p-3")
+    return _graph()
+
+
+@callback(Output("network-graph", "elements"), Input("network-store", "data"), Input("network-graph", "id"))
+def graph_elements(graph, _mounted):
+    """The graph's elements — also when the graph appears after the data (its library loads on arrival)."""
+    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list) or not graph["nodes"]:
+        return []
+    return nv.elements(graph)
+
+
+@callback(Output("network-count", "children"), Output("network-text", "children"), Input("network-store", "data"))
 def render(graph):
     if not graph or not graph["nodes"]:
-        return [], "No nodes to show.", None
+        return "No nodes to show.", None
     msg = f"{len(graph['nodes'])} nodes, {len(graph['edges'])} links."
     if graph.get("truncated"):
         msg += f" Capped at {net.MAX_NODES} nodes: narrow the relations, dates or hops to see everything."
@@ -164,7 +221,7 @@ def render(graph):
                              f"{' ' + e['date'] if e.get('date') else ''} — {labels.get(e['target'], e['target'])}")
                      for e in graph["edges"][:500]], id="network-edge-list")
     text = [html.H2("Nodes", className="inv-h2 mt-1"), nodes, html.H2("Links", className="inv-h2"), links]
-    return nv.elements(graph), msg, text
+    return msg, text
 
 
 @callback(Output("network-selected", "children"), Input("network-selected-node", "data"))

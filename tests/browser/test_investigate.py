@@ -54,6 +54,9 @@ def test_inv001_search_journey_network_expand_path(dash_duo, inv_app, sql):
     assert "Source: trace T20210000101" in steps[0].text
     assert dash_duo.find_elements("#journey-map .leaflet-interactive")
     assert dash_duo.find_element("#indicator-ttc").text.count("Strong signal") == 1
+    # The graph library is loaded by the network page only, not by every page.
+    assert not dash_duo.driver.execute_script(
+        "return !!window.dash_cytoscape || !!document.querySelector('script[src*=\"dash_cytoscape\"]')")
 
     dash_duo.find_element("#firearm-open-network").click()
     dash_duo.wait_for_contains_text("#network-count", "nodes", timeout=20)

@@ -53,10 +53,15 @@ def describe(dash_duo) -> str:
 
 
 def wait_until(check, what: str, timeout: float = 15) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if check():
-            return
+        try:
+            if check():
+                return
+        except StaleElementReferenceException:  # the element was re-rendered while being read: look again
+            pass
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
