@@ -13,11 +13,29 @@ from typing import Any
 
 from sqlalchemy import text
 
-from layers import access, settings
+from layers import access, daily, settings
 from layers.db import read_engine
 from layers.map_filters import LAYERS, MapFilters, where_clause
 
 MAX_DEALERS = 400
+
+
+def _per_dealer(conn, filters: MapFilters) -> tuple[str, dict[str, Any]]:
+    """SQL of (dealer_id, source_state, guns, under_1y) for the recoveries matching the filters: from the daily
+    source counts when they are current (derived.daily_source holds dealer and time-to-crime per day and
+    filter values), else from the recoveries and their traces."""
+    if daily.usable(conn) and daily.has_sources(conn):
+        where, params = daily.filter_sql("recoveries", filters)
+        where = where.replace("layer = :layer AND ", "")
+        params.pop("layer")
+        return (f"""SELECT dealer_id, source_state, sum(n)::int AS guns,
+                           coalesce(sum(n) FILTER (WHERE ttc_days < 365), 0)::int AS under_1y
+                    FROM derived.daily_source WHERE {where} AND dealer_id IS NOT NULL GROUP BY 1, 2""", params)
+    where, params = where_clause(LAYERS["recoveries"], filters)
+    return (f"""SELECT t.dealer_id, t.source_state, count(*)::int AS guns,
+                       count(*) FILTER (WHERE t.ttc_days < 365)::int AS under_1y
+                FROM {LAYERS["recoveries"].from_sql}
+                WHERE {where} AND t.dealer_id IS NOT NULL GROUP BY 1, 2""", params)
 
 
 def source_dealers(filters: MapFilters, limit: int = MAX_DEALERS) -> dict[str, Any]:
@@ -25,22 +43,20 @@ def source_dealers(filters: MapFilters, limit: int = MAX_DEALERS) -> dict[str, A
     Names go through the gate: an individual licensee is 'Individual licensee (city, state)' for roles
     without personal data, and only records roles get a link to the dealer's page."""
     viewer = access.require("dealers")
-    where, params = where_clause(LAYERS["recoveries"], filters)
-    params.update({"home": settings.get("CGA_HOME_STATE"), "limit": limit})
-    sql = f"""
-        WITH per_dealer AS (
-            SELECT t.dealer_id, count(*)::int AS guns,
-                   count(*) FILTER (WHERE t.ttc_days < 365)::int AS under_1y
-            FROM {LAYERS["recoveries"].from_sql}
-            WHERE {where} AND t.dealer_id IS NOT NULL GROUP BY t.dealer_id)
-        SELECT d.id, d.business_name, d.license_name, d.premise_city AS city,
-               d.premise_state AS state, d.premise_state = :home AS in_state, d.geocode_precision AS precision,
-               pd.guns, pd.under_1y, count(*) OVER () AS dealers, sum(pd.guns) OVER () AS guns_all,
-               ST_X(d.geom) AS lon, ST_Y(d.geom) AS lat
-        FROM per_dealer pd JOIN dealer d ON d.id = pd.dealer_id
-        WHERE d.geom IS NOT NULL
-        ORDER BY pd.guns DESC, d.id LIMIT :limit"""
     with read_engine().connect() as conn:
+        per_dealer, params = _per_dealer(conn, filters)
+        params.update({"home": settings.get("CGA_HOME_STATE"), "limit": limit})
+        sql = f"""
+            WITH per_dealer AS (
+                SELECT dealer_id, sum(guns)::int AS guns, sum(under_1y)::int AS under_1y
+                FROM ({per_dealer}) x GROUP BY dealer_id)
+            SELECT d.id, d.business_name, d.license_name, d.premise_city AS city,
+                   d.premise_state AS state, d.premise_state = :home AS in_state, d.geocode_precision AS precision,
+                   pd.guns, pd.under_1y, count(*) OVER () AS dealers, sum(pd.guns) OVER () AS guns_all,
+                   ST_X(d.geom) AS lon, ST_Y(d.geom) AS lat
+            FROM per_dealer pd JOIN dealer d ON d.id = pd.dealer_id
+            WHERE d.geom IS NOT NULL
+            ORDER BY pd.guns DESC, d.id LIMIT :limit"""
         rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
     records = viewer.can("records")
     features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(r["lon"], 4), round(r["lat"], 4)]},
@@ -60,24 +76,27 @@ def state_flows(filters: MapFilters) -> dict[str, Any]:
     """One line per source state, from its dealers' centroid to the city, with the number of guns.
     For aggregate-only roles, states with a small number of guns are left out (`suppressed` counts them)."""
     viewer = access.require("map")
-    where, params = where_clause(LAYERS["recoveries"], filters)
-    params["home"] = settings.get("CGA_HOME_STATE")
-    sql = f"""
-        WITH city AS (
-            SELECT ST_Centroid(ST_Collect(geom)) AS g FROM boundary
-            WHERE kind = (SELECT CASE WHEN bool_or(kind = 'city') THEN 'city' ELSE 'district' END FROM boundary)),
-        per_state AS (
-            SELECT t.source_state AS state, count(*)::int AS guns, ST_Centroid(ST_Collect(d.geom)) AS origin
-            FROM {LAYERS["recoveries"].from_sql} JOIN dealer d ON d.id = t.dealer_id
-            WHERE {where} AND t.source_state IS NOT NULL AND d.geom IS NOT NULL
-            GROUP BY t.source_state)
-        SELECT s.state, s.guns, s.state = :home AS in_state,
-               ST_AsGeoJSON(ST_MakeLine(s.origin, c.g), 4) AS geometry, ST_X(s.origin) AS lon, ST_Y(s.origin) AS lat
-        FROM per_state s CROSS JOIN city c WHERE c.g IS NOT NULL
-        ORDER BY s.guns DESC"""
     import orjson
 
     with read_engine().connect() as conn:
+        per_dealer, params = _per_dealer(conn, filters)
+        params["home"] = settings.get("CGA_HOME_STATE")
+        # A state's origin is the centroid of its dealers weighted by guns (as ST_Centroid of every gun's dealer).
+        sql = f"""
+            WITH city AS (
+                SELECT ST_Centroid(ST_Collect(geom)) AS g FROM boundary
+                WHERE kind = (SELECT CASE WHEN bool_or(kind = 'city') THEN 'city' ELSE 'district' END FROM boundary)),
+            per_state AS (
+                SELECT x.source_state AS state, sum(x.guns)::int AS guns,
+                       ST_SetSRID(ST_MakePoint(sum(x.guns * ST_X(d.geom)) / sum(x.guns),
+                                               sum(x.guns * ST_Y(d.geom)) / sum(x.guns)), 4326) AS origin
+                FROM ({per_dealer}) x JOIN dealer d ON d.id = x.dealer_id
+                WHERE x.source_state IS NOT NULL AND d.geom IS NOT NULL
+                GROUP BY x.source_state)
+            SELECT s.state, s.guns, s.state = :home AS in_state,
+                   ST_AsGeoJSON(ST_MakeLine(s.origin, c.g), 4) AS geometry, ST_X(s.origin) AS lon, ST_Y(s.origin) AS lat
+            FROM per_state s CROSS JOIN city c WHERE c.g IS NOT NULL
+            ORDER BY s.guns DESC, s.state"""
         rows = conn.execute(text(sql), params).mappings().all()
     kept = [r for r in rows if access.suppress(r["guns"], viewer) is not None]
     suppressed, rows = len(rows) - len(kept), kept

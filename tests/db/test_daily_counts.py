@@ -104,6 +104,30 @@ def test_source_ranking_equals_the_scans(city, viewer):
     assert medians > (5 if viewer is PRESS else 20), "medians must be compared too"
 
 
+@pytest.mark.parametrize("viewer", [ANALYST, COMMANDER], ids=["analyst", "commander"])
+def test_source_dealers_and_flows_equal_the_scans(city, viewer):
+    """The national view's dealers and state flows from the daily source counts: the same dealers, guns and
+    guns sold under a year; the same states and guns, each flow starting at its dealers' gun-weighted centroid."""
+    from layers import dealers_map
+
+    q = query_runner(city)
+    compared = 0
+    with access.use_viewer(viewer):
+        for f in filter_sets(q):
+            fast, slow = both(dealers_map.source_dealers, f)
+            assert fast == slow, f
+            fast, slow = both(dealers_map.state_flows, f)
+            assert [x["properties"] for x in fast["geojson"]["features"]] == \
+                [x["properties"] for x in slow["geojson"]["features"]], f
+            assert {k: v for k, v in fast.items() if k not in ("geojson", "labels")} == \
+                {k: v for k, v in slow.items() if k not in ("geojson", "labels")}, f
+            for a, b in zip(fast["geojson"]["features"], slow["geojson"]["features"], strict=True):
+                for (x1, y1), (x2, y2) in zip(a["geometry"]["coordinates"], b["geometry"]["coordinates"], strict=True):
+                    assert abs(x1 - x2) < 1e-3 and abs(y1 - y2) < 1e-3, (f, a, b)
+            compared += len(slow["geojson"]["features"])
+    assert compared > 20, "flows must be compared too"
+
+
 def test_redistricting_counts_each_point_in_its_own_map(city):
     """Over 2022-2023 the district table holds districts of both maps, as the scans count them."""
     q = query_runner(city)
