@@ -92,7 +92,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CGA_TILE_URL", "", "Basemap tile URL template ({z}/{x}/{y}); empty shows no basemap "
             "(outlines and labels stay readable). Point it at the agency's own tile server."),
     Setting("CGA_TILE_ATTRIBUTION", "", "Attribution text shown for the basemap tiles."),
-    Setting("CGA_MAX_POINTS", 5000, "Most raw points sent to the browser for one layer and view; "
+    Setting("CGA_MAX_POINTS", 3000, "Most raw points sent to the browser for one layer and view; "
             "beyond it the map shows aggregated cells and asks to zoom in.", int, 100, 100000),
     Setting("CGA_SYNTH_SEED", 2021, "Seed of the synthetic Baltimore used by `crimegun demo`.", int),
     Setting("CGA_SYNTH_YEARS", "2021-2025", "Years of synthetic data generated for the demo (A-B)."),

@@ -63,6 +63,20 @@ def count_in_view(layer_key: str, filters: MapFilters, bbox: BBox, at_most: int 
         return conn.execute(text(f"SELECT count(*) FROM ({inner}) x"), params).scalar_one()
 
 
+APPROX_FACTOR = 20  # a capped view's total is counted exactly up to this many times the cap
+
+
+def total_in_view(layer_key: str, filters: MapFilters, bbox: BBox, cap: int) -> tuple[int, bool]:
+    """(total, approximate) for a view holding more points than the cap: counting them all took seconds at
+    100x, so the pre-aggregated cells of the finest grid around the box give it ('about N': the cells reach a
+    little beyond the box), else the points are counted up to APPROX_FACTOR x the cap ('more than N')."""
+    if density.precomputed(layer_key, filters, density.BASE_ZOOM):
+        return density.cells(layer_key, filters, bbox, density.BASE_ZOOM, use_precomputed=True)["total"], True
+    at_most = APPROX_FACTOR * cap
+    n = count_in_view(layer_key, filters, bbox, at_most=at_most)
+    return n, n >= at_most
+
+
 def _url(layer: PointLayer, row: dict) -> str | None:
     target = row.get(layer.link_id)
     return f"{layer.link}{target}" if layer.link and target is not None else None
@@ -152,10 +166,10 @@ def layer_in_view(layer_key: str, filters: MapFilters, bbox: BBox, zoom: float, 
         if in_view <= limit or zoom >= POINT_ZOOM:
             rows = _rows(layer, filters, env, box, limit, viewer, compact=True)
             truncated = in_view > limit
-            total = count_in_view(layer_key, filters, bbox) if truncated else len(rows)
+            total, approx = total_in_view(layer_key, filters, bbox, limit) if truncated else (len(rows), False)
             fc = stack_places(rows)
             return {"layer": layer_key, "mode": "points", "geojson": fc, "shown": len(rows), "total": total,
-                    "truncated": truncated, "places": len(fc["features"])}
+                    "total_approx": approx, "truncated": truncated, "places": len(fc["features"])}
     return _cells_result(layer_key, density.cells(layer_key, filters, bbox, zoom))
 
 

@@ -206,7 +206,7 @@ def in_view_line(result: dict | None) -> str:
     if result["mode"] == "cells":
         return f"in view: {result['shown']:,} as density cells"
     if result["truncated"]:
-        return f"in view: newest {result['shown']:,} of {result['total']:,}"
+        return f"in view: newest {result['shown']:,} of {'about ' if result.get('total_approx') else ''}{result['total']:,}"
     return f"in view: {result['shown']:,}"
 
 

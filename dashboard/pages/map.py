@@ -322,7 +322,8 @@ def update_point_layers(viewport_state, *args):
                                   id=f"hidden-note-{key}"))
             summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, not drawn at this zoom."))
         elif r and r["truncated"]:
-            notes.append(html.Div(f"{LAYER_LABELS[key]}: showing the newest {r['shown']:,} of {r['total']:,} "
+            about = "about " if r.get("total_approx") else ""
+            notes.append(html.Div(f"{LAYER_LABELS[key]}: showing the newest {r['shown']:,} of {about}{r['total']:,} "
                                   "in view — zoom in to see all", className="status-warn", id=f"cap-{key}"))
         elif r and r["mode"] == "cells" and aggregate_only:
             ranges = ", ".join(f"≤{b:,}" for b in breaks)
