@@ -90,27 +90,39 @@ def upsert(cur: psycopg.Cursor, table: str, columns: Sequence[str], conflict: Se
         sets += ", " + extra_set
     old = ", ".join(f"{table}.{c}" for c in compared)
     new = ", ".join(f"EXCLUDED.{c}" for c in compared)
-    # Rows already stored exactly as the file has them are left out before the upsert: ON CONFLICT
-    # would lock (and so write) every one of them only to find nothing to change.
+    if _holds_exclusive_lock(cur, table):
+        return _update_then_insert(cur, table, columns, conflict, compared, run_id, source, extra_set)
+    # Rows already stored exactly as the file has them are left out before the upsert (ON CONFLICT
+    # would lock, and so write, every one of them only to find nothing to change). They are left out
+    # into a table of their own first: an INSERT whose SELECT looks into the table it fills may be
+    # planned to rescan the rows it has just added, once per row.
     match = " AND ".join(f"t.{c} = s.{c}" for c in conflict)
     same = (f"({', '.join(f't.{c}' for c in compared)}) IS NOT DISTINCT FROM ({', '.join(f's.{c}' for c in compared)})"
             if compared else "true")
+    changed = _scratch(cur, table, f"SELECT s.* FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {table} t"
+                                   f" WHERE {match} AND {same})")
     sql = f"""
         WITH up AS (
             INSERT INTO {table} ({cols}, run_id)
-            SELECT {", ".join(f"s.{c}" for c in columns)}, %(run_id)s FROM {source} s
-            WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match} AND {same})
+            SELECT {cols}, %(run_id)s FROM {changed}
             ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET {sets}
             WHERE ({old}) IS DISTINCT FROM ({new})
             RETURNING (xmax = 0) AS inserted
         )
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
     """
-    if _holds_exclusive_lock(cur, table):
-        return _update_then_insert(cur, table, columns, conflict, compared, run_id, source, extra_set)
     cur.execute(sql, {"run_id": run_id})
     inserted, updated = cur.fetchone()
     return inserted, updated
+
+
+def _scratch(cur: psycopg.Cursor, table: str, select: str) -> str:
+    """A temporary table holding `select`'s rows, computed in full before anything is written."""
+    name = "stg_up_" + table.replace(".", "_")
+    cur.execute(f"DROP TABLE IF EXISTS {name}")
+    cur.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select}")
+    cur.execute(f"ANALYZE {name}")
+    return name
 
 
 def _holds_exclusive_lock(cur: psycopg.Cursor, table: str) -> bool:
@@ -137,7 +149,6 @@ def _update_then_insert(cur: psycopg.Cursor, table: str, columns: Sequence[str],
                 {"run_id": run_id})
     updated = cur.rowcount
     cols = ", ".join(columns)
-    cur.execute(f"""INSERT INTO {table} ({cols}, run_id)
-        SELECT {", ".join(f"s.{c}" for c in columns)}, %(run_id)s FROM {source} s
-        WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})""", {"run_id": run_id})
+    fresh = _scratch(cur, table, f"SELECT s.* FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})")
+    cur.execute(f"INSERT INTO {table} ({cols}, run_id) SELECT {cols}, %(run_id)s FROM {fresh}", {"run_id": run_id})
     return cur.rowcount, updated
