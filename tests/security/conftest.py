@@ -156,7 +156,16 @@ def leak_url(synthetic_url):
 
 @pytest.fixture(scope="module")
 def seeded(leak_url) -> dict:
-    return _seed(leak_url)
+    """The seeded records, derived like a load's rows: the daily counts then hold them, so the map, panel and
+    chart callbacks answer from the derived tables (which keep places, dealers and states) as in production."""
+    from etl.derive import derive
+    from layers import daily, db
+
+    ids = _seed(leak_url)
+    derive(dsn=_dsn(leak_url), run_ids=[ids["run"]])
+    with db.read_engine().connect() as conn:
+        assert daily.usable(conn), "the leak test must read the derived tables"
+    return ids
 
 
 @pytest.fixture(scope="module")
