@@ -10,8 +10,10 @@ that started last among those covering the day. Points carry the district in for
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 
 from layers.db import read_engine
@@ -91,17 +93,38 @@ def _validity_clause(chosen: dict[str, Any] | None) -> tuple[str, dict[str, Any]
             {"vf": chosen["valid_from"], "vt": chosen["valid_to"]})
 
 
+# Simplified outlines by (database, kind, map, boundary fingerprint): simplifying and serialising every
+# polygon cost ~95 ms a request at any scale, yet outlines change only when a boundary file is loaded.
+# Held serialised: every caller gets its own copy to change as it likes.
+_OUTLINES: dict[tuple, bytes] = {}
+_OUTLINES_LOCK = threading.Lock()
+_OUTLINES_MAX = 32
+
+
 def boundaries_geojson(kind: str = "district", start: dt.date | None = None, end: dt.date | None = None) -> dict:
     """Every boundary of one kind on the map in force for [start, end] (default: today's), simplified for
-    display, with a label point inside each polygon."""
+    display, with a label point inside each polygon. Kept per process until the boundaries change."""
     where, params = _validity_clause(district_map_for(start, end, kind))
-    with read_engine().connect() as conn:
+    engine = read_engine()
+    with engine.connect() as conn:
+        fingerprint = tuple(conn.execute(text(
+            "SELECT count(*), max(id), max(xmin::text::bigint) FROM boundary WHERE kind = :kind"),
+            {"kind": kind}).one())
+        key = (engine.url.render_as_string(hide_password=True), kind, params.get("vf"), params.get("vt"), fingerprint)
+        cached = _OUTLINES.get(key)
+        if cached is not None:
+            return orjson.loads(cached)
         rows = conn.execute(text(f"""
             SELECT kind, name, code, approximate, population,
                    ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.0002), 6) AS geometry,
                    ST_Y(ST_PointOnSurface(geom)) AS label_lat, ST_X(ST_PointOnSurface(geom)) AS label_lon
             FROM boundary WHERE kind = :kind AND {where} ORDER BY name"""), {"kind": kind, **params}).mappings().all()
-    return feature_collection(rows)
+    collection = feature_collection(rows)
+    with _OUTLINES_LOCK:
+        if len(_OUTLINES) >= _OUTLINES_MAX:
+            _OUTLINES.clear()
+        _OUTLINES[key] = orjson.dumps(collection)
+    return collection
 
 
 def any_approximate() -> bool:

@@ -1,0 +1,24 @@
+"""Map outlines are simplified once per process and boundary version, not at every request."""
+
+from __future__ import annotations
+
+from layers import districts
+
+SQUARE = "ST_Multi(ST_GeomFromText('POLYGON((-76.65 39.28,-76.60 39.28,-76.60 39.31,-76.65 39.31,-76.65 39.28))', 4326))"
+
+
+def test_outlines_follow_boundary_changes_and_callers_get_their_own_copy(empty_db, sql):
+    sql(f"INSERT INTO boundary (kind, name, approximate, geom) VALUES ('district', 'CENTRAL', false, {SQUARE}) RETURNING id")
+    first = districts.boundaries_geojson("district")
+    assert [f["properties"]["name"] for f in first["features"]] == ["CENTRAL"]
+    first["features"][0]["properties"]["name"] = "changed by a caller"
+    again = districts.boundaries_geojson("district")
+    assert again["features"][0]["properties"]["name"] == "CENTRAL", "a caller's change must not reach the next"
+
+    sql("UPDATE boundary SET name = 'CENTRAL DISTRICT' WHERE kind = 'district' RETURNING id")
+    assert [f["properties"]["name"] for f in districts.boundaries_geojson("district")["features"]] == \
+        ["CENTRAL DISTRICT"]
+    sql(f"INSERT INTO boundary (kind, name, approximate, geom) VALUES ('district', 'WESTERN', false, {SQUARE}) RETURNING id")
+    assert len(districts.boundaries_geojson("district")["features"]) == 2
+    sql("DELETE FROM boundary WHERE name = 'WESTERN' RETURNING id")
+    assert len(districts.boundaries_geojson("district")["features"]) == 1
