@@ -315,12 +315,15 @@ def person_gun_rows(guns: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def lead_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Leads (layers.leads) as table rows: the analyst's verdict as text."""
+    """Leads (layers.leads) as table rows: the analyst's verdict as text, the score to one decimal."""
     out = []
     for r in items:
         review = r.get("review")
-        out.append({**r, "review": f"{review['verdict']} by {review['by']} on {review['at']}: {review['note']}"
-                    if review else ""})
+        row = {**r, "review": f"{review['verdict']} by {review['by']} on {review['at']}: {review['note']}"
+               if review else ""}
+        if isinstance(row.get("score"), float):  # to one decimal: more digits only look precise
+            row["score"] = round(row["score"], 1)
+        out.append(row)
     return out
 
 
