@@ -113,7 +113,7 @@ def _exists(name: str) -> bool:
 
 def _city(seed: int, scale: float, years: tuple[int, int], plan: dict[str, int]) -> tuple[str, Path, bool]:
     tag = "_".join(f"{k[:2]}{v}" for k, v in sorted(plan.items()))
-    name = f"cga_idx_s{seed}_x{str(scale).replace('.', '')}_{years[0]}{'_' + tag if tag else ''}"[:63]
+    name = f"cga_idx_s{seed}_x{f'{scale:g}'.replace('.', 'p')}_{years[0]}{'_' + tag if tag else ''}"[:63]
     out = ROOT / name
     keep = os.environ.get("CGA_BENCH_KEEP") == "1"
     if keep and (out / "ground_truth.json").exists() and _exists(name):
