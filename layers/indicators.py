@@ -215,7 +215,7 @@ def firearm_indicators(conn: Connection, firearm: dict[str, Any], traces: list[d
         out.append({"key": "repeat_purchaser", "label": "Repeat purchaser", "status": "strong" if guns >= 3 else
                     "flag" if guns >= 2 else "clear",
                     "finding": f"The purchaser is linked to {guns} traced crime gun{'s' if guns != 1 else ''}"
-                               + (f" bought at {dealers} dealers." if guns >= 2 else "."),
+                               + (f" bought at {dealers} dealer{'s' if dealers != 1 else ''}." if guns >= 2 else "."),
                     "evidence": {"traced guns of purchaser": guns, "dealers": dealers}})
     else:
         out.append({"key": "repeat_purchaser", "label": "Repeat purchaser", "status": "unknown",

@@ -194,22 +194,28 @@ def _ytd(key, data, ctx):
     measures = [r["measure"] for r in rows]
     last, this = [r["last_year"] for r in rows], [r["this_year"] for r in rows]
     p_this, p_last = (rows[0]["this_period"], rows[0]["last_period"]) if rows else ("", "")
+    # The change goes under each measure's name, so nothing crowds the legend above the plot.
+    def change(pct: float) -> str:  # -0.3% reads as such, not as "-0%"
+        return f"{pct:+.1f}%" if 0 < abs(pct) < 1 else f"{pct:+.0f}%"
+
+    labels = [f"{m}<br><b>{change(r['change_pct'])}</b>" if r["change_pct"] is not None else m
+              for m, r in zip(measures, rows, strict=True)]
     fig = go.Figure([
-        go.Bar(x=measures, y=last, name=f"Same span last year ({p_last})", marker_color=UNKNOWN,
+        go.Bar(x=labels, y=last, name=f"Last year: {p_last}", marker_color=UNKNOWN,
                text=[f"{v:,}" if v is not None else "" for v in last], textposition="outside", cliponaxis=False),
-        go.Bar(x=measures, y=this, name=f"This year to date ({p_this})", marker_color=HOME,
+        go.Bar(x=labels, y=this, name=f"This year to date: {p_this}", marker_color=HOME,
                text=[f"{v:,}" if v is not None else "" for v in this], textposition="outside", cliponaxis=False),
     ])
-    for r in rows:
-        if r["change_pct"] is not None:
-            fig.add_annotation(x=r["measure"], y=1.0, yref="paper", yshift=4, showarrow=False,
-                               text=f"{r['change_pct']:+.0f}%", font={"size": 13, "color": "#222"})
-    _suppressed_marks(fig, measures, [None if a is None or b is None else 1 for a, b in zip(last, this, strict=True)])
-    fig.update_xaxes(title_text="Measure", type="category")
+    _suppressed_marks(fig, labels, [None if a is None or b is None else 1 for a, b in zip(last, this, strict=True)])
+    fig.update_xaxes(title_text="Measure (change against last year)", type="category")
     fig.update_yaxes(title_text="Count", rangemode="tozero")
     fig.update_layout(barmode="group", showlegend=True,
-                      legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "xanchor": "left"})
-    return _base(fig, key, ctx, "percent change above each pair", top=120)
+                      # Just above the plot; the title is held at the top of the figure, so the two never meet.
+                      legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom",
+                              "font": {"size": 12}})
+    fig = _base(fig, key, ctx, "percent change under each measure", top=150)
+    fig.update_layout(title={"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 12}})
+    return fig
 
 
 def figure(key: str, data: dict[str, Any], ctx: ChartContext) -> go.Figure:

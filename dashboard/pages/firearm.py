@@ -6,6 +6,7 @@ import dash
 from dash import Input, Output, clientside_callback, dcc, html
 
 from dashboard.components import journey_view as jv
+from dashboard.components.index_panel import score_panel
 from dashboard.components.investigate import (
     int_or_none,
     network_link,
@@ -79,6 +80,7 @@ def layout(firearm_id: str | None = None, lead: str | None = None, **_query) -> 
                       html.P("Each indicator with the figures it rests on; none is proof on its own.",
                              className="inv-note"),
                       jv.indicators(j["indicators"])]),
+        score_panel("firearm", fid),
         dcc.Link("Back to search", href="/search", className="inv-back"),
     ], className="inv-page", id="firearm-page")
 
