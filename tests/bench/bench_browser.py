@@ -1,8 +1,8 @@
 """Benchmark: what a user's browser sees — time to the first data drawn on the map, page weight, and
 every callback request a page load makes (how many times each fires, bytes, time).
 
-Run with `make bench` (scale 1; `make bench SCALES=1,100` adds a 100x copy replicated in SQL as in
-bench_journey); `make test` runs it once as a smoke test. A real `crimegun serve` (gunicorn, its
+Run with `make bench` (scale 1; `make bench SCALES=1,100` adds bench_map's 100x copy, which bench_map
+then measures and drops); `make test` runs it once as a smoke test. A real `crimegun serve` (gunicorn, its
 default workers) runs on a free port against a copy of the loaded database; headless Chromium signs in
 as a detective with a purpose, then opens each page with the browser cache disabled, as a first visit:
 
@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from layers import cluster, db
+from layers import db
 from tests.bench import report, scaling
 
 pytestmark = pytest.mark.bench
@@ -52,27 +52,16 @@ OBSERVER = """
 """.replace("SELECTOR", json.dumps(DATA))
 
 
-def _after(name: str) -> None:
-    """What the loader's derive step maintains for the map, done on the copy."""
-    from layers.density import refresh_map_cells
-
-    eng = db.engine(cluster.url(name))
-    refresh_map_cells(eng)
-    eng.dispose()
-
-
 def _build(say) -> dict[int, str]:
-    from tests.bench import bench_journey, bench_load
+    """The map benchmark's copies (scale 1, and the largest scale asked for): the map layers replicated with
+    jitter, daily counts and cells filled; bench_map measures and drops them after this benchmark."""
+    from tests.bench import bench_map
 
-    scaling.copy_loaded(X1, bench_load.TABLES, "firearm", say, after=_after)
-    names = {1: X1}
-    for scale in report.scales():
-        if scale > 1:
-            scaling.COPIES = scale - 1
-            name = f"cga_bench_browser_x{scale}"
-            scaling.replicate(X1, name, {t: ("TRUE", e) for t, e in bench_journey.REPLICA.items()}, "firearm", say,
-                              after=_after)
-            names[scale] = name
+    bench_map.build_x1(say)
+    names = {1: bench_map.X1}
+    if bench_map.BIG > 1:
+        bench_map.build_x100(say)
+        names[bench_map.BIG] = bench_map.X100
     return names
 
 
@@ -225,8 +214,8 @@ def test_bench_browser(monkeypatch, capsys):
         for scale, name in names.items():
             bench_load._account(name, monkeypatch)
             with psycopg_connect(name) as conn:
-                fid = conn.execute("SELECT firearm_id FROM firearm_incident GROUP BY 1 ORDER BY count(*) DESC "
-                                   "LIMIT 1").fetchone()[0]
+                fid = conn.execute("SELECT firearm_id FROM recovery WHERE firearm_id IS NOT NULL GROUP BY 1 "
+                                   "ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
             server = bench_load.Server(name, "2x8", bench_load._free_port())
             driver = _driver()
             try:
@@ -242,10 +231,6 @@ def test_bench_browser(monkeypatch, capsys):
                 server.stop()
     finally:
         db.reset_engines()
-        if not os.environ.get("CGA_BENCH_KEEP"):
-            for scale, name in names.items():
-                if scale > 1:
-                    cluster.drop_database(name)
     assert lines
 
 
