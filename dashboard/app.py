@@ -131,9 +131,10 @@ def create_app() -> Dash:
         page["layout"] = gated(page["layout"], page.get("capability", "records"))
     app.layout = shell
     # Registered on each app (not at import): tests build many apps in one process.
-    from dashboard.components import tables
+    from dashboard.components import index_panel, tables
 
     tables.register_callbacks(app)
+    index_panel.register_callbacks(app)
     app.callback(Output("shell-asof", "children"), Output("shell-version", "data"),
                  Input("shell-tick", "n_intervals"), State("shell-version", "data"))(data_as_of)
     app.index_string = app.index_string.replace("<html>", '<html lang="en">')

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from layers import access, index
 
@@ -69,9 +69,14 @@ def score_panel(level: str, entity_id: Any, viewer: access.Viewer | None = None)
     ], id="index-panel", className="ixp")
 
 
-@callback(Output("ixp-result", "children"), Output("ixp-reviews", "children"), Input("ixp-save", "n_clicks"),
-          State("ixp-entity", "data"), State("ixp-verdict", "value"), State("ixp-note", "value"),
-          prevent_initial_call=True)
+def register_callbacks(app) -> None:
+    """The review form's callback, registered on each app (dashboard/app.py create_app): a module-level
+    @callback in a component reaches only the first app a process builds."""
+    app.callback(Output("ixp-result", "children"), Output("ixp-reviews", "children"), Input("ixp-save", "n_clicks"),
+                 State("ixp-entity", "data"), State("ixp-verdict", "value"), State("ixp-note", "value"),
+                 prevent_initial_call=True)(save)
+
+
 def save(_n, entity, verdict, note):
     """Append the review (layers/index checks the role and audits it), then show the reviews again."""
     viewer = access.require("records")

@@ -30,3 +30,15 @@ def _imports(package: str) -> list[tuple[str, str]]:
 def test_dependency_direction(package, forbidden):
     bad = [(f, m) for f, m in _imports(package) if m.split(".")[0] in forbidden]
     assert not bad, f"{package} must not import {forbidden}: {bad}"
+
+
+def test_components_register_their_callbacks_on_each_app():
+    """A module-level @callback outside dashboard/pages reaches only the first app a process builds (a second
+    app — another worker's, or the next test's — silently lacks it): components register per app instead."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "dashboard"
+    offenders = [str(p.relative_to(root.parent)) for p in root.rglob("*.py")
+                 if "pages" not in p.parts and re.search(r"^@(dash\.)?callback\(", p.read_text(), re.MULTILINE)]
+    assert not offenders, f"module-level callbacks outside pages: {offenders}"
