@@ -126,6 +126,9 @@ def test_source_dealers_and_flows_equal_the_scans(city, viewer):
                     assert abs(x1 - x2) < 1e-3 and abs(y1 - y2) < 1e-3, (f, a, b)
             compared += len(slow["geojson"]["features"])
     assert compared > 20, "flows must be compared too"
+    with access.use_viewer(viewer):
+        fast, slow = both(dealers_map.source_states)
+    assert fast == slow and len(fast) > 3
 
 
 def test_redistricting_counts_each_point_in_its_own_map(city):
