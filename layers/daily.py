@@ -5,6 +5,9 @@ panel and the public charts' series sum instead of scanning the incident, alert 
 narrow by (alert type / shooting category / firearm type, time-to-crime band, source state, in or out of
 state, privately made), the number of points; `derived.daily_area_count` the same per post, neighborhood and CSA
 (each point in the first polygon of the kind, by name, that contains it: the choropleth's own rule).
+`derived.daily_place` (shooting locations), `derived.daily_source` (recoveries by dealer and time-to-crime) and
+`derived.daily_maker` (recoveries by manufacturer, migration 0009) hold what the district panel, the source
+ranking and the public charts' top makers list.
 A day's counts are exactly what `map_filters.where_clause` selects for that day, because a layer's
 timestamps are compared with local midnights there and cast to the local date here.
 
@@ -162,6 +165,22 @@ def top_places(conn, f: MapFilters, place_sql: str, top: int) -> list[dict[str, 
         params).mappings()]
 
 
+def has_makers(conn) -> bool:
+    return conn.execute(text("SELECT to_regclass('derived.daily_maker')")).scalar() is not None
+
+
+def ranked_makers(conn, f: MapFilters, top: int) -> list[dict[str, Any]]:
+    """Recoveries under the filters by manufacturer (as MAKER_SQL names it), most first, the first `top`:
+    {manufacturer, n} — what the public charts' scan of recoveries with their firearms returns."""
+    where, params = filter_sql("recoveries", f)
+    where = where.replace("layer = :layer AND ", "")
+    params.pop("layer")
+    params["top"] = top
+    return [dict(r) for r in conn.execute(text(f"""
+        SELECT manufacturer, sum(n)::int AS n FROM derived.daily_maker WHERE {where}
+        GROUP BY 1 ORDER BY n DESC, 1 LIMIT :top"""), params).mappings()]
+
+
 def has_sources(conn) -> bool:
     return conn.execute(text("SELECT to_regclass('derived.daily_source')")).scalar() is not None
 
@@ -231,6 +250,20 @@ def _insert_sources(conn, cond: str, params: dict) -> None:
                  f"FROM ({SOURCES.format(cond=cond)}) x GROUP BY {SOURCE_COLUMNS}", params)
 
 
+# How the public charts name a recovered gun's maker (blank: UNKNOWN); layers/public_stats scans with it too.
+MAKER_SQL = "coalesce(nullif(trim(f.manufacturer), ''), 'UNKNOWN')"
+MAKERS = ("SELECT p.recovery_date AS day, p.district::text AS district, f.firearm_type::text AS kind, "
+          f"{TTC_BAND_SQL} AS ttc_band, t.source_state::text AS source_state, t.source_in_state AS source_in_state, "
+          f"{MAKER_SQL} AS manufacturer FROM recovery p JOIN trace t ON t.id = p.trace_id "
+          "JOIN firearm f ON f.id = p.firearm_id WHERE {cond}")
+MAKER_COLUMNS = "day, district, kind, ttc_band, source_state, source_in_state, manufacturer"
+
+
+def _insert_makers(conn, cond: str, params: dict) -> None:
+    conn.execute(f"INSERT INTO derived.daily_maker ({MAKER_COLUMNS}, n) SELECT {MAKER_COLUMNS}, count(*)::int "
+                 f"FROM ({MAKERS.format(cond=cond)}) x GROUP BY {MAKER_COLUMNS}", params)
+
+
 def _insert_places(conn, cond: str, params: dict) -> None:
     facts = PLACES.format(categories=_CATEGORIES, cond=cond)
     conn.execute(f"INSERT INTO derived.daily_place (day, district, location, n) SELECT day, district, location, "
@@ -278,6 +311,7 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
     # A database upgraded to an early copy of migration 0008 has no daily_place or daily_source: it scans.
     places = conn.execute("SELECT to_regclass('derived.daily_place')").fetchone()[0] is not None
     sources = conn.execute("SELECT to_regclass('derived.daily_source')").fetchone()[0] is not None
+    makers = conn.execute("SELECT to_regclass('derived.daily_maker')").fetchone()[0] is not None  # 0009
     done: dict[str, Any] = {}
     for layer in LAYER_KEYS:
         started = time.perf_counter()
@@ -302,6 +336,10 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
                     conn.execute("DELETE FROM derived.daily_source WHERE day = ANY(%s)", (days,))
                     _insert_sources(conn, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
                                     {"lo": lo, "hi": hi, "days": days})
+                if layer == "recoveries" and makers:
+                    conn.execute("DELETE FROM derived.daily_maker WHERE day = ANY(%s)", (days,))
+                    _insert_makers(conn, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
+                                   {"lo": lo, "hi": hi, "days": days})
             if days:  # a record of these runs may have left another day: then the layer no longer adds up
                 held = conn.execute("SELECT coalesce(sum(n), 0) FROM derived.daily_count WHERE layer = %s",
                                     (layer,)).fetchone()[0]
@@ -317,6 +355,9 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
             if layer == "recoveries" and sources:
                 conn.execute("DELETE FROM derived.daily_source")
                 _insert_sources(conn, "TRUE", {})
+            if layer == "recoveries" and makers:
+                conn.execute("DELETE FROM derived.daily_maker")
+                _insert_makers(conn, "TRUE", {})
             done[layer] = "full"
         if echo:
             what = "all days" if done[layer] == "full" else f"{done[layer]} days"

@@ -278,11 +278,14 @@ def top_makers(start: dt.date, end: dt.date, districts: Sequence[str] | None = N
     where, params = where_clause(LAYERS["recoveries"], f)
     params["limit"] = limit
     with read_engine().connect() as conn:
-        rows = conn.execute(text(f"""
-            SELECT coalesce(nullif(trim(f.manufacturer), ''), 'UNKNOWN') AS manufacturer, count(*)::int AS n
-            FROM {LAYERS["recoveries"].from_sql} WHERE {where} GROUP BY 1 ORDER BY n DESC, 1 LIMIT :limit"""),
-            params).all()
-    return [{"manufacturer": r.manufacturer, "guns": access.suppress(r.n, viewer)} for r in rows]
+        if daily.usable(conn) and daily.has_makers(conn):
+            rows = [(r["manufacturer"], r["n"]) for r in daily.ranked_makers(conn, f, limit)]
+        else:
+            rows = [tuple(r) for r in conn.execute(text(f"""
+                SELECT {daily.MAKER_SQL} AS manufacturer, count(*)::int AS n
+                FROM {LAYERS["recoveries"].from_sql} WHERE {where} GROUP BY 1 ORDER BY n DESC, 1 LIMIT :limit"""),
+                params).all()]
+    return [{"manufacturer": maker, "guns": access.suppress(n, viewer)} for maker, n in rows]
 
 
 def ghost_guns_by_month(start: dt.date, end: dt.date, districts: Sequence[str] | None = None) -> list[dict[str, Any]]:
