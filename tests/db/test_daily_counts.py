@@ -251,3 +251,117 @@ def test_stale_daily_counts_are_not_used(city):
         with read_engine().connect() as conn:
             assert daily.usable(conn)
         assert viewport.layer_totals(f) == stale
+
+
+def _makers_scan(q, f: MapFilters, top: int) -> list[dict]:
+    """The top makers under any filters, counted from the recoveries themselves (independent of the daily rows)."""
+    from sqlalchemy import text
+
+    from layers.db import read_engine
+    from layers.map_filters import LAYERS, where_clause
+
+    where, params = where_clause(LAYERS["recoveries"], f)
+    with read_engine().connect() as conn:
+        return [dict(r) for r in conn.execute(text(f"""
+            SELECT coalesce(nullif(trim(f.manufacturer), ''), 'UNKNOWN') AS manufacturer, count(*)::int AS n
+            FROM {LAYERS["recoveries"].from_sql} WHERE {where} GROUP BY 1 ORDER BY n DESC, 1 LIMIT :top"""),
+            {**params, "top": top}).mappings()]
+
+
+def test_daily_makers_equal_the_scan_under_every_filter(city):
+    """The makers' daily rows under every period and filter combination the map uses (firearm type, time-to-crime
+    band, source state, out of state, districts): the same makers, counts and order as the scan."""
+    from layers.db import read_engine
+
+    q = query_runner(city)
+    compared = 0
+    for f in filter_sets(q):
+        for top in (3, public_stats.TOP_MAKERS, 1000):
+            with read_engine().connect() as conn:
+                assert daily.usable(conn) and daily.has_makers(conn)
+                fast = daily.ranked_makers(conn, f, top)
+            assert fast == _makers_scan(q, f, top), (f, top)
+            compared += sum(r["n"] for r in fast)
+    assert compared > 1000, "the filters must select real recoveries"
+
+
+@pytest.mark.parametrize("viewer", [ANALYST, COMMANDER, PRESS], ids=["analyst", "commander", "press"])
+def test_top_makers_and_year_to_date_equal_the_scans(city, viewer):
+    """The two public charts that scanned longest, from the daily tables, as each role receives them (press: small
+    counts suppressed the same way): every period of the filter sets, all districts, one and two."""
+    q = query_runner(city)
+    districts = tuple(r[0] for r in q("SELECT district FROM recovery WHERE district IS NOT NULL GROUP BY 1 "
+                                      "ORDER BY count(*) DESC LIMIT 2"))
+    periods = sorted({(f.start, f.end) for f in filter_sets(q)} | {(dt.date(2023, 1, 1), dt.date(2023, 3, 12))})
+    makers = suppressed = shown = 0
+    with access.use_viewer(viewer):
+        for start, end in periods:
+            for ds in (None, districts[:1], districts):
+                for limit in (public_stats.TOP_MAKERS, 3):
+                    fast, slow = both(public_stats.top_makers, start, end, ds, limit=limit)
+                    assert fast == slow, (start, end, ds, limit)
+                    makers += len(fast)
+                    suppressed += sum(1 for r in fast if r["guns"] is None)
+                fast, slow = both(public_stats.ytd_comparison, start, end, ds)
+                assert fast == slow, (start, end, ds)
+                shown += sum(1 for r in fast if r["this_year"] or r["last_year"])
+    assert makers > 50 and shown > 20
+    assert suppressed if viewer is PRESS else not suppressed
+
+
+def test_makers_follow_a_traces_run(city):
+    """A run renaming the maker of the guns recovered on one day recomputes that day's makers; a recovery moved
+    to another day recomputes the recoveries in full; the top makers equal the scans after each derive."""
+    q = query_runner(city)
+    day = q("SELECT recovery_date FROM recovery WHERE recovery_date >= '2023-01-01' GROUP BY 1 "
+            "ORDER BY count(*) DESC LIMIT 1")[0][0]
+    start, end = dt.date(2023, 1, 1), dt.date(2023, 12, 31)
+    with psycopg.connect(dsn(city)) as conn:
+        run = _run(conn, "traces")
+        conn.execute("UPDATE firearm f SET manufacturer = 'ACME DAILY TEST', run_id = %s FROM recovery p "
+                     "WHERE p.firearm_id = f.id AND p.recovery_date = %s", (run, day))
+        conn.commit()
+        touched = daily.refresh(conn, [run])
+        conn.rollback()
+    assert touched["recoveries"] == 1
+    derive(dsn=dsn(city), run_ids=[run])
+    with access.use_viewer(ANALYST):
+        fast, slow = both(public_stats.top_makers, start, end, None, limit=1000)
+    assert fast == slow and "ACME DAILY TEST" in {r["manufacturer"] for r in fast}
+    with psycopg.connect(dsn(city)) as conn:
+        run = _run(conn, "traces")
+        moved = conn.execute("SELECT p.id FROM recovery p JOIN firearm f ON f.id = p.firearm_id "
+                             "WHERE f.manufacturer = 'ACME DAILY TEST' ORDER BY p.id LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE recovery SET recovery_date = recovery_date + 60 WHERE id = %s", (moved,))
+        conn.execute("UPDATE trace SET run_id = %s WHERE id = (SELECT trace_id FROM recovery WHERE id = %s)", (run, moved))
+        conn.commit()
+        touched = daily.refresh(conn, [run])
+        conn.rollback()
+    assert touched["recoveries"] == "full", "the moved recovery's old day is found through the totals"
+    derive(dsn=dsn(city), run_ids=[run])
+    with access.use_viewer(ANALYST):
+        for a, b in ((start, end), (day, day), (day + dt.timedelta(days=60), day + dt.timedelta(days=60))):
+            fast, slow = both(public_stats.top_makers, a, b, None, limit=1000)
+            assert fast == slow, (a, b)
+
+
+def test_migration_fills_the_makers_as_derive_does(city):
+    """Migration 0009 fills the new table from the rows loaded (so a current database need not be recounted):
+    the same rows as derive's full refresh."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(daily.__file__).parent / "migrations" / "versions" / "0009_daily_makers.py"
+    spec = importlib.util.spec_from_file_location("migration_0009", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with psycopg.connect(dsn(city)) as conn:
+        daily.refresh(conn, full=True)
+        conn.execute("CREATE TEMP TABLE by_derive AS SELECT * FROM derived.daily_maker")
+        conn.execute("DELETE FROM derived.daily_maker")
+        conn.execute(migration.FILL_SQL)
+        rows = conn.execute("SELECT count(*) FROM by_derive").fetchone()[0]
+        differ = conn.execute("""SELECT count(*) FROM ((TABLE by_derive EXCEPT ALL TABLE derived.daily_maker)
+                                 UNION ALL (TABLE derived.daily_maker EXCEPT ALL TABLE by_derive)) x""").fetchone()[0]
+        conn.rollback()
+    assert rows > 100 and differ == 0
