@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from layers import access, public_stats
@@ -91,11 +92,27 @@ def header_lines(key: str, ctx: ChartContext, summary: dict[str, Any] | None = N
     return lines
 
 
+TEMPLATE = "plotly_white"
+
+
+def _set_template(fig: go.Figure) -> None:
+    """fig.update_layout(template=TEMPLATE), without validating and copying the registered template anew:
+    plotly's own default template is assigned this way. Validating it took ~16 ms of a figure's ~20; the
+    figure is the same (a unit test compares)."""
+    layout = fig.layout
+    layout._validate = False
+    try:
+        layout.template = pio.templates[TEMPLATE]
+    finally:
+        layout._validate = True
+
+
 def _base(fig: go.Figure, key: str, ctx: ChartContext, subtitle_extra: str = "", top: int = 90,
           bottom: int = 125) -> go.Figure:
     subtitle = f"{ctx.range_text} · {ctx.filters_text}" + (f" · {subtitle_extra}" if subtitle_extra else "")
+    _set_template(fig)
     fig.update_layout(
-        template="plotly_white", width=WIDTH, height=HEIGHT, font={"family": FONT, "size": 13, "color": "#222"},
+        width=WIDTH, height=HEIGHT, font={"family": FONT, "size": 13, "color": "#222"},
         title={"text": public_stats.TITLES[key], "x": 0.01, "xanchor": "left", "font": {"size": 18},
                "subtitle": {"text": subtitle, "font": {"size": 13, "color": "#555"}}},
         margin={"l": 70, "r": 30, "t": top, "b": bottom}, showlegend=fig.layout.showlegend,
