@@ -497,8 +497,7 @@ def test_bench_public_charts(monkeypatch, capsys):
                         f"(scans {measured['scans']:7.1f} ms)")
                     record("public charts", f"{key} (press, 12 months), worst of 5", round(measured["daily counts"], 1),
                            "ms", scale=scale, target="< 100 ms", met=measured["daily counts"] < 100,
-                           note=f"the scans it replaces: {measured['scans']:.0f} ms"
-                                + ("" if key != "top_makers" else "; makers are not in the daily counts: a scan"))
+                           note=f"the scans it replaces: {measured['scans']:.0f} ms")
             db.reset_engines()
     finally:
         if BIG > 1 and not os.environ.get("CGA_BENCH_KEEP"):
