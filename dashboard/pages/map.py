@@ -157,6 +157,7 @@ def layout(**query) -> html.Div:
         dcc.Store(id="map-sort", data=view["sort"]),
         dcc.Store(id="map-frame", data=None),
         dcc.Store(id="map-viewport", data=None),
+        *[dcc.Store(id=f"pts-packed-{k}", data=None) for k in POINT_LAYERS],
         dcc.Store(id="map-last", data=last.isoformat()),
         dcc.Store(id="map-version", data=db.data_version()),
         dcc.Interval(id="map-play-tick", interval=1200, disabled=True),
@@ -205,6 +206,9 @@ def _bbox(bounds, center=None, zoom=None) -> tuple[float, float, float, float] |
 
 clientside_callback(ClientsideFunction("atlasMap", "viewport"), Output("map-viewport", "data"),
                     Input("map", "bounds"), Input("map", "zoom"), State("map", "center"), State("map-viewport", "data"))
+# The points arrive packed as columns (a fifth of the GeoJSON's bytes); the browser unpacks them for the layers.
+clientside_callback(ClientsideFunction("atlasPoints", "unpack"), *[Output(f"pts-{k}", "data") for k in POINT_LAYERS],
+                    *[Input(f"pts-packed-{k}", "data") for k in POINT_LAYERS])
 
 
 @callback(Output("map-dates", "start_date"), Output("map-dates", "end_date"),
@@ -269,7 +273,7 @@ def update_counts(*args):
 
 
 @callback(
-    *[Output(f"pts-{k}", "data") for k in POINT_LAYERS], *[Output(f"cells-{k}", "data") for k in POINT_LAYERS],
+    *[Output(f"pts-packed-{k}", "data") for k in POINT_LAYERS], *[Output(f"cells-{k}", "data") for k in POINT_LAYERS],
     *[Output(f"cells-{k}", "hideout") for k in POINT_LAYERS], *[Output(f"inview-{k}", "children") for k in POINT_LAYERS],
     Output("map-status", "children"), Output("map-play-label", "children"), Output("map-summary", "children"),
     Output("density-legend", "children"),
@@ -295,14 +299,14 @@ def update_point_layers(viewport_state, *args):
     results: dict[str, dict | None] = {}
     for key in POINT_LAYERS:
         mode = "cells" if display == "cells" and key == density_layer else "auto"
-        results[key] = (viewport.layer_in_view(key, filters, bbox, zoom, mode=mode)
+        results[key] = (viewport.layer_in_view(key, filters, bbox, zoom, mode=mode, packed=True)
                         if key in (layers_on or []) else None)
     pts, cells, hideouts, in_view, notes, summary = [], [], [], [], [], []
     density_legend = None
     for key in POINT_LAYERS:
         r = results[key]
         drawn_cells = bool(r and r["mode"] == "cells" and key == density_layer)
-        pts.append(r["geojson"] if r and r["mode"] == "points" else EMPTY)
+        pts.append(r["packed"] if r and r["mode"] == "points" else None)
         cells.append(r["geojson"] if drawn_cells else EMPTY)
         breaks = density.class_breaks([f["properties"]["n"] for f in r["geojson"]["features"]]) if drawn_cells else []
         hideouts.append({"breaks": breaks, "colors": DENSITY_COLORS})

@@ -246,7 +246,7 @@ def prepare(url: str) -> tuple[dict, dict]:
         return next(d for d in deps if marker in d["output"])
 
     specs = {"page": find("_pages_content.children"), "counts": find("count-alerts.children"),
-             "viewport": find("pts-alerts.data")}
+             "viewport": find("pts-packed-alerts.data")}
     layout = Client(url, s, specs, {}).page("/")
     assert layout.status_code == 200, f"map page: {layout.status_code} {layout.text[:200]}"
     props = _props(layout.json(), {})

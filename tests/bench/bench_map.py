@@ -211,7 +211,7 @@ def _run_scale(name: str, label: str, say, monkeypatch, ranges=("last 28 days", 
 
 CALLBACKS = {  # name -> a marker of the callback's output in /_dash-dependencies, and the input that changed
     "counts": ("count-alerts.children", "map-dates.start_date"),
-    "viewport": ("pts-alerts.data", "map-viewport.data"),
+    "viewport": ("pts-packed-alerts.data", "map-viewport.data"),
     "choropleth": ("districts-summary-holder.children", "map-dates.start_date"),
     "outlines": ("districts-labels.data", "map-dates.start_date"),
     "district table": ("command-table.children", "map-dates.start_date"),
