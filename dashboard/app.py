@@ -142,3 +142,29 @@ def create_app() -> Dash:
     login.install(app)
     resilience.install(app)
     return app
+
+
+def warm() -> bool:
+    """Do in a new worker what its first map request would otherwise pay for (~150 ms at 100x): load the
+    database driver, open a pooled connection, and fill the per-process caches (the boundary outlines).
+    Never raises: a database that is down or slow only means the first request pays, as before."""
+    import datetime as dt
+    import logging
+
+    from dashboard.components.map_state import parse_view
+    from layers import districts, points
+
+    try:
+        with access.use_viewer(access.Viewer("system", "analyst", purpose="warming a new worker")):
+            extent = points.data_extent()
+            districts.boundary_kinds()
+            districts.district_names()
+            districts.city_bounds()
+            if extent:  # the outlines of the map's opening view (the default dates)
+                view = parse_view({}, *extent)
+                districts.boundaries_geojson("district", dt.date.fromisoformat(str(view["start"])[:10]),
+                                             dt.date.fromisoformat(str(view["end"])[:10]))
+        return True
+    except Exception as exc:  # noqa: BLE001 — warming is best effort
+        logging.getLogger(__name__).info("worker warm-up skipped: %s", exc)
+        return False

@@ -22,3 +22,21 @@ def test_outlines_follow_boundary_changes_and_callers_get_their_own_copy(empty_d
     assert len(districts.boundaries_geojson("district")["features"]) == 2
     sql("DELETE FROM boundary WHERE name = 'WESTERN' RETURNING id")
     assert len(districts.boundaries_geojson("district")["features"]) == 1
+
+
+def test_a_new_worker_warms_its_caches_and_never_fails(synthetic_db):
+    """dashboard.wsgi warms each worker: afterwards the map's opening outlines come from the cache; with the
+    database unreachable, warming reports it and returns instead of raising."""
+    import pytest
+
+    from dashboard.app import warm
+    from layers import db
+
+    districts._OUTLINES.clear()
+    assert warm() is True
+    assert districts._OUTLINES, "the opening view's outlines are cached"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
+        db.reset_engines()
+        assert warm() is False
+    db.reset_engines()
