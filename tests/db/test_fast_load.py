@@ -232,3 +232,27 @@ def test_a_loader_of_another_database_does_not_keep_a_dead_run_alive(empty_db, s
         other.execute("SELECT set_config('application_name', %s, false)", (f"crimegun-load {run_id}",))
         load_file(FIXTURES / "shots_dc.csv", progress=False)
         assert sql("SELECT status, message FROM etl_run WHERE id = %s", (run_id,)) == [("failed", INTERRUPTED)]
+
+
+def test_a_bulk_load_into_an_empty_table_inserts_straight_from_staging(empty_db, sql, tmp_path, monkeypatch):
+    """Into an empty table every staged row is new: the bulk way inserts them without first looking
+    for them in the table, and stores and counts what the row-by-row way does, run id included."""
+    from etl.sources import base
+
+    path = _write(tmp_path / "inc.csv", _rows(0, 400))
+    outcomes = []
+    for bulk_min_rows in (10**9, 1):
+        with psycopg.connect(empty_db.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+            conn.execute("TRUNCATE incident, etl_rejected_row, etl_run RESTART IDENTITY CASCADE")
+        monkeypatch.setattr(loader, "BULK_MIN_ROWS", bulk_min_rows)
+        if bulk_min_rows == 1:
+            def no_lookup(*_args):
+                raise AssertionError("an empty table has nothing to compare the staged rows with")
+
+            monkeypatch.setattr(base, "_scratch", no_lookup)
+        result = load_file(path, progress=False)
+        assert result.adds_up() and result.loaded > 0
+        assert sql("SELECT DISTINCT run_id FROM incident") == [(result.run_id,)]
+        outcomes.append((_counts(result), _rejects(sql, result.run_id), _stored(sql)))
+    assert outcomes[0] == outcomes[1]
+    assert set(result.seconds) >= {"read, parse and stage", "deduplicate", "upsert", "build indexes again"}
