@@ -13,10 +13,12 @@ import os
 import re
 import socket
 import sys
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import psycopg
@@ -65,6 +67,9 @@ class LoadResult:
     # Text values stored with a leading ' so a spreadsheet opening an export cannot run them.
     neutralised: int = 0
     notes: list[str] = field(default_factory=list)
+    # Seconds spent in each step of the load (reading, parsing and staging; deduplicating; the upsert;
+    # building indexes again; storing rejects and closing the run): where a slow load spends its time.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def adds_up(self) -> bool:
         return self.read == self.loaded + self.updated + self.duplicate + self.rejected
@@ -279,10 +284,11 @@ def finish_values(values: dict, widths: dict[str, int], text: list[str]) -> int:
         value = values[name]
         if value.__class__ is not str or not value:
             continue
-        safe = neutralise_formula(value) if value[0] in _FORMULA_FIRST else None
-        if safe is not None:
-            values[name] = value = safe
-            neutralised += 1
+        if value[0] in _FORMULA_FIRST:
+            safe = neutralise_formula(value)
+            if safe is not None:
+                values[name] = value = safe
+                neutralised += 1
         limit = widths.get(name)
         if limit is not None and len(value) > limit:
             shown = value if len(value) <= 40 else value[:40] + "…"
@@ -298,12 +304,14 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
     rejects: list[tuple[int, str, str]] = []
     parallel = reader.path.stat().st_size >= PARALLEL_MIN_BYTES and PARSE_WORKERS > 1
     rows = (_parsed_in_parallel if parallel else _parsed)(source, reader, header, ctx, result)
+    started = time.perf_counter()
     with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN") as copy:
         for line_number, values, raw, reason in rows:
             if reason is None:
                 copy.write_row((line_number, *values))
             else:
                 rejects.append((line_number, _safe_raw(raw), reason))
+    result.seconds["read, parse and stage"] = time.perf_counter() - started
     if result.read == 0:
         raise LoadError(f"{reader.path.name} has a header but no rows")
     _merge_staged(conn, source, reader, result, rejects)
@@ -333,13 +341,14 @@ def _parsed(source: Source, reader: CsvSource, header: list[str], ctx: LoadConte
     """(line number, staging values, raw text, reason) of every record, parsed in this process;
     values for a row that loads, raw text and reason for one that is rejected."""
     names = [c for c, _ in source.staging]
+    in_order = itemgetter(*names) if len(names) > 1 else lambda values: (values[names[0]],)
     widths = source.widths()
     text = [c for c, t in source.staging if t == "text"]
     for row, reason in _checked(reader, header, result):
         if reason is None:
             values = _python_values(source, header, row.fields, ctx, widths, text, result)
-            if not isinstance(values, str):
-                yield row.line_number, tuple(values[n] for n in names), None, None
+            if values.__class__ is not str:
+                yield row.line_number, in_order(values), None, None
                 continue
             reason = values
         yield row.line_number, None, row.raw, reason
@@ -435,6 +444,14 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
         print(f"  {reader.path.name}: merging {result.read - len(rejects):,} rows ...", file=sys.stderr, flush=True)
     key = ", ".join(source.key)
     names = ", ".join(c for c, _ in source.staging)
+    seconds, started = result.seconds, time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        seconds[name] = seconds.get(name, 0.0) + now - started
+        started = now
+
     with conn.cursor() as cur:
         if source.repeats_are_distinct:
             # Numbered in SQL, not in a Python dict that would grow with the file: the n-th row of a
@@ -453,12 +470,16 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
         # The upsert's joins are planned on real counts, not a guess; the key columns' statistics are
         # enough for that (all of them, geometry included, cost ~0.3 s on 41k rows).
         cur.execute(f"ANALYZE stg_u ({key})")
+        step("deduplicate")
         rebuild = _drop_indexes_for_bulk(cur, source)
         result.loaded, result.updated = source.merge(cur, result.run_id)
+        step("upsert")
         for statement in rebuild:
             cur.execute(statement)
+        step("build indexes again")
         record_rejects(cur, result, rejects)
     finish_run(conn, result)
+    step("rejects and accounting")
 
 
 def _drop_indexes_for_bulk(cur: psycopg.Cursor, source: Source) -> list[str]:

@@ -129,3 +129,51 @@ def test_district_cache_answers_as_the_function(value):
     first = parse.normalize_district(value)
     assert first == parse.normalize_district.__wrapped__(value)
     assert parse.normalize_district(value) == first
+
+
+def _outcome(fn, *args, **kwargs):
+    try:
+        return "value", fn(*args, **kwargs)
+    except RowError as exc:
+        return "reject", str(exc)
+
+
+def _int_through_float(value, field, lo=None, hi=None, strict=True):
+    """parse_int as it was before its shortcut for plain digits: every value through float()."""
+    import math
+
+    value = parse.blank(value)
+    if not value:
+        return None
+    try:
+        number = float(value.replace(",", ""))
+        if not math.isfinite(number):
+            raise ValueError(value)
+        number = int(number)
+    except (ValueError, OverflowError):
+        if strict:
+            raise RowError(f"{field} {value!r} is not a number") from None
+        return None
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        if strict:
+            raise RowError(f"{field} {number} is outside {lo}..{hi}")
+        return None
+    return number
+
+
+DIGITS = st.one_of(MAYBE, st.from_regex(r"\A\s*[0-9]{1,20}\s*\Z"), st.sampled_from(["007", "1000", "1001", "-0", "١٢"]))
+
+
+@PROPS
+@given(DIGITS, st.booleans())
+def test_parse_int_shortcut_gives_what_float_gives(value, strict):
+    assert _outcome(parse.parse_int, value, "n", 0, 1000, strict=strict) == \
+        _outcome(_int_through_float, value, "n", 0, 1000, strict=strict)
+    assert _outcome(parse.parse_int, value, "n") == _outcome(_int_through_float, value, "n")
+
+
+@PROPS
+@given(MAYBE)
+def test_upper_is_blank_upper_cased(value):
+    expected = parse.blank(value)
+    assert parse.upper(value) == (expected.upper() if expected else None)
