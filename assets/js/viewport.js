@@ -29,6 +29,17 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 }, self.SETTLE_MS);
             });
         },
+        /* The map's centre and zoom once it has stopped moving (for the address bar): one report per
+           movement, like the viewport, whatever the number of steps the map took. */
+        _movedSeq: 0,
+        settled: function (center, zoom) {
+            var self = window.dash_clientside.atlasMap, seq = ++self._movedSeq;
+            return new Promise(function (resolve) {
+                setTimeout(function () {
+                    resolve(seq === self._movedSeq ? {center: center, zoom: zoom} : window.dash_clientside.no_update);
+                }, self.SETTLE_MS);
+            });
+        },
         _decide: function (bounds, zoom, center, previous) {
             var nu = window.dash_clientside.no_update;
             if (zoom === null || zoom === undefined) { return nu; }

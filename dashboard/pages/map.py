@@ -157,6 +157,7 @@ def layout(**query) -> html.Div:
         dcc.Store(id="map-sort", data=view["sort"]),
         dcc.Store(id="map-frame", data=None),
         dcc.Store(id="map-viewport", data=None),
+        dcc.Store(id="map-moved", data=None),
         *[dcc.Store(id=f"pts-packed-{k}", data=None) for k in POINT_LAYERS],
         dcc.Store(id="map-last", data=last.isoformat()),
         dcc.Store(id="map-version", data=db.data_version()),
@@ -206,6 +207,8 @@ def _bbox(bounds, center=None, zoom=None) -> tuple[float, float, float, float] |
 
 clientside_callback(ClientsideFunction("atlasMap", "viewport"), Output("map-viewport", "data"),
                     Input("map", "bounds"), Input("map", "zoom"), State("map", "center"), State("map-viewport", "data"))
+clientside_callback(ClientsideFunction("atlasMap", "settled"), Output("map-moved", "data"),
+                    Input("map", "center"), Input("map", "zoom"))
 # The points arrive packed as columns (a fifth of the GeoJSON's bytes); the browser unpacks them for the layers.
 clientside_callback(ClientsideFunction("atlasPoints", "unpack"), *[Output(f"pts-{k}", "data") for k in POINT_LAYERS],
                     *[Input(f"pts-packed-{k}", "data") for k in POINT_LAYERS])
@@ -446,13 +449,16 @@ def jump(_national, _city):
           Input("map-source-states", "value"), Input("map-oos", "value"), Input("map-layers", "value"),
           Input("map-display", "value"), Input("map-compare", "value"), Input("map-measure", "value"),
           Input("map-rate", "value"), Input("map-step", "value"), Input("map-cumulative", "value"),
-          Input("map-density-layer", "value"), Input("map-boundary", "value"), Input("map", "center"),
-          Input("map", "zoom"), Input("map-panel", "data"), Input("map-sort", "data"), prevent_initial_call=True)
+          Input("map-density-layer", "value"), Input("map-boundary", "value"), Input("map-moved", "data"),
+          Input("map-panel", "data"), Input("map-sort", "data"), prevent_initial_call=True)
 def write_url(start, end, district, alert_types, ftypes, ttc, states, oos, layers_on, display, compare, measure,
-              rate, step, cumulative, density_layer, boundary, center, zoom, panel, sort):
-    """The whole view in the query string, so the address bar is always a bookmark of what is on screen."""
+              rate, step, cumulative, density_layer, boundary, moved, panel, sort):
+    """The whole view in the query string, so the address bar is always a bookmark of what is on screen.
+    The map's position comes settled (`map-moved`): opening the map fits the city in two steps, which
+    used to write the address twice."""
     if not start or not end:
         raise dash.exceptions.PreventUpdate
+    center, zoom = (moved or {}).get("center"), (moved or {}).get("zoom")
     if isinstance(center, dict):
         center = [center.get("lat"), center.get("lng")]
     view = {"start": start[:10], "end": end[:10], "districts": district or [], "alert_types": alert_types or [],

@@ -159,3 +159,20 @@ def test_cmd002_source_map_labels_never_overlap_at_any_zoom(dash_duo, synth_app)
     assert seen[3]["all"] > len(seen[3]["shown"]), "at zoom 3 some labels had to be left out (else this tests nothing)"
     districts = {r.get_attribute("id").removeprefix("dt-row-") for r in dash_duo.find_elements("#district-table tbody tr")}
     assert {t.upper() for t in seen[12]["shown"]} & districts, "district names are labelled at city zoom"
+
+
+def test_cmd003_moving_the_map_writes_the_address_once_it_settles(dash_duo, synth_app):
+    """The address bar follows the map's position (a bookmark of what is on screen), written once per
+    movement: a zoom by the control lands in the query string with the new centre."""
+    open_map(dash_duo, synth_app, "/?start=2025-01-01&end=2025-06-30&lat=39.30&lon=-76.62&z=12", role="commander")
+    dash_duo.wait_for_element(".leaflet-control-zoom-in", timeout=20)
+    time.sleep(1)  # the map has settled at zoom 12
+    dash_duo.find_element(".leaflet-control-zoom-in").click()
+    _wait_query(dash_duo, "z", "13")
+    query = _query(dash_duo)
+    assert abs(float(query["lat"][0]) - 39.30) < 0.01 and abs(float(query["lon"][0]) + 76.62) < 0.01
+    ActionChains(dash_duo.driver).drag_and_drop_by_offset(dash_duo.find_element(".leaflet-container"), 300, 0).perform()
+    deadline = time.time() + 10
+    while time.time() < deadline and abs(float(_query(dash_duo)["lon"][0]) + 76.62) < 0.01:
+        time.sleep(0.2)
+    assert float(_query(dash_duo)["lon"][0]) < -76.63, f"panning east-to-west moves the centre: {dash_duo.driver.current_url}"
