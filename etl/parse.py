@@ -127,8 +127,23 @@ def parse_date(value: str | None, field: str, required: bool = False,
     return parsed
 
 
+# The shape nearly every row of the real exports has (`2022/06/21 03:48:00+00`, `2019-01-01T10:00:00`),
+# read in one match; anything else (and any value this would refuse) takes the general way below.
+_PLAIN_DATETIME = re.compile(r"(\d{4})[-/](\d\d)[-/](\d\d)[ T](\d\d):(\d\d):(\d\d)(Z|\+00(?::?00)?)?")
+
+
 def parse_datetime(value: str | None, field: str, tz: dt.tzinfo = LOCAL_TZ) -> dt.datetime:
     """Date and time; a UTC offset in the text wins over `tz` (the zone of naive values)."""
+    plain = _PLAIN_DATETIME.fullmatch(value) if value.__class__ is str else None
+    if plain is not None:
+        y, mo, d, h, mi, sec, utc = plain.groups()
+        zone = tz if utc is None else dt.UTC if utc == "Z" else _fixed_zone("+", 0, 0)
+        try:
+            parsed = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec), tzinfo=zone)
+        except ValueError:
+            parsed = None
+        if parsed is not None and EARLIEST <= parsed.date() <= latest_date():
+            return parsed
     value = blank(value)
     if not value:
         raise RowError(f"{field} is missing")

@@ -177,3 +177,19 @@ def test_parse_int_shortcut_gives_what_float_gives(value, strict):
 def test_upper_is_blank_upper_cased(value):
     expected = parse.blank(value)
     assert parse.upper(value) == (expected.upper() if expected else None)
+
+
+PLAIN_TIMES = st.one_of(
+    st.from_regex(r"\A(19|20)[0-9]{2}[-/][01][0-9][-/][0-3][0-9][ T][0-2][0-9]:[0-5][0-9]:[0-6][0-9](Z|\+00(:?00)?|[+-][01][0-9])?\Z"),
+    st.sampled_from(["2024/01/01 05:14:00+00", "2024-02-29T23:59:59Z", "2023-02-29 10:00:00", "1900-12-31 00:00:00",
+                     "2999-01-01 00:00:00+00:00", "2024-01-01 24:00:00", "2024/06/30 12:00:00+0000"]))
+
+
+@PROPS
+@given(PLAIN_TIMES, st.sampled_from([dt.UTC, parse.LOCAL_TZ]))
+def test_datetime_shortcut_gives_what_the_general_way_gives(value, tz):
+    # A leading space keeps a value off the shortcut: blank() strips it on the general way.
+    fast, general = (_outcome(parse.parse_datetime, text, "t", tz=tz) for text in (value, " " + value))
+    assert fast == general
+    if fast[0] == "value":
+        assert fast[1].tzinfo is general[1].tzinfo and fast[1].utcoffset() == general[1].utcoffset()
