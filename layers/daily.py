@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from layers.map_filters import LOCAL_TZ, SHOOTING_CATEGORIES, TTC_BAND_SQL, MapFilters
+from layers.map_filters import LOCAL_TZ, SHOOTING_CATEGORIES, TTC_BAND_SQL, MapFilters, choice_conditions
 
 LAYER_KEYS = ("alerts", "shootings", "recoveries")
 AREA_KINDS = ("post", "neighborhood", "csa")  # boundary kinds counted by polygon (districts: by the point's district)
@@ -92,30 +92,19 @@ def usable(conn) -> bool:
 
 # -- read path -------------------------------------------------------------------------------------------------
 
-def filter_sql(layer_key: str, f: MapFilters, prefix: str = "") -> tuple[str, dict[str, Any]]:
-    """The conditions on daily rows equal to `map_filters.where_clause(LAYERS[layer_key], f)` on the points."""
+def filter_sql(layer_key: str, f: MapFilters, prefix: str = "",
+               by_layer: bool = True) -> tuple[str, dict[str, Any]]:
+    """The conditions on daily rows equal to `map_filters.where_clause(LAYERS[layer_key], f)` on the points: the
+    days, and the same choice filters (map_filters.CHOICE_FILTERS) on the daily columns. `by_layer=False` for
+    the tables of one layer (daily_place, daily_source, daily_maker), which have no `layer` column."""
     k = prefix
-    conds = [f"layer = :{k}layer", f"day >= :{k}start", f"day <= :{k}end"]
-    params: dict[str, Any] = {f"{k}layer": layer_key, f"{k}start": f.start, f"{k}end": f.end}
-    if f.districts:
-        conds.append(f"district = ANY(:{k}districts)")
-        params[f"{k}districts"] = list(f.districts)
-    if layer_key == "alerts" and f.alert_types:
-        conds.append(f"kind = ANY(:{k}kinds)")
-        params[f"{k}kinds"] = list(f.alert_types)
-    if layer_key == "recoveries":
-        if f.firearm_types:
-            conds.append(f"kind = ANY(:{k}kinds)")
-            params[f"{k}kinds"] = list(f.firearm_types)
-        if f.ttc_bands:
-            conds.append(f"ttc_band = ANY(:{k}ttc_bands)")
-            params[f"{k}ttc_bands"] = list(f.ttc_bands)
-        if f.source_states:
-            conds.append(f"source_state = ANY(:{k}source_states)")
-            params[f"{k}source_states"] = list(f.source_states)
-        if f.out_of_state_only:
-            conds.append("source_in_state IS FALSE")
-    return " AND ".join(conds), params
+    conds = [f"day >= :{k}start", f"day <= :{k}end"]
+    params: dict[str, Any] = {f"{k}start": f.start, f"{k}end": f.end}
+    if by_layer:
+        conds.insert(0, f"layer = :{k}layer")
+        params = {f"{k}layer": layer_key, **params}
+    choices, choice_params = choice_conditions(layer_key, f, daily=True, prefix=prefix)
+    return " AND ".join(conds + choices), {**params, **choice_params}
 
 
 def totals(conn, f: MapFilters, layer_keys: tuple[str, ...] = LAYER_KEYS) -> dict[str, int]:
@@ -155,13 +144,11 @@ def has_places(conn) -> bool:
 def top_places(conn, f: MapFilters, place_sql: str, top: int) -> list[dict[str, Any]]:
     """The shooting locations with most shootings under the filters (`place_sql` on column `location`: the
     location itself or its block), with the latest day: what the district panel lists."""
-    conds, params = ["day >= :start", "day <= :end"], {"start": f.start, "end": f.end, "top": top}
-    if f.districts:
-        conds.append("district = ANY(:districts)")
-        params["districts"] = list(f.districts)
+    where, params = filter_sql("shootings", f, by_layer=False)
+    params["top"] = top
     return [dict(r) for r in conn.execute(text(f"""
         SELECT {place_sql} AS location, sum(n)::int AS n, to_char(max(day), 'YYYY-MM-DD') AS latest
-        FROM derived.daily_place WHERE {' AND '.join(conds)} GROUP BY 1 ORDER BY n DESC, 1 LIMIT :top"""),
+        FROM derived.daily_place WHERE {where} GROUP BY 1 ORDER BY n DESC, 1 LIMIT :top"""),
         params).mappings()]
 
 
@@ -172,9 +159,7 @@ def has_makers(conn) -> bool:
 def ranked_makers(conn, f: MapFilters, top: int) -> list[dict[str, Any]]:
     """Recoveries under the filters by manufacturer (as MAKER_SQL names it), most first, the first `top`:
     {manufacturer, n} — what the public charts' scan of recoveries with their firearms returns."""
-    where, params = filter_sql("recoveries", f)
-    where = where.replace("layer = :layer AND ", "")
-    params.pop("layer")
+    where, params = filter_sql("recoveries", f, by_layer=False)
     params["top"] = top
     return [dict(r) for r in conn.execute(text(f"""
         SELECT manufacturer, sum(n)::int AS n FROM derived.daily_maker WHERE {where}
@@ -188,9 +173,7 @@ def has_sources(conn) -> bool:
 def ranked_sources(conn, f: MapFilters, key: str, top: int) -> list[dict[str, Any]]:
     """Recoveries under the filters by `key` ('source_state' or 'dealer_id', nulls left out), most first: {key,
     n, median_ttc}, median_ttc being percentile_cont(0.5) of the time-to-crime days, from weighted rows."""
-    where, params = filter_sql("recoveries", f)
-    where = where.replace("layer = :layer AND ", "")
-    params.pop("layer")
+    where, params = filter_sql("recoveries", f, by_layer=False)
     params["top"] = top
     return [dict(r) for r in conn.execute(text(f"""
         WITH g AS (SELECT {key} AS k, ttc_days AS v, sum(n) AS n FROM derived.daily_source

@@ -25,9 +25,7 @@ def _per_dealer(conn, filters: MapFilters) -> tuple[str, dict[str, Any]]:
     source counts when they are current (derived.daily_source holds dealer and time-to-crime per day and
     filter values), else from the recoveries and their traces."""
     if daily.usable(conn) and daily.has_sources(conn):
-        where, params = daily.filter_sql("recoveries", filters)
-        where = where.replace("layer = :layer AND ", "")
-        params.pop("layer")
+        where, params = daily.filter_sql("recoveries", filters, by_layer=False)
         return (f"""SELECT dealer_id, source_state, sum(n)::int AS guns,
                            coalesce(sum(n) FILTER (WHERE ttc_days < 365), 0)::int AS under_1y
                     FROM derived.daily_source WHERE {where} AND dealer_id IS NOT NULL GROUP BY 1, 2""", params)

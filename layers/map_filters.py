@@ -97,6 +97,54 @@ def _shift_year(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
+@dataclass(frozen=True)
+class ChoiceFilter:
+    """One of the filters beside the dates: the `MapFilters` field that holds it, the layers it narrows and
+    the column it tests on the layer's points and in the daily tables (layers/daily.filter_sql). A filter
+    added here narrows the map's scans and the daily counts alike; the daily tables need the column too."""
+
+    field: str                 # the MapFilters field, and the name of its bound parameter
+    label: str                 # how the legend names it ("filtered by ...")
+    layers: tuple[str, ...]    # the layers it narrows; () for every layer
+    point_sql: str             # the column on a layer's points (aliases as in PointLayer.from_sql)
+    daily_sql: str             # the column of the daily tables
+    when_set: str = ""         # a yes/no filter: the test on the column when it is on (else: column = ANY(values))
+    daily_param: str = ""      # the parameter's name on the daily tables, when not `field`
+
+
+CHOICE_FILTERS: tuple[ChoiceFilter, ...] = (
+    ChoiceFilter("districts", "district", (), "p.district", "district"),
+    ChoiceFilter("alert_types", "alert type", ("alerts",), "p.alert_type", "kind", daily_param="kinds"),
+    ChoiceFilter("firearm_types", "firearm type", ("recoveries",), "f.firearm_type", "kind", daily_param="kinds"),
+    ChoiceFilter("ttc_bands", "time-to-crime", ("recoveries",), f"({TTC_BAND_SQL})", "ttc_band"),
+    ChoiceFilter("source_states", "source state", ("recoveries",), "t.source_state", "source_state"),
+    ChoiceFilter("out_of_state_only", "out-of-state only", ("recoveries",), "t.source_in_state", "source_in_state",
+                 when_set="IS FALSE"),
+)
+
+
+def _narrowing(layer_key: str, f: MapFilters) -> list[ChoiceFilter]:
+    """The choice filters set in `f` that apply to this layer, in CHOICE_FILTERS order."""
+    return [c for c in CHOICE_FILTERS if getattr(f, c.field) and (not c.layers or layer_key in c.layers)]
+
+
+def choice_conditions(layer_key: str, f: MapFilters, daily: bool = False,
+                      prefix: str = "") -> tuple[list[str], dict[str, Any]]:
+    """The conditions and bound parameters of the choice filters that narrow this layer: on the columns of its
+    points, or with `daily` on those of the daily tables. `prefix` as in `where_clause`."""
+    conds: list[str] = []
+    params: dict[str, Any] = {}
+    for c in _narrowing(layer_key, f):
+        column = c.daily_sql if daily else c.point_sql
+        if c.when_set:
+            conds.append(f"{column} {c.when_set}")
+            continue
+        name = prefix + ((c.daily_param or c.field) if daily else c.field)
+        conds.append(f"{column} = ANY(:{name})")
+        params[name] = list(getattr(f, c.field))
+    return conds, params
+
+
 def where_clause(layer: PointLayer, f: MapFilters, prefix: str = "") -> tuple[str, dict[str, Any]]:
     """The WHERE conditions (joined with AND) and bound parameters of one layer under the filters.
 
@@ -109,36 +157,10 @@ def where_clause(layer: PointLayer, f: MapFilters, prefix: str = "") -> tuple[st
         conds = [f"{layer.time_sql} >= (CAST(:{k}start AS timestamp) AT TIME ZONE '{LOCAL_TZ}')",
                  f"{layer.time_sql} < (CAST(:{k}end AS timestamp) AT TIME ZONE '{LOCAL_TZ}')"]
     conds.append(layer.base_where)
-    if f.districts:
-        conds.append(f"p.district = ANY(:{k}districts)")
-        params[f"{k}districts"] = list(f.districts)
-    if layer.key == "alerts" and f.alert_types:
-        conds.append(f"p.alert_type = ANY(:{k}alert_types)")
-        params[f"{k}alert_types"] = list(f.alert_types)
-    if layer.key == "recoveries":
-        if f.firearm_types:
-            conds.append(f"f.firearm_type = ANY(:{k}firearm_types)")
-            params[f"{k}firearm_types"] = list(f.firearm_types)
-        if f.ttc_bands:
-            conds.append(f"({TTC_BAND_SQL}) = ANY(:{k}ttc_bands)")
-            params[f"{k}ttc_bands"] = list(f.ttc_bands)
-        if f.source_states:
-            conds.append(f"t.source_state = ANY(:{k}source_states)")
-            params[f"{k}source_states"] = list(f.source_states)
-        if f.out_of_state_only:
-            conds.append("t.source_in_state IS FALSE")
-    return " AND ".join(conds), params
+    choices, choice_params = choice_conditions(layer.key, f, prefix=prefix)
+    return " AND ".join(conds + choices), {**params, **choice_params}
 
 
 def applies(layer_key: str, f: MapFilters) -> list[str]:
     """Names of the filters that narrow this layer (for the legend: 'filtered by ...')."""
-    names = []
-    if f.districts:
-        names.append("district")
-    if layer_key == "alerts" and f.alert_types:
-        names.append("alert type")
-    if layer_key == "recoveries":
-        names += [n for n, v in (("firearm type", f.firearm_types), ("time-to-crime", f.ttc_bands),
-                                 ("source state", f.source_states), ("out-of-state only", f.out_of_state_only))
-                  if v]
-    return names
+    return [c.label for c in _narrowing(layer_key, f)]

@@ -137,6 +137,32 @@ def test_filters_bind_values_and_only_narrow_their_layers():
     assert MapFilters(dt.date(2024, 2, 29), dt.date(2024, 2, 29)).shifted_years(-1).start == dt.date(2023, 2, 28)
 
 
+
+def test_each_choice_filter_is_described_once_for_points_and_daily_tables():
+    """Every MapFilters field beside the dates has one CHOICE_FILTERS row, whose daily column the daily counts
+    hold; the daily conditions narrow the same layers with the same values, and tables of one layer (no
+    `layer` column) get none."""
+    import dataclasses
+
+    from layers import daily
+    from layers.map_filters import CHOICE_FILTERS
+
+    fields = {x.name for x in dataclasses.fields(MapFilters)} - {"start", "end"}
+    assert [c.field for c in CHOICE_FILTERS] and {c.field for c in CHOICE_FILTERS} == fields
+    assert all(c.daily_sql in daily.DIM_COLUMNS for c in CHOICE_FILTERS)
+    f = MapFilters(dt.date(2025, 1, 1), dt.date(2025, 1, 31), districts=("WESTERN",), alert_types=("SINGLE_GUNSHOT",),
+                   firearm_types=("PISTOL",), ttc_bands=("unknown",), source_states=("VA",), out_of_state_only=True)
+    for key in LAYERS:
+        points, point_params = where_clause(LAYERS[key], f, prefix="x_")
+        rows, row_params = daily.filter_sql(key, f, prefix="x_")
+        assert rows.count("= ANY(") == points.count("= ANY(") and rows.count("IS FALSE") == points.count("IS FALSE")
+        dates = {"x_start", "x_end", "x_layer"}
+        assert sorted(str(v) for k, v in point_params.items() if k not in dates) == \
+            sorted(str(v) for k, v in row_params.items() if k not in dates)
+        assert rows.startswith("layer = :x_layer AND ") and row_params["x_layer"] == key
+        alone, alone_params = daily.filter_sql(key, f, prefix="x_", by_layer=False)
+        assert alone == rows.removeprefix("layer = :x_layer AND ") and "x_layer" not in alone_params
+
 def test_no_personal_columns_in_marker_payload_sql():
     for layer in LAYERS.values():
         for word in ("street", "serial", "trace_number", "address", "cc_number", "name"):
