@@ -1,6 +1,7 @@
 """The trafficking-index panel of a record page (person, dealer, firearm): the record's score and rank, the
 contributions behind it with links to the rows behind each, the weights version, and the analysts'
-reviews with a form to confirm or reject it with a note.
+reviews with a form to confirm or reject it with a note. The trafficking-index page (dashboard/pages/index.py)
+uses the same form, contributions and reviews list for the row it explains.
 
 Records roles only (detective, analyst, admin): the panel is empty for anyone else, and every read and
 write below goes through layers/index, which checks the capability again on the server.
@@ -18,7 +19,7 @@ KINDS = ("purchaser", "dealer", "firearm")
 SHOWN_LINKS = 12
 
 
-def _reviews(reviews: list[dict[str, Any]]) -> html.Div:
+def review_list(reviews: list[dict[str, Any]]) -> html.Div:
     if not reviews:
         return html.P("Not reviewed yet.", className="text-muted small")
     return html.Ul([html.Li([html.Strong(r["verdict"]), f" by {r['username']} ({r['role']}) on {r['at']:%Y-%m-%d %H:%M}",
@@ -55,8 +56,18 @@ def score_panel(level: str, entity_id: Any, viewer: access.Viewer | None = None)
                 dcc.Link("ranked list", href=f"/index?level={level}")], id="index-panel-score"),
         contributions(e),
         html.H3("Analysts' reviews", className="h6"),
-        html.Div(_reviews(e["reviews"]), id="ixp-reviews"),
+        html.Div(review_list(e["reviews"]), id="ixp-reviews"),
+        *review_form(level, entity_id),
+    ], id="index-panel", className="ixp")
+
+
+def review_form(level: str | None = None, entity_id: Any = None) -> list:
+    """The review form for the entity held in the `ixp-entity` store (a page that picks the entity, as the index
+    page does, writes the store). Saving (`save`, registered per app) shows its result and the entity's reviews
+    again in `ixp-reviews`, which the page places (with `review_list`) wherever it lists them."""
+    return [
         dcc.Store(id="ixp-entity", data={"level": level, "id": entity_id}),
+        # The label names the radio group for screen readers (assets/js/a11y.js points the group at it).
         html.Label("Verdict", htmlFor="ixp-verdict", className="form-label small mb-0 d-block"),
         dcc.RadioItems(id="ixp-verdict", options=[{"label": " confirm", "value": "confirmed"},
                                                   {"label": " reject", "value": "rejected"}],
@@ -66,7 +77,7 @@ def score_panel(level: str, entity_id: Any, viewer: access.Viewer | None = None)
                      className="form-control", style={"height": "4rem"}),
         html.Button("Save review", id="ixp-save", className="btn btn-sm btn-secondary mt-1"),
         html.Div(id="ixp-result", className="small", **{"aria-live": "polite"}),
-    ], id="index-panel", className="ixp")
+    ]
 
 
 def register_callbacks(app) -> None:
@@ -83,10 +94,10 @@ def save(_n, entity, verdict, note):
     entity = entity if isinstance(entity, dict) else {}
     level, entity_id = entity.get("level"), entity.get("id")
     if level not in KINDS or entity_id is None:
-        return "Nothing to review on this page.", None
+        return "Choose a purchaser, dealer or gun by its id first.", None
     try:
         r = index.review(level, entity_id, verdict if verdict in index.VERDICTS else "", str(note or ""), viewer)
     except ValueError as exc:
-        return f"Not saved: {exc}.", _reviews((index.explain(level, entity_id, viewer) or {}).get("reviews", []))
+        return f"Not saved: {exc}.", review_list((index.explain(level, entity_id, viewer) or {}).get("reviews", []))
     e = index.explain(level, entity_id, viewer) or {"reviews": []}
-    return f"Saved: {r['verdict']} by {r['username']} at {r['at']:%Y-%m-%d %H:%M}.", _reviews(e["reviews"])
+    return f"Saved: {r['verdict']} by {r['username']} at {r['at']:%Y-%m-%d %H:%M}.", review_list(e["reviews"])

@@ -1,11 +1,13 @@
 """Trafficking index: every purchaser, dealer, gun and source state ranked, each score broken into the
-indicators behind it, with analysts' verdicts (records roles only)."""
+indicators behind it, with analysts' verdicts (records roles only). The explanation and the review form are
+the record pages' (dashboard/components/index_panel.py): the form saves for the row being explained."""
 
 from __future__ import annotations
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
+from dashboard.components import index_panel
 from layers import access, index
 
 dash.register_page(__name__, capability="records", path="/index", name="Index", order=3,
@@ -67,19 +69,8 @@ def layout(level: str = "purchaser", **_query) -> html.Div:
                       style={"width": "10rem"}),
         ]),
         html.Div(id="index-explain"),
-        html.Div([
-            html.H2("Review", className="inv-h2"),
-            # The label names the radio group for screen readers (assets/js/a11y.js points the group at it).
-            html.Label("Verdict", htmlFor="index-review-verdict", className="form-label small mb-0 d-block"),
-            dcc.RadioItems(id="index-review-verdict", options=[{"label": " confirm", "value": "confirmed"},
-                                                                {"label": " reject", "value": "rejected"}],
-                           value="confirmed", inline=True, inputClassName="me-1", labelClassName="me-3"),
-            html.Label("Note", htmlFor="index-review-note", className="form-label small mb-0"),
-            dcc.Textarea(id="index-review-note", maxLength=2000, placeholder="Why (kept with your name and the time)",
-                         className="form-control", style={"height": "4rem"}),
-            html.Button("Save review", id="index-review-save", className="btn btn-sm btn-secondary mt-1"),
-            html.Div(id="index-review-result", className="small", **{"aria-live": "polite"}),
-        ], id="index-review", className="mt-2"),
+        html.Div([html.H2("Review", className="inv-h2"), *index_panel.review_form()], id="index-review",
+                 className="mt-2"),
     ], className="inv-page", id="index-page")
 
 
@@ -156,40 +147,24 @@ def _entity_id(level: str, raw):
     return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
-@callback(Output("index-explain", "children"), Input("index-explain-id", "value"), Input("index-level", "value"),
-          Input("index-review-result", "children"))
-def explain(raw_id, level, _saved):
+@callback(Output("index-explain", "children"), Output("ixp-entity", "data"),
+          Input("index-explain-id", "value"), Input("index-level", "value"))
+def explain(raw_id, level):
+    """The row's explanation, and the row as the entity the review form saves for (index_panel.save: states and
+    unknown ids are refused there). `ixp-reviews` is always on the page, for the form to refresh."""
     level = _level(level)
     entity = _entity_id(level, raw_id)
+    chosen = {"level": level, "id": entity}
     if entity is None:
-        return html.P("Type the id of a row to see what its score is made of.", className="text-muted small")
+        return [html.P("Type the id of a row to see what its score is made of.", className="text-muted small"),
+                html.Div(id="ixp-reviews")], chosen
     e = index.explain(level, entity, access.current_viewer())
     if e is None:
-        return html.P("Not in the index.", className="text-muted small")
-    items = [html.Li([html.Strong(f"{c['label']} +{c['points']:.2f}: "), c["finding"],
-                      html.Div([dcc.Link(lbl, href=href, className="inv-lead-link") for lbl, href in c["links"][:12]]
-                               + ([html.Span(f" … {c['rows']} records in all")] if (c["rows"] or 0) > 12 else []),
-                               className="inv-lead-links")]) for c in e["contributions"]]
-    reviews = [html.Li(f"{r['at']:%Y-%m-%d %H:%M} {r['username']} ({r['role']}): {r['verdict']} — {r['note']}")
-               for r in e["reviews"]]
+        return [html.P("Not in the index.", className="text-muted small"), html.Div(id="ixp-reviews")], chosen
     return html.Div([
         html.H2(f"{e['title']}: score {e['score']:.2f}, rank {e['rank']}", className="inv-h2"),
         html.P(f"Weights {e['config_version']}, computed {e['computed_at']:%Y-%m-%d %H:%M}.", className="small"),
-        html.Ol(items), html.H3("Reviews", className="h6") if reviews else None, html.Ul(reviews) if reviews else None,
-    ], id="index-explanation")
-
-
-@callback(Output("index-review-result", "children"), Input("index-review-save", "n_clicks"),
-          State("index-level", "value"), State("index-explain-id", "value"), State("index-review-verdict", "value"),
-          State("index-review-note", "value"), prevent_initial_call=True)
-def save_review(_n, level, raw_id, verdict, note):
-    level = _level(level)
-    viewer = access.require("records")
-    entity = _entity_id(level, raw_id)
-    if level == "state" or entity is None:
-        return "Choose a purchaser, dealer or gun by its id first."
-    try:
-        r = index.review(level, entity, verdict if verdict in index.VERDICTS else "", str(note or ""), viewer)
-    except ValueError as exc:
-        return f"Not saved: {exc}."
-    return f"Saved: {r['verdict']} by {r['username']} at {r['at']:%Y-%m-%d %H:%M}."
+        index_panel.contributions(e),
+        html.H3("Reviews", className="h6"),
+        html.Div(index_panel.review_list(e["reviews"]), id="ixp-reviews"),
+    ], id="index-explanation"), chosen

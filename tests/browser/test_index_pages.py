@@ -1,7 +1,7 @@
 """The trafficking index on the record pages and the sources page, in Chromium on the session's synthetic
 city: a person's and a dealer's score with its contributions and the rows behind them, an analyst's
-review saved from the page (who, when, audited), two periods compared on /sources, and the review
-verdict named for screen readers. Press and commander never get a score."""
+review saved from the page (who, when, audited) and from the index page for the row it explains, two
+periods compared on /sources, and the review verdict named for screen readers. Press and commander never get a score."""
 
 from __future__ import annotations
 
@@ -106,9 +106,38 @@ def test_index_review_verdict_is_named(dash_duo, synth_app):
     """axe: the verdict's radio group on /index has an accessible name (its label)."""
     dash_duo.start_server(synth_app, navigate=False)
     sign_in_as(dash_duo, "analyst", path="/index")
-    group = dash_duo.wait_for_element("#index-review-verdict", timeout=20)
+    group = dash_duo.wait_for_element("#index-review #ixp-verdict", timeout=20)
     deadline = time.time() + 5
     while not group.get_attribute("aria-labelledby") and time.time() < deadline:
         time.sleep(0.2)
     assert group.get_attribute("role") == "radiogroup"
     assert dash_duo.find_element(f"#{group.get_attribute('aria-labelledby')}").text == "Verdict"
+
+
+def test_index_page_saves_a_review_of_the_row_explained(dash_duo, synth_app, synth_sql):
+    """/index uses the record pages' review form: it saves for the row being explained (audited as on a record
+    page) and lists the row's reviews again; before a row is chosen it asks for one."""
+    dealer = synth_sql("SELECT dealer_id FROM index.dealer_score WHERE rank = 1")[0][0]
+    dash_duo.start_server(synth_app, navigate=False)
+    user = sign_in_as(dash_duo, "analyst", path="/index?level=dealer")
+    dash_duo.wait_for_element("#index-dealer-table", timeout=20)
+    try:
+        dash_duo.find_element("#ixp-save").click()
+        _wait_text(dash_duo, "#ixp-result", "Choose a purchaser, dealer or gun by its id first")
+        box = dash_duo.find_element("#index-explain-id")
+        box.send_keys(str(dealer))
+        box.send_keys("\n")
+        _wait_text(dash_duo, "#index-explanation", "rank 1")
+        assert "Not reviewed yet" in dash_duo.find_element("#index-explanation #ixp-reviews").text
+        audited = "SELECT count(*) FROM audit.event WHERE username = %s AND event = 'review lead'"
+        before = synth_sql(audited, (user,))[0][0]
+        dash_duo.find_element("#ixp-verdict input[value='confirmed']").click()
+        dash_duo.find_element("#ixp-note").send_keys("Repeat buyers checked against the dealer's records")
+        dash_duo.find_element("#ixp-save").click()
+        _wait_text(dash_duo, "#ixp-result", f"Saved: confirmed by {user}")
+        _wait_text(dash_duo, "#index-explanation #ixp-reviews", "Repeat buyers checked")
+        assert synth_sql("SELECT verdict, username FROM index.review WHERE kind = 'dealer' AND entity_id = %s",
+                         (dealer,)) == [("confirmed", user)]
+        assert synth_sql(audited, (user,))[0][0] == before + 1
+    finally:
+        synth_sql("DELETE FROM index.review WHERE username = %s RETURNING id", (user,))
