@@ -235,3 +235,17 @@ def test_precomputed_cells_equal_counted_points_and_are_skipped_when_stale(ssql,
     finally:
         ssql("DELETE FROM etl_run WHERE file_path = 'map-stale-check' RETURNING id")
     assert density.precomputed("alerts", two_years, 11)
+
+
+def test_packed_points_hold_the_same_places_at_each_viewers_precision(ssql):
+    """What the map sends (packed columns) holds the places of the GeoJSON answer, and a commander's
+    coordinates stay rounded to 3 decimals in it."""
+    box = (-76.66, 39.28, -76.60, 39.32)
+    for viewer in (COMMANDER, DETECTIVE):
+        for key in ("alerts", "shootings", "recoveries"):
+            r = viewport.layer_in_view(key, YEAR, box, 15, viewer=viewer, packed=True)
+            assert r["mode"] == "points" and r["packed"]["n"] == len(r["geojson"]["features"]) > 0, key
+            assert r["packed"] == viewport.pack(r["geojson"])
+            assert r["packed"]["q"] == (1000 if viewer is COMMANDER else 100_000), (key, viewer.role)
+    cells = viewport.layer_in_view("alerts", YEAR, box, 15, mode="cells", viewer=DETECTIVE, packed=True)
+    assert cells["mode"] == "cells" and "packed" not in cells
