@@ -151,6 +151,33 @@ def test_read_path_explains_filters_sorts_and_exports(synthetic_db):
     assert sql("SELECT count(*) FROM audit.event WHERE username = %s AND event = 'export'", (DETECTIVE.user,))[0][0] >= 1
 
 
+def test_list_totals_and_versions_match_the_rows_they_count(synthetic_db):
+    """Totals are taken without reading every row (the highest rank, the score table alone, the last
+    computation): each must equal a count of the list's own query, unfiltered and under every filter."""
+    from layers import index
+
+    sql = query_runner(synthetic_db)
+    checks = [("purchaser", {}, "SELECT count(*) FROM index.purchaser_score s JOIN pii.person p ON p.id = s.person_id"),
+              ("purchaser", {"min_guns": 2}, "SELECT count(*) FROM index.purchaser_score WHERE guns >= 2"),
+              ("dealer", {}, "SELECT count(*) FROM index.dealer_score"),
+              ("dealer", {"state": "VA"}, "SELECT count(*) FROM index.dealer_score s JOIN dealer d ON d.id = s.dealer_id "
+                                          "WHERE d.premise_state = 'VA'"),
+              ("dealer", {"min_score": 1}, "SELECT count(*) FROM index.dealer_score WHERE score >= 1"),
+              ("firearm", {"max_ttc": 365}, "SELECT count(*) FROM index.firearm_score WHERE min_ttc <= 365"),
+              ("firearm", {"verdict": "unreviewed"}, "SELECT count(*) FROM index.firearm_score s WHERE NOT EXISTS "
+                                                      "(SELECT 1 FROM index.review r WHERE r.kind = 'firearm' "
+                                                      "AND r.entity_id = s.firearm_id)"),
+              ("state", {}, "SELECT count(*) FROM index.state_score")]
+    last = sql("SELECT config_version, computed_at FROM index.computation ORDER BY id DESC LIMIT 1")[0]
+    assert sql("SELECT min(config_version), max(computed_at) FROM index.purchaser_score")[0] == last, \
+        "the last computation is when the scores were written"
+    with access.use_viewer(DETECTIVE):
+        for level, filters, count in checks:
+            page = index.ranked(level, filters=filters, limit=5, audit_action=None)
+            assert page["total"] == sql(count)[0][0] > 0, (level, filters)
+            assert (page["config_version"], page["computed_at"]) == last
+
+
 def test_reviews_survive_recomputation_and_are_audited(synthetic_db):
     from etl.index import refresh
     from layers import index
