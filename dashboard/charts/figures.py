@@ -109,7 +109,10 @@ def _set_template(fig: go.Figure) -> None:
 
 def _base(fig: go.Figure, key: str, ctx: ChartContext, subtitle_extra: str = "", top: int = 90,
           bottom: int = 125) -> go.Figure:
-    subtitle = f"{ctx.range_text} · {ctx.filters_text}" + (f" · {subtitle_extra}" if subtitle_extra else "")
+    # A chart's own note goes on a second line: on one line with the dates it ran past the figure's edge.
+    subtitle = f"{ctx.range_text} · {ctx.filters_text}" + (f"<br>{subtitle_extra}" if subtitle_extra else "")
+    if subtitle_extra:
+        top += 18
     _set_template(fig)
     fig.update_layout(
         width=WIDTH, height=HEIGHT, font={"family": FONT, "size": 13, "color": "#222"},
