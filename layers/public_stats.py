@@ -341,23 +341,26 @@ def ytd_comparison(start: dt.date, end: dt.date, districts: Sequence[str] | None
     viewer = access.require("charts")
     f = _filters(start, end, districts)
     this, before = ytd_periods(f.end, data_as_of())
-    measures = (("Shootings", "shootings", " AND p.category = 'shooting'"),
-                ("Homicides", "shootings", " AND p.category = 'homicide'"),
-                ("ShotSpotter alerts", "alerts", ""),
-                ("Gun recoveries", "recoveries", ""))
+    # (label, layer, category): shootings and homicides are the shootings layer split by its category,
+    # which the daily counts hold as `kind` and the incidents as `category`.
+    measures = (("Shootings", "shootings", "shooting"), ("Homicides", "shootings", "homicide"),
+                ("ShotSpotter alerts", "alerts", None), ("Gun recoveries", "recoveries", None))
     out = []
     with read_engine().connect() as conn:
         use_daily = daily.usable(conn)
-        for label, key, extra in measures:
+        for label, key, category in measures:
+            by_category = {"ytd_category": category} if category else {}
             n = {}
             for name, (a, b) in (("now", this), ("before", before)):
                 period = MapFilters(start=a, end=b, districts=f.districts)
                 if use_daily:
-                    n[name] = daily.grouped(conn, key, period, {}, extra.replace("p.category", "kind"))[0]["n"] or 0
+                    extra = " AND kind = :ytd_category" if category else ""
+                    n[name] = daily.grouped(conn, key, period, {}, extra, by_category)[0]["n"] or 0
                     continue
                 where, params = where_clause(LAYERS[key], period)
+                extra = " AND p.category = :ytd_category" if category else ""
                 n[name] = conn.execute(text(f"SELECT count(*)::int FROM {LAYERS[key].from_sql} WHERE {where}{extra}"),
-                                       params).scalar()
+                                       {**params, **by_category}).scalar()
             now, was = access.suppress(n["now"], viewer), access.suppress(n["before"], viewer)
             change = None if now is None or was is None or not was else round(100.0 * (now - was) / was, 1)
             out.append({"measure": label, "this_period": f"{this[0]:%Y-%m-%d} to {this[1]:%Y-%m-%d}",
