@@ -292,9 +292,11 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
     conn.execute("CREATE INDEX IF NOT EXISTS area_piece_geom ON area_piece USING gist (geom)")
     conn.execute("ANALYZE area_piece")
     # A database upgraded to an early copy of migration 0008 has no daily_place or daily_source: it scans.
-    places = conn.execute("SELECT to_regclass('derived.daily_place')").fetchone()[0] is not None
-    sources = conn.execute("SELECT to_regclass('derived.daily_source')").fetchone()[0] is not None
-    makers = conn.execute("SELECT to_regclass('derived.daily_maker')").fetchone()[0] is not None  # 0009
+    # The tables of one layer, each kept with that layer's days (a table a migration has not made yet is skipped).
+    one_layer = [(layer, table, insert) for layer, table, insert in (
+        ("shootings", "daily_place", _insert_places), ("recoveries", "daily_source", _insert_sources),
+        ("recoveries", "daily_maker", _insert_makers))
+        if conn.execute("SELECT to_regclass(%s)", (f"derived.{table}",)).fetchone()[0] is not None]
     done: dict[str, Any] = {}
     for layer in LAYER_KEYS:
         started = time.perf_counter()
@@ -311,18 +313,10 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
                         if layer != "recoveries" else "p.recovery_date BETWEEN %(lo)s AND %(hi)s ")
                 _insert(conn, layer, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
                         {"lo": lo, "hi": hi, "days": days}, area_kinds)
-                if layer == "shootings" and places:
-                    conn.execute("DELETE FROM derived.daily_place WHERE day = ANY(%s)", (days,))
-                    _insert_places(conn, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
-                                   {"lo": lo, "hi": hi, "days": days})
-                if layer == "recoveries" and sources:
-                    conn.execute("DELETE FROM derived.daily_source WHERE day = ANY(%s)", (days,))
-                    _insert_sources(conn, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
-                                    {"lo": lo, "hi": hi, "days": days})
-                if layer == "recoveries" and makers:
-                    conn.execute("DELETE FROM derived.daily_maker WHERE day = ANY(%s)", (days,))
-                    _insert_makers(conn, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)",
-                                   {"lo": lo, "hi": hi, "days": days})
+                for of_layer, table, insert in one_layer:
+                    if of_layer == layer:
+                        conn.execute(f"DELETE FROM derived.{table} WHERE day = ANY(%s)", (days,))
+                        insert(conn, f"{cond} AND {DAY_SQL[layer]} = ANY(%(days)s)", {"lo": lo, "hi": hi, "days": days})
             if days:  # a record of these runs may have left another day: then the layer no longer adds up
                 held = conn.execute("SELECT coalesce(sum(n), 0) FROM derived.daily_count WHERE layer = %s",
                                     (layer,)).fetchone()[0]
@@ -332,15 +326,10 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
             conn.execute("DELETE FROM derived.daily_count WHERE layer = %s", (layer,))
             conn.execute("DELETE FROM derived.daily_area_count WHERE layer = %s", (layer,))
             _insert(conn, layer, "TRUE", {}, area_kinds)
-            if layer == "shootings" and places:
-                conn.execute("DELETE FROM derived.daily_place")
-                _insert_places(conn, "TRUE", {})
-            if layer == "recoveries" and sources:
-                conn.execute("DELETE FROM derived.daily_source")
-                _insert_sources(conn, "TRUE", {})
-            if layer == "recoveries" and makers:
-                conn.execute("DELETE FROM derived.daily_maker")
-                _insert_makers(conn, "TRUE", {})
+            for of_layer, table, insert in one_layer:
+                if of_layer == layer:
+                    conn.execute(f"DELETE FROM derived.{table}")
+                    insert(conn, "TRUE", {})
             done[layer] = "full"
         if echo:
             what = "all days" if done[layer] == "full" else f"{done[layer]} days"
