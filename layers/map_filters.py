@@ -109,13 +109,12 @@ class ChoiceFilter:
     point_sql: str             # the column on a layer's points (aliases as in PointLayer.from_sql)
     daily_sql: str             # the column of the daily tables
     when_set: str = ""         # a yes/no filter: the test on the column when it is on (else: column = ANY(values))
-    daily_param: str = ""      # the parameter's name on the daily tables, when not `field`
 
 
 CHOICE_FILTERS: tuple[ChoiceFilter, ...] = (
     ChoiceFilter("districts", "district", (), "p.district", "district"),
-    ChoiceFilter("alert_types", "alert type", ("alerts",), "p.alert_type", "kind", daily_param="kinds"),
-    ChoiceFilter("firearm_types", "firearm type", ("recoveries",), "f.firearm_type", "kind", daily_param="kinds"),
+    ChoiceFilter("alert_types", "alert type", ("alerts",), "p.alert_type", "kind"),
+    ChoiceFilter("firearm_types", "firearm type", ("recoveries",), "f.firearm_type", "kind"),
     ChoiceFilter("ttc_bands", "time-to-crime", ("recoveries",), f"({TTC_BAND_SQL})", "ttc_band"),
     ChoiceFilter("source_states", "source state", ("recoveries",), "t.source_state", "source_state"),
     ChoiceFilter("out_of_state_only", "out-of-state only", ("recoveries",), "t.source_in_state", "source_in_state",
@@ -139,7 +138,7 @@ def choice_conditions(layer_key: str, f: MapFilters, daily: bool = False,
         if c.when_set:
             conds.append(f"{column} {c.when_set}")
             continue
-        name = prefix + ((c.daily_param or c.field) if daily else c.field)
+        name = prefix + c.field
         conds.append(f"{column} = ANY(:{name})")
         params[name] = list(getattr(f, c.field))
     return conds, params
