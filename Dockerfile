@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 RUN apt-get update && apt-get install -y --no-install-recommends chromium && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY crimegun_cli.py ./
+COPY crimegun_cli ./crimegun_cli
 COPY layers ./layers
 COPY etl ./etl
 COPY dashboard ./dashboard
