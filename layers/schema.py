@@ -383,3 +383,11 @@ Index("ix_map_shot_alert_time", ShotAlert.alert_time)
 Index("ix_map_recovery_date", Recovery.recovery_date)
 Index("ix_map_incident_gun_time", Incident.crime_datetime, postgresql_where=_GUN_INCIDENT)
 Index("ix_map_incident_gun_geom", Incident.geom, postgresql_using="gist", postgresql_where=_GUN_INCIDENT)
+
+# Map views (migration 0010): each point layer by the 0.01-degree square of its point, newest first, so a
+# zoomed-in view merges a few squares' time-ordered lists (layers/viewport.py).
+_square = func.point_square
+Index("ix_view_shot_alert_square", _square(ShotAlert.geom), ShotAlert.alert_time.desc(), ShotAlert.id.desc())
+Index("ix_view_incident_gun_square", _square(Incident.geom), Incident.crime_datetime.desc(), Incident.id.desc(),
+      postgresql_where=_GUN_INCIDENT)
+Index("ix_view_recovery_square", _square(Recovery.geom), Recovery.recovery_date.desc(), Recovery.id.desc())

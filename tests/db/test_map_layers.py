@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -249,3 +250,44 @@ def test_packed_points_hold_the_same_places_at_each_viewers_precision(ssql):
             assert r["packed"]["q"] == (1000 if viewer is COMMANDER else 100_000), (key, viewer.role)
     cells = viewport.layer_in_view("alerts", YEAR, box, 15, mode="cells", viewer=DETECTIVE, packed=True)
     assert cells["mode"] == "cells" and "packed" not in cells
+
+
+def test_square_merge_gives_the_plain_querys_points_and_uses_the_square_indexes(ssql):
+    """A zoomed-in view reads its points as a merge of the 0.01-degree squares it touches (migration 0010):
+    the same rows, in the same order, as the plain query, for every layer, with filters, caps that cut and
+    boxes whose edges fall on and across square edges; and the plan really reads the square indexes
+    (a changed point_square that no longer matches its index would fall back to a slow plan unnoticed)."""
+    from sqlalchemy import text
+
+    from layers.db import read_engine
+    from layers.map_filters import LAYERS
+
+    boxes = [(-76.66, 39.28, -76.62, 39.31), (-76.6449, 39.2901, -76.6251, 39.3099), (-76.63, 39.29, -76.60, 39.30),
+             CITY]
+    filtered = MapFilters(dt.date(2024, 1, 1), dt.date(2025, 12, 31), ttc_bands=("unknown", "under 1 year"),
+                          firearm_types=("PISTOL",), alert_types=("MULTIPLE_GUNSHOTS",))
+    checked = 0
+    for key, layer in LAYERS.items():
+        for filters in (YEAR, filtered):
+            for box in boxes:
+                squares = viewport.squares_in(box)
+                if squares is None:
+                    assert box == CITY, "only the whole city is over the squares' limit"
+                    continue
+                env = "p.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
+                params = dict(zip(("w", "s", "e", "n"), box, strict=True))
+                for cap in (5, 40, 5000):
+                    plain = viewport._rows(layer, filters, env, params, cap, DETECTIVE, compact=True)
+                    merged = viewport._square_rows(layer, filters, env, params, squares, cap, DETECTIVE)
+                    assert merged == plain, (key, box, cap)
+                    checked += len(plain)
+    assert checked > 300
+    # Every point lies in a square squares_in lists for a box around it (Python and SQL agree on the edges).
+    for lon, lat, square in ssql("SELECT ST_X(geom), ST_Y(geom), point_square(geom) FROM shot_alert LIMIT 3000"):
+        assert square in viewport.squares_in((lon, lat, lon, lat)), (lon, lat)
+    box = (-76.66, 39.28, -76.62, 39.31)
+    sql = viewport._square_sql(LAYERS["recoveries"], "TRUE", viewport.squares_in(box), "\"id\", \"time\"")
+    with read_engine().connect() as conn:
+        conn.execute(text("SET LOCAL enable_sort = off"))
+        plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql), {"limit": 10}))
+    assert "Merge Append" in plan and "ix_view_recovery_square" in plan and not re.search(r"->\s+Sort\b", plan), plan
