@@ -126,6 +126,14 @@ def _precomputed_counts(layer_key: str, filters: MapFilters, box: tuple[float, f
     return sql, params
 
 
+def precomputed_total(layer_key: str, filters: MapFilters, bbox: tuple[float, float, float, float]) -> int:
+    """How many points the finest pre-aggregated cells around the box hold: what `cells(..., BASE_ZOOM,
+    use_precomputed=True)` totals, summed in the database without drawing a cell."""
+    counted, params = _precomputed_counts(layer_key, filters, snapped_bbox(bbox, cell_size(BASE_ZOOM)), BASE_ZOOM)
+    with read_engine().connect() as conn:
+        return conn.execute(text(f"SELECT coalesce(sum(n), 0)::int FROM ({counted}) c"), params).scalar_one()
+
+
 def cells(layer_key: str, filters: MapFilters, bbox: tuple[float, float, float, float], zoom: float,
           use_precomputed: bool | None = None, min_count: int = 1) -> dict[str, Any]:
     """Counted cells of one layer in (and just around) the box: GeoJSON polygons with `n`.

@@ -72,7 +72,7 @@ def total_in_view(layer_key: str, filters: MapFilters, bbox: BBox, cap: int) -> 
     100x, so the pre-aggregated cells of the finest grid around the box give it ('about N': the cells reach a
     little beyond the box), else the points are counted up to APPROX_FACTOR x the cap ('more than N')."""
     if density.precomputed(layer_key, filters, density.BASE_ZOOM):
-        return density.cells(layer_key, filters, bbox, density.BASE_ZOOM, use_precomputed=True)["total"], True
+        return density.precomputed_total(layer_key, filters, bbox), True
     at_most = APPROX_FACTOR * cap
     n = count_in_view(layer_key, filters, bbox, at_most=at_most)
     return n, n >= at_most

@@ -225,6 +225,9 @@ def test_precomputed_cells_equal_counted_points_and_are_skipped_when_stale(ssql,
         assert fast["total"] > 0
         assert {c["properties"]["cell"]: c["properties"]["n"] for c in fast["geojson"]["features"]} == \
             {c["properties"]["cell"]: c["properties"]["n"] for c in slow["geojson"]["features"]}, (layer, z)
+        box = (-76.66, 39.28, -76.62, 39.31)  # a capped view's "about N": the finest cells' sum, without drawing them
+        assert density.precomputed_total(layer, f, box) == \
+            density.cells(layer, f, box, density.BASE_ZOOM, use_precomputed=True)["total"] > 0, layer
     assert not density.precomputed("alerts", two_years, 15), "finer than the stored grid"
     assert not density.precomputed("recoveries", MapFilters(dt.date(2025, 1, 1), dt.date(2025, 2, 1),
                                                             out_of_state_only=True), 12)
