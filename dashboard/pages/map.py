@@ -8,41 +8,18 @@ except when the user asks (national / city view), so a data refresh never moves 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 import dash
 import dash_leaflet as dl
-from dash import (
-    ALL,
-    ClientsideFunction,
-    Input,
-    Output,
-    State,
-    callback,
-    clientside_callback,
-    ctx,
-    dcc,
-    html,
-    no_update,
-)
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from dashboard.components import map_panels
-from dashboard.components.map_sidebar import LAYER_LABELS, recovery_legend, sidebar
-from dashboard.components.map_state import (
-    BOUNDARY_LABELS,
-    POINT_LAYERS,
-    meters_per_pixel,
-    parse_view,
-    playback_frames,
-    playback_window,
-    preset_range,
-    view_query,
-)
+from dashboard.components.map_sidebar import sidebar
+from dashboard.components.map_state import POINT_LAYERS, parse_view, playback_frames, preset_range, view_query
 from dashboard.components.mapkit import (
     ALERT_COLORS,
     BALTIMORE_CENTER,
-    CHOROPLETH_COLORS,
     DENSITY_COLORS,
     FIREARM_COLORS,
     RECOVERY_COLORS,
@@ -50,15 +27,14 @@ from dashboard.components.mapkit import (
     TTC_COLORS,
     basemap,
     js,
-    legend,
     outlines,
 )
-from layers import access, db, dealers_map, density, district_panel, districts, points, viewport
-from layers.map_filters import MapFilters
+from dashboard.pages import map_areas, map_command, map_details, map_points  # noqa: F401 (callbacks: see the end)
+from dashboard.pages.map_shared import CLUSTER_RADIUS_PX, EMPTY, _on, map_filters, register_callbacks
+from layers import access, db, dealers_map, district_panel, districts, points
 
 dash.register_page(__name__, capability="map", path="/", name="Map", title="Crime Gun Atlas — map", order=0)
 
-CLUSTER_RADIUS_PX = 70
 US_BOUNDS = [[24.5, -125.0], [49.5, -66.9]]
 POINT_HIDEOUT = {
     "alerts": {"layer": "alerts", "label": "ShotSpotter alert", "colors": {"kind": ALERT_COLORS},
@@ -69,11 +45,6 @@ POINT_HIDEOUT = {
                    "colors": {"source": RECOVERY_COLORS, "ttc": TTC_COLORS, "kind": FIREARM_COLORS},
                    "clusterClass": "cluster-recoveries"},
 }
-EMPTY = {"type": "FeatureCollection", "features": []}
-FILTER_INPUTS = [Input("map-dates", "start_date"), Input("map-dates", "end_date"), Input("map-district", "value"),
-                 Input("map-alert-types", "value"), Input("map-firearm-types", "value"), Input("map-ttc", "value"),
-                 Input("map-source-states", "value"), Input("map-oos", "value"), Input("map-frame", "data"),
-                 Input("map-step", "value"), Input("map-cumulative", "value")]
 
 
 def _empty_page() -> html.Div:
@@ -168,52 +139,6 @@ def layout(**query) -> html.Div:
     ], className="map-page")
 
 
-def _on(value: list | None) -> bool:
-    return bool(value and "on" in value)
-
-
-def map_filters(start_date, end_date, district, alert_types, firearm_types, ttc, states, oos, frame, step,
-                cumulative) -> tuple[MapFilters, str]:
-    """The filters the controls describe, narrowed to the playback frame when playing; and its label."""
-    if not start_date or not end_date:
-        raise dash.exceptions.PreventUpdate
-    start, end = dt.date.fromisoformat(start_date[:10]), dt.date.fromisoformat(end_date[:10])
-    if start > end:
-        start, end = end, start
-    shown_start, shown_end, label = playback_window(start, end, step or "week", frame, _on(cumulative))
-    return MapFilters(start=shown_start, end=shown_end, districts=tuple(district or ()),
-                      alert_types=tuple(alert_types or ()), firearm_types=tuple(firearm_types or ()),
-                      ttc_bands=tuple(ttc or ()), source_states=tuple(states or ()),
-                      out_of_state_only=_on(oos)), label
-
-
-def _bbox(bounds, center=None, zoom=None) -> tuple[float, float, float, float] | None:
-    """The viewport box; before the map has reported its bounds (a view opened from a URL with centre
-    and zoom), a box around the centre big enough for a large screen."""
-    try:
-        (s, w), (n, e) = bounds
-        return float(w), float(s), float(e), float(n)
-    except (TypeError, ValueError):
-        pass
-    if isinstance(center, dict):
-        center = [center.get("lat"), center.get("lng")]
-    if not center or zoom is None or None in center:
-        return None
-    lat, lon = float(center[0]), float(center[1])
-    half_w = 1000 * meters_per_pixel(float(zoom), lat) / (111_320.0 * math.cos(math.radians(lat)))
-    half_h = 600 * meters_per_pixel(float(zoom), lat) / 110_574.0
-    return lon - half_w, lat - half_h, lon + half_w, lat + half_h
-
-
-clientside_callback(ClientsideFunction("atlasMap", "viewport"), Output("map-viewport", "data"),
-                    Input("map", "bounds"), Input("map", "zoom"), State("map", "center"), State("map-viewport", "data"))
-clientside_callback(ClientsideFunction("atlasMap", "settled"), Output("map-moved", "data"),
-                    Input("map", "center"), Input("map", "zoom"))
-# The points arrive packed as columns (a fifth of the GeoJSON's bytes); the browser unpacks them for the layers.
-clientside_callback(ClientsideFunction("atlasPoints", "unpack"), *[Output(f"pts-{k}", "data") for k in POINT_LAYERS],
-                    *[Input(f"pts-packed-{k}", "data") for k in POINT_LAYERS])
-
-
 @callback(Output("map-dates", "start_date"), Output("map-dates", "end_date"),
           Input({"type": "map-preset", "preset": ALL}, "n_clicks"), State("map-last", "data"),
           State("map-dates", "min_date_allowed"), prevent_initial_call=True)
@@ -262,178 +187,6 @@ def follow_data_version(version, known):
     return version
 
 
-@callback(*[Output(f"count-{k}", "children") for k in POINT_LAYERS],
-          *FILTER_INPUTS, Input("map-layers", "value"), Input("map-compare", "value"), Input("map-version", "data"))
-def update_counts(*args):
-    """Each layer's count for the dates and filters (city-wide), and the same a year earlier.
-    Not tied to the viewport, so panning does not re-count."""
-    *filter_args, layers_on, compare, _version = args
-    filters, _ = map_filters(*filter_args)
-    totals = viewport.layer_totals(filters)
-    before = viewport.layer_totals(filters.shifted_years(-1)) if _on(compare) else {}
-    return tuple(map_panels.count_line(totals[k], before.get(k) if _on(compare) else None, k in (layers_on or []))
-                 for k in POINT_LAYERS)
-
-
-@callback(
-    *[Output(f"pts-packed-{k}", "data") for k in POINT_LAYERS], *[Output(f"cells-{k}", "data") for k in POINT_LAYERS],
-    *[Output(f"cells-{k}", "hideout") for k in POINT_LAYERS], *[Output(f"inview-{k}", "children") for k in POINT_LAYERS],
-    Output("map-status", "children"), Output("map-play-label", "children"), Output("map-summary", "children"),
-    Output("density-legend", "children"),
-    Input("map-viewport", "data"), *FILTER_INPUTS, Input("map-layers", "value"),
-    Input("map-display", "value"), Input("map-density-layer", "value"), Input("map-version", "data"),
-    State("map", "center"),
-)
-def update_point_layers(viewport_state, *args):
-    """One viewport update: for each visible point layer, points or cells for the box and zoom.
-
-    Only the chosen density layer is drawn as cells (overlapping cell grids would be unreadable); another
-    layer with too many points in view is left out with a note to zoom in."""
-    *filter_args, layers_on, display, density_layer, _version, center = args
-    bounds, zoom = (viewport_state or {}).get("bounds"), (viewport_state or {}).get("zoom")
-    filters, play_label = map_filters(*filter_args)
-    aggregate_only = not access.allowed("points")
-    if aggregate_only:
-        display = "cells"
-    bbox = _bbox(bounds, center, zoom)
-    if bbox is None:
-        raise dash.exceptions.PreventUpdate
-    zoom = float(zoom or 12)
-    results: dict[str, dict | None] = {}
-    for key in POINT_LAYERS:
-        mode = "cells" if display == "cells" and key == density_layer else "auto"
-        results[key] = (viewport.layer_in_view(key, filters, bbox, zoom, mode=mode, packed=True)
-                        if key in (layers_on or []) else None)
-    pts, cells, hideouts, in_view, notes, summary = [], [], [], [], [], []
-    density_legend = None
-    for key in POINT_LAYERS:
-        r = results[key]
-        drawn_cells = bool(r and r["mode"] == "cells" and key == density_layer)
-        pts.append(r["packed"] if r and r["mode"] == "points" else None)
-        cells.append(r["geojson"] if drawn_cells else EMPTY)
-        breaks = density.class_breaks([f["properties"]["n"] for f in r["geojson"]["features"]]) if drawn_cells else []
-        hideouts.append({"breaks": breaks, "colors": DENSITY_COLORS})
-        in_view.append(map_panels.in_view_line(r) if not (r and r["mode"] == "cells" and not drawn_cells)
-                       else f"in view: {r['shown']:,} — too many to draw here; zoom in")
-        if drawn_cells:
-            lows = [1] + [b + 1 for b in breaks[:-1]]
-            density_legend = legend(f"Density: {LAYER_LABELS[key].lower()} per ~{r['cell_size_m']:,} m cell",
-                                    {(f"{lo:,}–{hi:,}" if hi > lo else f"{hi:,}"): DENSITY_COLORS[i]
-                                     for i, (lo, hi) in enumerate(zip(lows, breaks, strict=True))}, "square")
-        if r and r["mode"] == "cells" and not drawn_cells and aggregate_only:
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: not drawn; choose it under Density to see its cells.",
-                                   id=f"hidden-note-{key}"))
-        elif r and r["mode"] == "cells" and not drawn_cells:
-            notes.append(html.Div(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, too many to draw as points — "
-                                  "zoom in, or choose it for the density cells", className="status-info",
-                                  id=f"hidden-note-{key}"))
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, not drawn at this zoom."))
-        elif r and r["truncated"]:
-            about = "about " if r.get("total_approx") else ""
-            notes.append(html.Div(f"{LAYER_LABELS[key]}: showing the newest {r['shown']:,} of {about}{r['total']:,} "
-                                  "in view — zoom in to see all", className="status-warn", id=f"cap-{key}"))
-        elif r and r["mode"] == "cells" and aggregate_only:
-            ranges = ", ".join(f"≤{b:,}" for b in breaks)
-            notes.append(html.Div(f"{LAYER_LABELS[key]} counted in ~{r['cell_size_m']:,} m cells, the finest this "
-                                  f"view shows; cells with fewer than {access.small_count_threshold()} are not "
-                                  "shown. Pick the layer under “Density cells”.", className="status-info",
-                                  id=f"cells-note-{key}"))
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view in cells of ~{r['cell_size_m']:,} m; "
-                                   f"colour classes {ranges} (light to dark)."))
-        elif r and r["mode"] == "cells":
-            ranges = ", ".join(f"≤{b:,}" for b in breaks)
-            notes.append(html.Div(f"{LAYER_LABELS[key]}: density cells (~{r['cell_size_m']:,} m); "
-                                  "zoom in to see points", className="status-info", id=f"cells-note-{key}"))
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, counted in {r['places']:,} cells of "
-                                   f"~{r['cell_size_m']:,} m; busiest cell {r['max_cell']:,}; colour classes {ranges} "
-                                   "(light to dark)."))
-        elif r:
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view at {r['places']:,} places "
-                                   "(a number on a marker = several at one place)."))
-    if play_label:
-        notes.insert(0, html.Div(play_label, className="status-info", id="status-play"))
-    summary.insert(0, html.Li(f"Dates: {filters.start:%d %b %Y} – {filters.end:%d %b %Y}."))
-    return (*pts, *cells, *hideouts, *in_view, notes, play_label, html.Ul(summary, className="mb-1"), density_legend)
-
-
-@callback(Output("districts", "data"), Output("districts-labels", "data"), Output("map-district-map", "children"),
-          Input("map-boundary", "value"), Input("map-dates", "start_date"), Input("map-dates", "end_date"))
-def update_outlines(kind, start_date, end_date):
-    """The polygons of the chosen boundary kind, from the map in force for the dates (Baltimore redrew its
-    police districts in 2023), and which map that is. Only districts get permanent labels: posts,
-    neighborhoods and CSAs are too many to label readably; their names are in the tooltip and table."""
-    kind = kind or "district"
-    start = dt.date.fromisoformat(start_date[:10]) if start_date else None
-    end = dt.date.fromisoformat(end_date[:10]) if end_date else None
-    which = districts.district_map_for(start, end, "district")
-    note = None
-    if which:
-        note = f"District outlines: {which['label']}."
-        if which["spans_redistricting"]:
-            note += (" These dates span the 2023 redistricting: each point is counted in the district in force "
-                     "on its date, and comparisons across the change mix two maps.")
-    outline = districts.boundaries_geojson(kind, start, end)
-    return outline, districts.label_points(outline) if kind == "district" else EMPTY, note
-
-
-@callback(Output("districts", "hideout"), Output("districts-summary-holder", "children"),
-          *FILTER_INPUTS, Input("map-measure", "value"), Input("map-rate", "value"), Input("map-layers", "value"),
-          Input("map-boundary", "value"), Input("map-version", "data"), State("districts", "hideout"))
-def update_choropleth(*args):
-    """Colour the chosen boundaries (districts, posts, neighborhoods) by the measure; a table as its text twin."""
-    *filter_args, measure, rate, layers_on, kind, _version, hideout = args
-    filters, _ = map_filters(*filter_args)
-    kind = kind or "district"
-    hideout = dict(hideout or {})
-    hideout.pop("values", None)
-    if ctx.triggered_id == "map-boundary":
-        hideout["selected"] = None
-    if measure in (None, "none") or "districts" not in (layers_on or []):
-        hideout["breaks"] = []
-        return hideout, html.P(f"No {BOUNDARY_LABELS[kind].lower()} choropleth is shown.", className="side-note")
-    rows = district_panel.boundary_measures(kind, filters)
-    field = f"{measure}_rate" if _on(rate) else measure
-    values = {r["name"]: r[field] for r in rows if r[field] is not None}
-    breaks = density.class_breaks(list(values.values()))
-    hideout.update({"values": values, "breaks": breaks, "colors": CHOROPLETH_COLORS})
-    return hideout, map_panels.choropleth_table(BOUNDARY_LABELS[kind], district_panel.MEASURES[measure], values,
-                                                breaks, _on(rate))
-
-
-@callback(Output("dealers", "data"), Output("dealers", "hideout"), Output("flows", "data"), Output("flows", "hideout"),
-          Output("flow-labels", "data"), Output("count-dealers", "children"), *FILTER_INPUTS, Input("map-layers", "value"),
-          Input("map-version", "data"))
-def update_dealers(*args):
-    *filter_args, layers_on, _version = args
-    filters, _ = map_filters(*filter_args)
-    layers_on = layers_on or []
-    dealers = dealers_map.source_dealers(filters) if "dealers" in layers_on and access.allowed("dealers") else None
-    flows = dealers_map.state_flows(filters) if "flows" in layers_on else None
-    parts = []
-    if dealers:
-        parts.append(f"{dealers['dealers']:,} dealers sold {dealers['guns']:,} traced guns"
-                     + (f" (largest {dealers['shown']:,} drawn)" if dealers["shown"] < dealers["dealers"] else ""))
-    if flows:
-        top = ", ".join(f"{r['state']} {r['guns']:,}" for r in flows["table"][:6])
-        parts.append(f"{flows['states']} source states: {top}")
-    return (dealers["geojson"] if dealers else EMPTY,
-            {"colors": RECOVERY_COLORS, "maxGuns": dealers["max_guns"] if dealers else 1},
-            flows["geojson"] if flows else EMPTY, {"colors": RECOVERY_COLORS, "maxGuns": flows["max_guns"] if flows else 1},
-            flows["labels"] if flows else EMPTY, "; ".join(parts) if parts else "hidden")
-
-
-@callback(*[Output(f"pts-{k}", "hideout") for k in POINT_LAYERS], Output("legend-recoveries", "children"),
-          Input("map-color-by", "value"), *[State(f"pts-{k}", "hideout") for k in POINT_LAYERS])
-def recolour(color_by, *hideouts):
-    """Restyle recoveries in the browser (hideout) without sending them again."""
-    if not all(isinstance(h, dict) for h in hideouts):
-        raise dash.exceptions.PreventUpdate
-    color_by = color_by if color_by in ("source", "ttc", "kind") else "source"
-    out = [dict(h) for h in hideouts]
-    out[POINT_LAYERS.index("recoveries")]["colorBy"] = color_by
-    return (*out, recovery_legend(color_by))
-
-
 @callback(Output("map", "viewport"), Input("map-national", "n_clicks"), Input("map-city", "n_clicks"),
           prevent_initial_call=True)
 def jump(_national, _city):
@@ -471,129 +224,6 @@ def write_url(start, end, district, alert_types, ftypes, ttc, states, oos, layer
     return view_query(view)
 
 
-@callback(Output("map-details-body", "children"), Output("map-details", "hidden"), Output("districts", "hideout",
-                                                                                       allow_duplicate=True),
-          Output("map-panel", "data"),
-          *[Input(f"pts-{k}", "clickData") for k in POINT_LAYERS],
-          *[Input(f"cells-{k}", "clickData") for k in POINT_LAYERS],
-          Input("districts", "clickData"), Input("dealers", "clickData"), Input("map-details-close", "n_clicks"),
-          *[State(c.component_id, c.component_property) for c in FILTER_INPUTS],
-          State("map", "zoom"), State("map-compare", "value"), State("districts", "hideout"),
-          prevent_initial_call=True)
-def show_details(*args):
-    """A click on a point, a stacked place, a cluster, a cell, a district or a dealer opens the panel."""
-    trigger = ctx.triggered_id
-    n_point = len(POINT_LAYERS)
-    filter_args = args[2 * n_point + 3: 2 * n_point + 3 + len(FILTER_INPUTS)]
-    zoom, compare, hideout = args[-3:]
-    hideout = dict(hideout or {})
-    if trigger == "map-details-close" or trigger is None:
-        hideout["selected"] = None
-        return None, True, hideout, None
-    click = ctx.triggered[0]["value"]
-    if not click:
-        raise dash.exceptions.PreventUpdate
-    filters, _ = map_filters(*filter_args)
-    props = click.get("properties") or {}
-    if trigger == "districts":
-        hideout["selected"] = props.get("name")
-        if props.get("kind", "district") != "district":  # a post or neighborhood: its name and counts
-            row = district_panel.boundary_counts(props["kind"], props["name"], filters)
-            return (map_panels.boundary_details(BOUNDARY_LABELS[props["kind"]], row, _on(compare),
-                                                district_panel.MEASURES) if row else None), row is None, hideout, None
-        panel = district_panel.district_panel(props["name"], filters)
-        return map_panels.district_details(panel, _on(compare), district_panel.MEASURES), False, hideout, props["name"]
-    if trigger == "dealers":
-        card = dealers_map.dealer_card(props["id"]) if access.allowed("dealers") else None
-        return (map_panels.dealer_details(card) if card else None), card is None, no_update, None
-    kind, layer = trigger.split("-", 1)
-    if kind == "cells":
-        return map_panels.cell_details(layer, props.get("n", 0), None), False, no_update, None
-    if props.get("cluster"):
-        lon, lat = click["geometry"]["coordinates"]
-        radius = CLUSTER_RADIUS_PX * meters_per_pixel(float(zoom or 12), lat)
-        near = viewport.points_near(layer, filters, lat, lon, radius)
-        return (map_panels.point_list(layer, near["rows"], f"{props.get('point_count', len(near['rows']))} "
-                                      f"{map_panels.LAYER_NOUN[layer]} in this cluster", near["more"]), False, no_update,
-                None)
-    if props.get("stack", 1) > 1:
-        rows = viewport.points_by_id(layer, filters, props.get("ids", []))
-        return map_panels.point_list(layer, rows, f"{len(rows)} {map_panels.LAYER_NOUN[layer]} at one place"), \
-            False, no_update, None
-    rows = viewport.points_by_id(layer, filters, [props["id"]])
-    if not rows:
-        raise dash.exceptions.PreventUpdate
-    return map_panels.point_details(layer, rows[0]), False, no_update, None
-
-
-@callback(Output("map-details-body", "children", allow_duplicate=True),
-          Output("map-details", "hidden", allow_duplicate=True),
-          Output("districts", "hideout", allow_duplicate=True), Output("map-panel", "data", allow_duplicate=True),
-          Input({"type": "dt-open", "district": ALL}, "n_clicks"),
-          *[State(c.component_id, c.component_property) for c in FILTER_INPUTS],
-          State("map-compare", "value"), State("districts", "hideout"), prevent_initial_call=True)
-def open_from_table(clicks, *args):
-    """A district's button in the table (mouse or keyboard) opens its panel, as a click on the map does."""
-    *filter_args, compare, hideout = args
-    if not isinstance(ctx.triggered_id, dict) or not ctx.triggered or not ctx.triggered[0]["value"]:
-        raise dash.exceptions.PreventUpdate
-    name = ctx.triggered_id["district"]
-    filters, _ = map_filters(*filter_args)
-    panel = district_panel.district_panel(name, filters)
-    return (map_panels.district_details(panel, _on(compare), district_panel.MEASURES), False,
-            {**(hideout or {}), "selected": name}, name)
-
-
-@callback(Output("map-details-body", "children", allow_duplicate=True),
-          Output("map-details", "hidden", allow_duplicate=True),
-          *FILTER_INPUTS, Input("map-compare", "value"), Input("map-version", "data"), State("map-panel", "data"),
-          prevent_initial_call=True)
-def refresh_panel(*args):
-    """An open district panel follows the dates and filters."""
-    *filter_args, compare, _version, panel = args
-    if not panel:
-        raise dash.exceptions.PreventUpdate
-    filters, _ = map_filters(*filter_args)
-    return (map_panels.district_details(district_panel.district_panel(panel, filters), _on(compare),
-                                        district_panel.MEASURES), False)
-
-
-@callback(Output("command-table", "children"), *FILTER_INPUTS, Input("map-sort", "data"), Input("map-panel", "data"),
-          Input("map-version", "data"))
-def update_district_table(*args):
-    *filter_args, sort, panel, _version = args
-    filters, _ = map_filters(*filter_args)
-    return map_panels.district_table(district_panel.district_table(filters), sort or "district", panel)
-
-
-@callback(Output("map-sort", "data"), Input({"type": "dt-sort", "col": ALL}, "n_clicks"), State("map-sort", "data"),
-          prevent_initial_call=True)
-def sort_table(_clicks, sort):
-    """A header sorts by its column (numbers largest first); choosing it again reverses the order."""
-    if not isinstance(ctx.triggered_id, dict) or not ctx.triggered or not ctx.triggered[0]["value"]:
-        raise dash.exceptions.PreventUpdate
-    col = ctx.triggered_id["col"]
-    if (sort or "district").lstrip("-") == col:
-        return col if (sort or "").startswith("-") else f"-{col}"
-    return col if col == "district" else f"-{col}"
-
-
-@callback(Output("source-ranking", "children"), *FILTER_INPUTS, Input("map-version", "data"))
-def update_source_ranking(*args):
-    *filter_args, _version = args
-    filters, _ = map_filters(*filter_args)
-    return map_panels.source_ranking(district_panel.source_ranking(filters))
-
-
-@callback(Output("map-briefing-download", "data"), Output("map-briefing-status", "children"),
-          Input("map-briefing", "n_clicks"), *[State(c.component_id, c.component_property) for c in FILTER_INPUTS],
-          prevent_initial_call=True)
-def download_briefing(n_clicks, *filter_args):
-    """The district briefing PDF, rendered on the server for the viewer's role and audited as an export."""
-    if not n_clicks:
-        raise dash.exceptions.PreventUpdate
-    from dashboard import briefing
-
-    filters, _ = map_filters(*filter_args)
-    out = briefing.export_briefing(filters)
-    return dcc.send_bytes(out.content, out.filename), f"Downloaded {out.filename} (logged)."
+# Dash runs this module afresh for each app it builds, the panel modules beside it once per process: each app
+# gets their callbacks from here.
+register_callbacks()
