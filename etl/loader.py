@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 
+from etl import vector
 from etl.detect import apply_mapping, detect
 from etl.errors import LoadError, RowError, public_reason
 from etl.parse import (
@@ -302,9 +303,20 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
     cols = ", ".join(f"{c} {t}" for c, t in source.staging)
     conn.execute(f"CREATE TEMP TABLE stg (line_number integer, {cols}) ON COMMIT DROP")
     rejects: list[tuple[int, str, str]] = []
-    parallel = reader.path.stat().st_size >= PARALLEL_MIN_BYTES and PARSE_WORKERS > 1
-    rows = (_parsed_in_parallel if parallel else _parsed)(source, reader, header, ctx, result)
     started = time.perf_counter()
+    # The big kinds' ordinary rows are staged column-wise in one COPY (etl/vector.py); the rows it
+    # leaves, or the whole file when it cannot map records to lines exactly, are parsed row by row.
+    fast = vector.fast_rows(source, reader, header, ctx, MAX_FIELD)
+    records = None
+    if fast is not None:
+        result.read += fast.read
+        records = ((RawRow(line_number, raw, fields), None) for line_number, fields, raw in fast.fallback)
+        if fast.staged.height:
+            with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN"
+                                                f" (FORMAT csv, NULL '{vector.NULL}')") as copy:
+                copy.write(fast.csv())
+    parallel = reader.path.stat().st_size >= PARALLEL_MIN_BYTES and PARSE_WORKERS > 1
+    rows = (_parsed_in_parallel if parallel else _parsed)(source, reader, header, ctx, result, records)
     with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN") as copy:
         for line_number, values, raw, reason in rows:
             if reason is None:
@@ -336,15 +348,16 @@ def _checked(reader: CsvSource, header: list[str], result: LoadResult) -> Iterat
         yield row, None
 
 
-def _parsed(source: Source, reader: CsvSource, header: list[str], ctx: LoadContext,
-            result: LoadResult) -> Iterator[tuple[int, tuple | None, str | None, str | None]]:
-    """(line number, staging values, raw text, reason) of every record, parsed in this process;
-    values for a row that loads, raw text and reason for one that is rejected."""
+def _parsed(source: Source, reader: CsvSource, header: list[str], ctx: LoadContext, result: LoadResult,
+            records: Iterator[tuple[RawRow, str | None]] | None = None
+            ) -> Iterator[tuple[int, tuple | None, str | None, str | None]]:
+    """(line number, staging values, raw text, reason) of every record (the reader's, else `records`),
+    parsed in this process; values for a row that loads, raw text and reason for one that is rejected."""
     names = [c for c, _ in source.staging]
     in_order = itemgetter(*names) if len(names) > 1 else lambda values: (values[names[0]],)
     widths = source.widths()
     text = [c for c, t in source.staging if t == "text"]
-    for row, reason in _checked(reader, header, result):
+    for row, reason in _checked(reader, header, result) if records is None else records:
         if reason is None:
             values = _python_values(source, header, row.fields, ctx, widths, text, result)
             if values.__class__ is not str:
@@ -384,8 +397,9 @@ def _parse_batch(batch: list[tuple[int, list[str]]]) -> tuple[list[tuple[int, tu
     return out, tally.neutralised
 
 
-def _parsed_in_parallel(source: Source, reader: CsvSource, header: list[str], ctx: LoadContext,
-                        result: LoadResult) -> Iterator[tuple[int, tuple | None, str | None, str | None]]:
+def _parsed_in_parallel(source: Source, reader: CsvSource, header: list[str], ctx: LoadContext, result: LoadResult,
+                        records: Iterator[tuple[RawRow, str | None]] | None = None
+                        ) -> Iterator[tuple[int, tuple | None, str | None, str | None]]:
     """What `_parsed` yields, the parsing done by PARSE_WORKERS forked processes in batches; a few
     batches in flight at a time, so memory stays bounded whatever the file's size. A worker that
     dies fails the load (BrokenProcessPool), it never hangs it."""
@@ -403,7 +417,7 @@ def _parsed_in_parallel(source: Source, reader: CsvSource, header: list[str], ct
                              initargs=(source, header, ctx)) as pool:
         batch: list[tuple[int, list[str]]] = []
         raws: dict[int, str] = {}
-        for row, reason in _checked(reader, header, result):
+        for row, reason in _checked(reader, header, result) if records is None else records:
             if reason is not None:
                 yield row.line_number, None, row.raw, reason
                 continue
