@@ -98,12 +98,13 @@ def _dc(i: int) -> str:
                      lon))
 
 
-def _write(path, header: str, rows: list[str], newline: str = "\n", bom: bool = False, blank_lines: bool = False):
+def _write(path, header: str, rows: list[str], newline: str = "\n", bom: bool = False, blank_lines: bool = False,
+           encoding: str = "utf-8"):
     if blank_lines:
         rows = list(itertools.chain.from_iterable((r, "") if i % 17 == 5 else (r,) for i, r in enumerate(rows)))
         rows.append("   ")
     text = ("\ufeff" if bom else "") + newline.join([header, *rows]) + newline
-    path.write_bytes(text.encode("utf-8"))
+    path.write_bytes(text.encode(encoding))
     return path
 
 
@@ -216,6 +217,21 @@ def test_messy_shots_stage_the_same_both_ways(dsn, tmp_path, monkeypatch, header
     rows = [make(i) for i in range(1800)]
     fast = _same_both_ways(_write(tmp_path / "shots.csv", header, rows, newline="\r\n"), dsn, monkeypatch,
                            timezone=timezone)
+    assert 0 < fast["fast"].staged.height < fast["fast"].read
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ";", "|"], ids=["tab", "semicolon", "pipe"])
+def test_other_delimiters_stage_the_same_both_ways(dsn, tmp_path, monkeypatch, delimiter):
+    rows = [_dc(i).replace(",", delimiter) for i in range(600)]
+    fast = _same_both_ways(_write(tmp_path / "shots.txt", HEADER_DC.replace(",", delimiter), rows), dsn, monkeypatch)
+    assert 0 < fast["fast"].staged.height < fast["fast"].read
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16"])
+def test_other_encodings_stage_the_same_both_ways(dsn, tmp_path, monkeypatch, encoding):
+    rows = [_incident_2022(i).replace("İstanbul", "Bélair") for i in range(600)]
+    path = _write(tmp_path / "inc.csv", HEADER_2022, rows, newline="\r\n", encoding=encoding)
+    fast = _same_both_ways(path, dsn, monkeypatch, encoding=encoding)
     assert 0 < fast["fast"].staged.height < fast["fast"].read
 
 
