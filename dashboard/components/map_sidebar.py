@@ -11,7 +11,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard.components.map_state import BOUNDARY_LABELS, PRESETS, STEPS
+from dashboard.components.map_state import BOUNDARY_LABELS, POINT_LAYERS, PRESETS, STEPS
 from dashboard.components.mapkit import (
     ALERT_COLORS,
     FIREARM_COLORS,
@@ -130,7 +130,7 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
                  html.Div(id="map-play-label", className="side-note", **{"aria-live": "polite"})),
         _section("Layers",
                  _group("Layers shown", _checklist("map-layers", LAYER_LABELS, view["layers"]), legend_class="visually-hidden"),
-                 html.Div([layer_block(k) for k in ("alerts", "shootings", "recoveries")],
+                 html.Div([layer_block(k) for k in POINT_LAYERS],
                           **{"aria-live": "polite"}),
                  _group("Colour recoveries by",
                         dcc.RadioItems(id="map-color-by", options=[{"label": "Source", "value": "source"},
@@ -149,7 +149,7 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
                                        className="btn btn-outline-secondary btn-sm")], className="preset-row"),
                  _group("Density cells (one layer at a time, so they stay readable)",
                         dcc.RadioItems(id="map-density-layer", options=[{"label": LAYER_LABELS[k], "value": k}
-                                                                        for k in ("alerts", "shootings", "recoveries")],
+                                                                        for k in POINT_LAYERS],
                                        value=view["density_layer"], className="side-radio",
                                        inputClassName="form-check-input me-1", labelClassName="d-block")),
                  _group("How to draw that layer",
@@ -158,7 +158,8 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
                             {"label": "Always as density cells", "value": "cells"}], value=view["display"],
                             className="side-radio", inputClassName="form-check-input me-1", labelClassName="d-block"),
                         legend_class="visually-hidden"),
-                 html.Div(id="density-legend"),
+                 html.Div([html.Div(id=f"density-legend-{k}") for k in POINT_LAYERS],
+                          id="density-legend"),
                  boundary_selector(boundary_kinds or ["district"], view.get("boundary", "district")),
                  html.Label("Choropleth measure", htmlFor="map-measure", className="form-label small mb-0 mt-1"),
                  dcc.Dropdown(id="map-measure", options=[{"label": "None", "value": "none"},
@@ -183,6 +184,9 @@ def sidebar(view: dict[str, Any], first: dt.date, last: dt.date, districts: list
                  _checklist("map-oos", {"on": "Out-of-state guns only"}, ["on"] if view["out_of_state_only"] else []),
                  html.P("An empty filter means everything.", className="side-note mt-1")),
         _section("What the map shows (text)",
-                 html.Div(id="map-summary", className="map-summary", **{"aria-live": "polite"}),
+                 html.Div(html.Ul([html.Li(id="map-summary-dates"),
+                                   *[html.Li(id=f"map-summary-{k}", hidden=True)
+                                     for k in POINT_LAYERS]], className="mb-1"),
+                          id="map-summary", className="map-summary", **{"aria-live": "polite"}),
                  html.Div(id="districts-summary-holder", className="map-summary"), id_="summary-section"),
     ], className="map-side", id="map-side")

@@ -93,7 +93,9 @@ def layout(**query) -> html.Div:
                    hideout={"colors": RECOVERY_COLORS, "maxGuns": 1}),
         dl.ScaleControl(position="bottomleft"),
     ], id="map", style={"height": "100%"}, keyboard=True, **map_view)
-    status = html.Div(id="map-status", className="map-status", role="status", **{"aria-live": "polite"})
+    # A slot per writer (the playback label, each point layer's callback), each holding at most one note.
+    status = html.Div([html.Div(id=f"map-status-{slot}", className="status-slot") for slot in ("play", *POINT_LAYERS)],
+                      id="map-status", className="map-status", role="status", **{"aria-live": "polite"})
     panel_name = view["panel"] if view["panel"] in districts.district_names() else None
     panel_body = None
     if panel_name:  # a bookmarked or shared view reopens its district panel

@@ -56,85 +56,92 @@ def update_counts(*args):
                  for k in POINT_LAYERS)
 
 
-@callback(
-    *[Output(f"pts-packed-{k}", "data") for k in POINT_LAYERS], *[Output(f"cells-{k}", "data") for k in POINT_LAYERS],
-    *[Output(f"cells-{k}", "hideout") for k in POINT_LAYERS], *[Output(f"inview-{k}", "children") for k in POINT_LAYERS],
-    Output("map-status", "children"), Output("map-play-label", "children"), Output("map-summary", "children"),
-    Output("density-legend", "children"),
-    Input("map-viewport", "data"), *FILTER_INPUTS, Input("map-layers", "value"),
-    Input("map-display", "value"), Input("map-density-layer", "value"), Input("map-version", "data"),
-    State("map", "center"),
-)
-def update_point_layers(viewport_state, *args):
-    """One viewport update: for each visible point layer, points or cells for the box and zoom.
+@callback(Output("map-play-label", "children"), Output("map-status-play", "children"),
+          Output("map-summary-dates", "children"), *FILTER_INPUTS)
+def update_play_label(*filter_args):
+    """The dates shown (and the playback frame's label): from the filters alone, so panning leaves them be."""
+    filters, play_label = map_filters(*filter_args)
+    note = html.Div(play_label, className="status-info", id="status-play") if play_label else None
+    return play_label, note, f"Dates: {filters.start:%d %b %Y} – {filters.end:%d %b %Y}."
+
+
+def _layer_callback(key: str) -> None:
+    """One callback per point layer: the three layers are answered side by side (one request each, on the
+    server's threads) and each is drawn as soon as it arrives, instead of all waiting for the slowest."""
+
+    @callback(Output(f"pts-packed-{key}", "data"), Output(f"cells-{key}", "data"), Output(f"cells-{key}", "hideout"),
+              Output(f"inview-{key}", "children"), Output(f"map-status-{key}", "children"),
+              Output(f"map-summary-{key}", "children"), Output(f"map-summary-{key}", "hidden"),
+              Output(f"density-legend-{key}", "children"),
+              Input("map-viewport", "data"), *FILTER_INPUTS, Input("map-layers", "value"),
+              Input("map-display", "value"), Input("map-density-layer", "value"), Input("map-version", "data"),
+              State("map", "center"))
+    def update_layer(viewport_state, *args):
+        return point_layer(key, viewport_state, *args)
+
+
+def point_layer(key: str, viewport_state, *args) -> tuple:
+    """One viewport update of one layer: its points or cells for the box and zoom, its line in the layer list,
+    its note on the map, its line in the text summary and, when it is the density layer, the cells' legend.
 
     Only the chosen density layer is drawn as cells (overlapping cell grids would be unreadable); another
     layer with too many points in view is left out with a note to zoom in."""
     *filter_args, layers_on, display, density_layer, _version, center = args
     bounds, zoom = (viewport_state or {}).get("bounds"), (viewport_state or {}).get("zoom")
-    filters, play_label = map_filters(*filter_args)
+    filters, _ = map_filters(*filter_args)
     aggregate_only = not access.allowed("points")
     if aggregate_only:
         display = "cells"
     bbox = _bbox(bounds, center, zoom)
     if bbox is None:
         raise dash.exceptions.PreventUpdate
-    zoom = float(zoom or 12)
-    results: dict[str, dict | None] = {}
-    for key in POINT_LAYERS:
-        mode = "cells" if display == "cells" and key == density_layer else "auto"
-        results[key] = (viewport.layer_in_view(key, filters, bbox, zoom, mode=mode, packed=True)
-                        if key in (layers_on or []) else None)
-    pts, cells, hideouts, in_view, notes, summary = [], [], [], [], [], []
-    density_legend = None
-    for key in POINT_LAYERS:
-        r = results[key]
-        drawn_cells = bool(r and r["mode"] == "cells" and key == density_layer)
-        pts.append(r["packed"] if r and r["mode"] == "points" else None)
-        cells.append(r["geojson"] if drawn_cells else EMPTY)
-        breaks = density.class_breaks([f["properties"]["n"] for f in r["geojson"]["features"]]) if drawn_cells else []
-        hideouts.append({"breaks": breaks, "colors": DENSITY_COLORS})
-        in_view.append(map_panels.in_view_line(r) if not (r and r["mode"] == "cells" and not drawn_cells)
-                       else f"in view: {r['shown']:,} — too many to draw here; zoom in")
-        if drawn_cells:
-            lows = [1] + [b + 1 for b in breaks[:-1]]
-            density_legend = legend(f"Density: {LAYER_LABELS[key].lower()} per ~{r['cell_size_m']:,} m cell",
-                                    {(f"{lo:,}–{hi:,}" if hi > lo else f"{hi:,}"): DENSITY_COLORS[i]
-                                     for i, (lo, hi) in enumerate(zip(lows, breaks, strict=True))}, "square")
-        if r and r["mode"] == "cells" and not drawn_cells and aggregate_only:
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: not drawn; choose it under Density to see its cells.",
-                                   id=f"hidden-note-{key}"))
-        elif r and r["mode"] == "cells" and not drawn_cells:
-            notes.append(html.Div(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, too many to draw as points — "
-                                  "zoom in, or choose it for the density cells", className="status-info",
-                                  id=f"hidden-note-{key}"))
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, not drawn at this zoom."))
-        elif r and r["truncated"]:
-            about = "about " if r.get("total_approx") else ""
-            notes.append(html.Div(f"{LAYER_LABELS[key]}: showing the newest {r['shown']:,} of {about}{r['total']:,} "
-                                  "in view — zoom in to see all", className="status-warn", id=f"cap-{key}"))
-        elif r and r["mode"] == "cells" and aggregate_only:
-            ranges = ", ".join(f"≤{b:,}" for b in breaks)
-            notes.append(html.Div(f"{LAYER_LABELS[key]} counted in ~{r['cell_size_m']:,} m cells, the finest this "
-                                  f"view shows; cells with fewer than {access.small_count_threshold()} are not "
-                                  "shown. Pick the layer under “Density cells”.", className="status-info",
-                                  id=f"cells-note-{key}"))
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view in cells of ~{r['cell_size_m']:,} m; "
-                                   f"colour classes {ranges} (light to dark)."))
-        elif r and r["mode"] == "cells":
-            ranges = ", ".join(f"≤{b:,}" for b in breaks)
-            notes.append(html.Div(f"{LAYER_LABELS[key]}: density cells (~{r['cell_size_m']:,} m); "
-                                  "zoom in to see points", className="status-info", id=f"cells-note-{key}"))
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view, counted in {r['places']:,} cells of "
-                                   f"~{r['cell_size_m']:,} m; busiest cell {r['max_cell']:,}; colour classes {ranges} "
-                                   "(light to dark)."))
-        elif r:
-            summary.append(html.Li(f"{LAYER_LABELS[key]}: {r['shown']:,} in view at {r['places']:,} places "
-                                   "(a number on a marker = several at one place)."))
-    if play_label:
-        notes.insert(0, html.Div(play_label, className="status-info", id="status-play"))
-    summary.insert(0, html.Li(f"Dates: {filters.start:%d %b %Y} – {filters.end:%d %b %Y}."))
-    return (*pts, *cells, *hideouts, *in_view, notes, play_label, html.Ul(summary, className="mb-1"), density_legend)
+    no_breaks = {"breaks": [], "colors": DENSITY_COLORS}
+    if key not in (layers_on or []):
+        return None, EMPTY, no_breaks, map_panels.in_view_line(None), None, None, True, None
+    mode = "cells" if display == "cells" and key == density_layer else "auto"
+    r = viewport.layer_in_view(key, filters, bbox, float(zoom or 12), mode=mode, packed=True)
+    label = LAYER_LABELS[key]
+    drawn_cells = r["mode"] == "cells" and key == density_layer
+    breaks = density.class_breaks([f["properties"]["n"] for f in r["geojson"]["features"]]) if drawn_cells else []
+    in_view = (map_panels.in_view_line(r) if not (r["mode"] == "cells" and not drawn_cells)
+               else f"in view: {r['shown']:,} — too many to draw here; zoom in")
+    density_legend = note = summary = None
+    if drawn_cells:
+        lows = [1] + [b + 1 for b in breaks[:-1]]
+        density_legend = legend(f"Density: {label.lower()} per ~{r['cell_size_m']:,} m cell",
+                                {(f"{lo:,}–{hi:,}" if hi > lo else f"{hi:,}"): DENSITY_COLORS[i]
+                                 for i, (lo, hi) in enumerate(zip(lows, breaks, strict=True))}, "square")
+    ranges = ", ".join(f"≤{b:,}" for b in breaks)
+    if r["mode"] == "cells" and not drawn_cells and aggregate_only:
+        summary = html.Span(f"{label}: not drawn; choose it under Density to see its cells.", id=f"hidden-note-{key}")
+    elif r["mode"] == "cells" and not drawn_cells:
+        note = html.Div(f"{label}: {r['shown']:,} in view, too many to draw as points — zoom in, or choose it for "
+                        "the density cells", className="status-info", id=f"hidden-note-{key}")
+        summary = f"{label}: {r['shown']:,} in view, not drawn at this zoom."
+    elif r["truncated"]:
+        about = "about " if r.get("total_approx") else ""
+        note = html.Div(f"{label}: showing the newest {r['shown']:,} of {about}{r['total']:,} in view — zoom in to "
+                        "see all", className="status-warn", id=f"cap-{key}")
+    elif r["mode"] == "cells" and aggregate_only:
+        note = html.Div(f"{label} counted in ~{r['cell_size_m']:,} m cells, the finest this view shows; cells with "
+                        f"fewer than {access.small_count_threshold()} are not shown. Pick the layer under “Density "
+                        "cells”.", className="status-info", id=f"cells-note-{key}")
+        summary = (f"{label}: {r['shown']:,} in view in cells of ~{r['cell_size_m']:,} m; colour classes {ranges} "
+                   "(light to dark).")
+    elif r["mode"] == "cells":
+        note = html.Div(f"{label}: density cells (~{r['cell_size_m']:,} m); zoom in to see points",
+                        className="status-info", id=f"cells-note-{key}")
+        summary = (f"{label}: {r['shown']:,} in view, counted in {r['places']:,} cells of ~{r['cell_size_m']:,} m; "
+                   f"busiest cell {r['max_cell']:,}; colour classes {ranges} (light to dark).")
+    else:
+        summary = (f"{label}: {r['shown']:,} in view at {r['places']:,} places (a number on a marker = several at "
+                   "one place).")
+    return (r["packed"] if r["mode"] == "points" else None, r["geojson"] if drawn_cells else EMPTY,
+            {"breaks": breaks, "colors": DENSITY_COLORS}, in_view, note, summary, summary is None, density_legend)
+
+
+for _key in POINT_LAYERS:
+    _layer_callback(_key)
 
 
 @callback(*[Output(f"pts-{k}", "hideout") for k in POINT_LAYERS], Output("legend-recoveries", "children"),

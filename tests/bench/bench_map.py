@@ -12,8 +12,8 @@ firearm is replicated 99 more times with new ids and keys and a random spatial j
 ~250 m, on the same dates, so each map layer holds 100 times Baltimore's points in the same city.
 Non-firearm incidents, people and dealers are kept once (they are not map point layers).
 
-A viewport update is what the map's callback asks the server for when the user pans or zooms:
-`layers.viewport.layer_in_view` for the three point layers (SQL + GeoJSON building), plus the
+A viewport update is what the map's callbacks (one per point layer, sent at once) ask the server for when
+the user pans or zooms: `layers.viewport.layer_in_view` for the three point layers (SQL + GeoJSON building), plus the
 orjson-encoded size of what is sent. The pre-aggregated density cells (materialized view
 map_cell_day, migration 0002) are refreshed after each build, as a load would; at 100x the 12-month
 range is also measured with them ignored (points counted on the fly) to show what they buy. Viewports are 1100x800 px at zooms 11-17 around the city,
@@ -26,7 +26,8 @@ functions the benchmark measures every map callback as the browser calls it, ove
 (`crimegun serve` on a free port, a detective signed in): p95 server round trip and the largest JSON
 response (bytes before compression), for the last 28 days and 12 months, against the targets (< 100 ms,
 < 200 KB), each recorded for the report with, where one is missed, the EXPLAIN of the query behind it;
-the viewport again with 600 raw points per layer (CGA_MAX_POINTS); a derive with nothing to do; the daily
+the three viewport callbacks sent at once as the browser sends them (what a pan waits for); the viewport again
+with 600 raw points per layer (CGA_MAX_POINTS); a derive with nothing to do; the daily
 counts' full rebuild and their refresh after a run touching one day. `test_bench_public_charts` times the
 public charts' data functions from the daily counts and from the scans they replace.
 """
@@ -211,7 +212,8 @@ def _run_scale(name: str, label: str, say, monkeypatch, ranges=("last 28 days", 
 
 CALLBACKS = {  # name -> a marker of the callback's output in /_dash-dependencies, and the input that changed
     "counts": ("count-alerts.children", "map-dates.start_date"),
-    "viewport": ("pts-packed-alerts.data", "map-viewport.data"),
+    # The viewport: one callback per point layer (the browser sends the three at once).
+    **{f"viewport {k}": (f"pts-packed-{k}.data", "map-viewport.data") for k in ("alerts", "shootings", "recoveries")},
     "choropleth": ("districts-summary-holder.children", "map-dates.start_date"),
     "outlines": ("districts-labels.data", "map-dates.start_date"),
     "district table": ("command-table.children", "map-dates.start_date"),
@@ -219,6 +221,7 @@ CALLBACKS = {  # name -> a marker of the callback's output in /_dash-dependencie
     "source ranking": ("source-ranking.children", "map-dates.start_date"),
     "dealers and flows": ("dealers.data", "map-dates.start_date"),
 }
+VIEWPORT = tuple(k for k in CALLBACKS if k.startswith("viewport"))
 TARGET_MS, TARGET_KB = 100, 200
 SMALL_CAP = 600  # raw points per layer and view that keep three layers' points under TARGET_KB
 
@@ -295,7 +298,7 @@ def _run_callbacks(name: str, scale: str, say, monkeypatch, only: tuple[str, ...
                 continue
             for label in ("last 28 days", "last 12 months"):
                 chosen = [v for lab, v, _ in samples if lab == label]
-                if key != "viewport":
+                if key not in VIEWPORT:
                     chosen = chosen[:12]
                 times, sizes, errors = [], [], 0
                 for i, values in enumerate(chosen):
@@ -324,22 +327,50 @@ def _run_callbacks(name: str, scale: str, say, monkeypatch, only: tuple[str, ...
                                                                            else ""))
                 record("map", f"{key}{suffix} callback largest response, {label}", round(kb, 1), "KB", scale=scale,
                        target=f"< {TARGET_KB} KB", met=kb < TARGET_KB, note="JSON bytes before compression")
+        if set(VIEWPORT) <= set(only):
+            _side_by_side(client, [specs[k] for k in VIEWPORT], samples, scale, suffix, say)
     finally:
         server.stop()
         db.reset_engines()
 
 
-def _explain(name: str, sql: str, params: dict) -> str:
+def _side_by_side(client, specs: list[dict], samples, scale: str, suffix: str, say) -> None:
+    """What a pan waits for: the three layer callbacks sent at once, as the browser sends them, until the last
+    answers (the server answers them on its threads side by side)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.bench.report import record
+
+    with ThreadPoolExecutor(len(specs)) as pool:
+        for label in ("last 28 days", "last 12 months"):
+            times = []
+            for lab, values, _ in samples:
+                if lab != label:
+                    continue
+                started = time.perf_counter()
+                answers = list(pool.map(lambda spec, v=values: client.callback(spec, v, "map-viewport.data"), specs))
+                if all(a.status_code in (200, 204) for a in answers):
+                    times.append(time.perf_counter() - started)
+            ms = sorted(1000 * t for t in times)
+            p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+            say(f"  {'viewport, 3 layers at once' + suffix:<18} {label:<15} {scaling.stats(times)}")
+            record("map", f"viewport update{suffix}, three layers sent at once, p95, {label}", round(p95, 1), "ms",
+                   scale=scale, note=f"median {statistics.median(ms):.0f} ms, n={len(ms)}: what a pan waits for")
+
+
+def _explain(name: str, sql: str, params: dict, setup: str = "") -> str:
     """The first lines of EXPLAIN ANALYZE of one statement, for the report's note."""
     from sqlalchemy import text
 
     eng = db.engine(cluster.url(name))
     try:
         with eng.connect() as conn:
+            if setup:
+                conn.execute(text(setup))
             plan = [r[0] for r in conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params)]
     finally:
         eng.dispose()
-    keep = [p.strip() for p in plan if any(w in p for w in ("Scan", "Join", "Aggregate", "Sort", "Execution"))]
+    keep = [p.strip() for p in plan if any(w in p for w in ("Scan", "Join", "Aggregate", "Sort", "Merge", "Execution"))]
     return " / ".join(keep[:8])
 
 
@@ -362,19 +393,25 @@ def _why(key: str, name: str, label: str) -> str:
         where, params = where_clause(LAYERS["recoveries"], f)
         sql = (f"SELECT t.dealer_id, count(*) FROM {LAYERS['recoveries'].from_sql} WHERE {where} "
                "AND t.dealer_id IS NOT NULL GROUP BY 1")
-    elif key == "viewport":
-        # The capped points of a zoom-16 view at the busiest place: newest first, up to the cap.
-        from layers import settings
+    elif key in VIEWPORT:
+        # The capped points of a zoom-16 view at the busiest place, as the map reads them: the merge of the
+        # view's squares (layers/viewport.py), newest first, up to the cap.
+        from layers import settings, viewport
 
-        where, params = where_clause(LAYERS["alerts"], f)
+        layer = LAYERS[key.split()[1]]
+        where, params = where_clause(layer, f)
         with psycopg.connect(scaling.dsn(name)) as conn:
             lon, lat = conn.execute("SELECT ST_X(geom), ST_Y(geom) FROM shot_alert WHERE geom IS NOT NULL "
                                     "GROUP BY geom ORDER BY count(*) DESC LIMIT 1").fetchone()
-        params.update({"w": lon - 0.006, "s": lat - 0.004, "e": lon + 0.006, "n": lat + 0.004,
-                       "cap": int(os.environ.get("CGA_MAX_POINTS") or settings.get("CGA_MAX_POINTS"))})
-        sql = (f"SELECT {LAYERS['alerts'].map_sql}, ST_X(p.geom), ST_Y(p.geom) FROM {LAYERS['alerts'].from_sql} "
-               f"WHERE {where} AND p.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326) "
-               f"ORDER BY {LAYERS['alerts'].time_sql} DESC, p.id DESC LIMIT :cap")
+        box = (lon - 0.006, lat - 0.004, lon + 0.006, lat + 0.004)
+        params.update({"w": box[0], "s": box[1], "e": box[2], "n": box[3],
+                       "limit": int(os.environ.get("CGA_MAX_POINTS") or settings.get("CGA_MAX_POINTS"))})
+        sql = viewport._square_sql(layer, f"{where} AND p.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)",
+                                   viewport.squares_in(box), '"id"')
+        try:
+            return "; EXPLAIN: " + _explain(name, sql, params, setup="SET LOCAL enable_sort = off")
+        except Exception as exc:  # noqa: BLE001 — the number is still recorded
+            return f"; EXPLAIN failed: {exc}"[:300]
     else:
         return ""
     try:
@@ -444,7 +481,7 @@ def test_bench_map_viewport(monkeypatch, capsys):
         _run_callbacks(X100, big, say, monkeypatch)
         # Fewer raw points per layer and view (the setting), to see what the response-size target needs.
         monkeypatch.setenv("CGA_MAX_POINTS", str(SMALL_CAP))
-        _run_callbacks(X100, big, say, monkeypatch, only=("viewport",), suffix=f" (cap {SMALL_CAP})")
+        _run_callbacks(X100, big, say, monkeypatch, only=VIEWPORT, suffix=f" (cap {SMALL_CAP})")
         monkeypatch.delenv("CGA_MAX_POINTS")
         _run_scale(X1, "scale 1 (the loaded synthetic Baltimore)", say, monkeypatch)
         _run_scale(X100, f"scale {BIG} (built in SQL from scale 1: rows replicated with ~250 m jitter)",
