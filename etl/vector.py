@@ -97,7 +97,10 @@ def fast_rows(source, reader, header: list[str], ctx, max_field: int) -> FastRow
         lines, fields = table
         columns = {name: f"f{i}" for i, name in enumerate(header)}  # a repeated name: the last one, as dict(zip())
         raw = fields.select([pl.col(columns[n]).alias(n) for n in dict.fromkeys(header) if n])
-        values, ok = (_incidents if source.kind == "incidents" else _shots)(raw, ctx)
+        try:
+            values, ok = (_incidents if source.kind == "incidents" else _shots)(raw, ctx)
+        except pl.exceptions.PolarsError:  # e.g. a time zone polars does not know: the row path reads the file
+            return None
         if values is None:
             return None
         staged = pl.DataFrame({"line_number": lines["line_number"], **{n: values[n] for n, _ in source.staging}})

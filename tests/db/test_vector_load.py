@@ -205,6 +205,18 @@ def test_messy_incidents_in_other_clocks_stage_the_same_both_ways(dsn, tmp_path,
     assert 0 < fast["fast"].staged.height < fast["fast"].read
 
 
+def test_a_polars_failure_leaves_the_file_to_the_row_path(dsn, tmp_path, monkeypatch):
+    """E.g. a time zone the system knows and polars (chrono-tz) does not."""
+    import polars as pl
+
+    def refuse(*_args):
+        raise pl.exceptions.ComputeError("unable to parse time zone")
+
+    monkeypatch.setattr(vector, "_instants", refuse)
+    rows = [_incident_2022(i) for i in range(200)]
+    _same_both_ways(_write(tmp_path / "inc.csv", HEADER_2022, rows), dsn, monkeypatch, expect_fast=False)
+
+
 def test_incidents_without_case_numbers_go_the_row_path(dsn, tmp_path, monkeypatch):
     """The ~2021 layout has no CCNumber: every key is the parser's content hash."""
     rows = [_incident_2021(i) for i in range(300)]
