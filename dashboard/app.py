@@ -151,6 +151,8 @@ def warm() -> bool:
     import datetime as dt
     import logging
 
+    from plotly.io.json import to_json_plotly
+
     from dashboard.components.map_state import parse_view
     from layers import districts, points
 
@@ -164,6 +166,11 @@ def warm() -> bool:
                 view = parse_view({}, *extent)
                 districts.boundaries_geojson("district", dt.date.fromisoformat(str(view["start"])[:10]),
                                              dt.date.fromisoformat(str(view["end"])[:10]))
+            # The map page itself, as its first request renders and encodes it (the code paths and the
+            # component classes warmed, the sidebar's queries planned once).
+            home = next((p for p in dash.page_registry.values() if p.get("path") == "/"), None)
+            if home is not None and callable(home.get("layout")):
+                to_json_plotly(home["layout"]())
         return True
     except Exception as exc:  # noqa: BLE001 — warming is best effort
         logging.getLogger(__name__).info("worker warm-up skipped: %s", exc)

@@ -27,14 +27,21 @@ def test_outlines_follow_boundary_changes_and_callers_get_their_own_copy(empty_d
 def test_a_new_worker_warms_its_caches_and_never_fails(synthetic_db):
     """dashboard.wsgi warms each worker: afterwards the map's opening outlines come from the cache; with the
     database unreachable, warming reports it and returns instead of raising."""
+    import dash
     import pytest
 
-    from dashboard.app import warm
+    from dashboard.app import create_app, warm
     from layers import db
 
-    districts._OUTLINES.clear()
-    assert warm() is True
+    create_app()  # as dashboard.wsgi does before warming: the pages registered
+    home = next(p for p in dash.page_registry.values() if p["path"] == "/")
+    rendered = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(home, "layout", lambda real=home["layout"]: rendered.append(real()) or rendered[-1])
+        districts._OUTLINES.clear()
+        assert warm() is True
     assert districts._OUTLINES, "the opening view's outlines are cached"
+    assert len(rendered) == 1 and "map-status" in str(rendered[0]), "the map page is rendered once"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
         db.reset_engines()
