@@ -20,13 +20,16 @@ from typing import Any
 
 from sqlalchemy import text
 
+from layers import daily
 from layers.db import read_engine
-from layers.map_filters import LAYERS, MapFilters, where_clause
+from layers.map_filters import LAYERS, MapFilters, narrowing, where_clause
 
 EARTH_R = 6378137.0
 CELL_PX = 40
 MAX_CELLS = 20000  # a safety limit on what one viewport can return
 BASE_ZOOM = 14     # the grid of map_cell_day (must match migration 0002)
+# What map_cell_day counts its points by besides layer, day and cell, named as the daily tables name them.
+CELL_COLUMNS = frozenset({"district", "kind"})
 
 
 def mercator(lon: float, lat: float) -> tuple[float, float]:
@@ -83,8 +86,8 @@ def precomputed(layer_key: str, filters: MapFilters, zoom: float) -> bool:
     """Can map_cell_day answer this request (zoom at or below its grid, filters it holds, data current)?"""
     if round(zoom) > BASE_ZOOM:
         return False
-    if layer_key == "recoveries" and (filters.ttc_bands or filters.source_states or filters.out_of_state_only):
-        return False
+    if any(c.daily_sql not in CELL_COLUMNS for c in narrowing(layer_key, filters)):
+        return False  # a filter on something the cells were not counted by (time-to-crime, source state)
     with read_engine().connect() as conn:
         if conn.execute(text("SELECT to_regclass('map_cell_meta')")).scalar() is None:
             return False  # a database not yet upgraded to migration 0002
@@ -109,18 +112,12 @@ def _precomputed_counts(layer_key: str, filters: MapFilters, box: tuple[float, f
     base = cell_size(BASE_ZOOM)
     x0, y0 = mercator(box[0], box[1])
     x1, y1 = mercator(box[2], box[3])
-    params: dict[str, Any] = {"layer": layer_key, "s": filters.start, "e": filters.end, "m": float(factor),
+    params: dict[str, Any] = {"m": float(factor),
                               "i0": math.floor(x0 / base), "i1": math.ceil(x1 / base) - 1,
                               "j0": math.floor(y0 / base), "j1": math.ceil(y1 / base) - 1}
-    conds = ["layer = :layer", "day BETWEEN :s AND :e", "i BETWEEN :i0 AND :i1", "j BETWEEN :j0 AND :j1"]
-    if filters.districts:
-        conds.append("district = ANY(:districts)")
-        params["districts"] = list(filters.districts)
-    kinds = filters.alert_types if layer_key == "alerts" else (
-        filters.firearm_types if layer_key == "recoveries" else ())
-    if kinds:
-        conds.append("kind = ANY(:kinds)")
-        params["kinds"] = list(kinds)
+    where, filter_params = daily.filter_sql(layer_key, filters)  # the daily tables' coding of the filters
+    params.update(filter_params)
+    conds = [where, "i BETWEEN :i0 AND :i1", "j BETWEEN :j0 AND :j1"]
     sql = (f"SELECT floor(i / :m)::int AS i, floor(j / :m)::int AS j, sum(n)::int AS n FROM map_cell_day "
            f"WHERE {' AND '.join(conds)} GROUP BY 1, 2")
     return sql, params

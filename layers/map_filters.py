@@ -122,7 +122,7 @@ CHOICE_FILTERS: tuple[ChoiceFilter, ...] = (
 )
 
 
-def _narrowing(layer_key: str, f: MapFilters) -> list[ChoiceFilter]:
+def narrowing(layer_key: str, f: MapFilters) -> list[ChoiceFilter]:
     """The choice filters set in `f` that apply to this layer, in CHOICE_FILTERS order."""
     return [c for c in CHOICE_FILTERS if getattr(f, c.field) and (not c.layers or layer_key in c.layers)]
 
@@ -133,7 +133,7 @@ def choice_conditions(layer_key: str, f: MapFilters, daily: bool = False,
     points, or with `daily` on those of the daily tables. `prefix` as in `where_clause`."""
     conds: list[str] = []
     params: dict[str, Any] = {}
-    for c in _narrowing(layer_key, f):
+    for c in narrowing(layer_key, f):
         column = c.daily_sql if daily else c.point_sql
         if c.when_set:
             conds.append(f"{column} {c.when_set}")
@@ -162,4 +162,4 @@ def where_clause(layer: PointLayer, f: MapFilters, prefix: str = "") -> tuple[st
 
 def applies(layer_key: str, f: MapFilters) -> list[str]:
     """Names of the filters that narrow this layer (for the legend: 'filtered by ...')."""
-    return [c.label for c in _narrowing(layer_key, f)]
+    return [c.label for c in narrowing(layer_key, f)]
