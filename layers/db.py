@@ -98,12 +98,13 @@ class _Watchdog:
         self._lock = threading.Lock()
         self._armed: dict[int, tuple[float, Any, int]] = {}
         self._next = 0
-        self._pid = 0
+        self._thread: threading.Thread | None = None
 
     def _ensure_thread(self) -> None:
-        if self._pid != os.getpid():  # not started yet, or forked into a new worker process
-            self._pid = os.getpid()
-            threading.Thread(target=self._run, name="db-watchdog", daemon=True).start()
+        # Not started yet, forked into a new worker process (threads do not survive a fork), or stopped.
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
+            self._thread.start()
 
     def arm(self, dbapi_conn: Any, seconds: float) -> int | None:
         try:
@@ -124,6 +125,12 @@ class _Watchdog:
             return self._armed.pop(token, None) is not None
 
     def _run(self) -> None:
+        try:
+            self._watch()
+        except SystemExit:  # stopped from outside (a test server stops every thread it saw start): the next
+            return          # arm starts another
+
+    def _watch(self) -> None:
         while True:
             time.sleep(0.1)
             now = time.monotonic()
