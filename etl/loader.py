@@ -311,10 +311,11 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
     if fast is not None:
         result.read += fast.read
         records = ((RawRow(line_number, raw, fields), None) for line_number, fields, raw in fast.fallback)
-        if fast.staged.height:
+        if fast.certified:
             with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN"
                                                 f" (FORMAT csv, NULL '{vector.NULL}')") as copy:
-                copy.write(fast.csv())
+                for chunk in fast.csv:
+                    copy.write(chunk)
     parallel = reader.path.stat().st_size >= PARALLEL_MIN_BYTES and PARSE_WORKERS > 1
     rows = (_parsed_in_parallel if parallel else _parsed)(source, reader, header, ctx, result, records)
     with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN") as copy:

@@ -42,10 +42,12 @@ from etl.sources import incidents, shots
 
 # Switched off, loads take the row path only (tests compare the two ways).
 ENABLED = True
-# The fast path holds the whole file, its columns and the COPY text in memory at once (a peak of about
-# ten times the file's size, measured on a 51 MB file): a bigger file is read row by row, whose memory
+# The fast path holds the file's lines and the COPY text of its certified rows in memory and computes
+# the columns of CHUNK_ROWS lines at a time (205k incidents, 51 MB: 425 MB at the peak, 25k-row chunks
+# 363 MB, the whole file at once 547 MB). A file bigger than MAX_BYTES is read row by row, whose memory
 # stays bounded.
-MAX_BYTES = 128 << 20
+MAX_BYTES = 256 << 20
+CHUNK_ROWS = 50_000
 _DELIMITER = {",": ",", "\t": r"\t", "|": r"\|", ";": ";"}
 # A well-formed field: quoted (quotes inside doubled) or without any quote.
 _QUOTED = r'"(?:[^"]|"")*"'
@@ -64,17 +66,13 @@ NULL = r"\N"  # the COPY's NULL marker: a certified text value never equals it
 @dataclass
 class FastRows:
     """A file read the fast way: how many records, the certified rows' staging values (line_number
-    then the source's staging columns, in order) and the other rows as (line number, fields, raw)."""
+    then the source's staging columns, in order) as CSV chunks for COPY ... (FORMAT csv, NULL '\\N'),
+    how many rows they hold, and the other rows as (line number, fields, raw)."""
 
     read: int
-    staged: pl.DataFrame
+    csv: list[bytes]
+    certified: int
     fallback: list[tuple[int, list[str], str]]
-
-    def csv(self) -> bytes:
-        """The staged rows for COPY ... (FORMAT csv, NULL '\\N')."""
-        out = io.BytesIO()
-        self.staged.write_csv(out, include_header=False, null_value=NULL)
-        return out.getvalue()
 
 
 def supported(source, ctx, header: list[str]) -> bool:
@@ -90,19 +88,36 @@ def fast_rows(source, reader, header: list[str], ctx, max_field: int) -> FastRow
     bar = tqdm(total=reader.path.stat().st_size, unit="B", unit_scale=True, desc=reader.path.name, leave=False,
                disable=None if reader.progress else True, mininterval=0.5)
     try:
-        table = _table(reader, len(header), max_field)
-        if table is None:
+        lines = _lines(reader, len(header), max_field)
+        if lines is None:
             return None
         bar.update(bar.total)
-        lines, fields = table
+        result = FastRows(lines.height, [], 0, [])
+        for start in range(0, lines.height, CHUNK_ROWS):
+            if not _chunk(source, reader, header, ctx, lines.slice(start, CHUNK_ROWS), result):
+                return None
+        return result
+    finally:
+        bar.close()
+
+
+def _chunk(source, reader, header: list[str], ctx, lines: pl.DataFrame, result: FastRows) -> bool:
+    """Add these lines' certified rows and fallback rows to `result`; False when polars cannot read
+    them (nothing is staged before every chunk is read)."""
+    width = len(header)
+    body = lines.select(pl.col("line").str.join("\n")).item() + "\n"
+    try:
+        fields = pl.read_csv(body.encode(), has_header=False, separator=reader.delimiter, quote_char='"',
+                             infer_schema=False, empty_string_is_null=False,
+                             new_columns=[f"f{i}" for i in range(width)], raise_if_empty=True)
+        if fields.height != lines.height or fields.width != width:
+            return False
         columns = {name: f"f{i}" for i, name in enumerate(header)}  # a repeated name: the last one, as dict(zip())
-        raw = fields.select([pl.col(columns[n]).alias(n) for n in dict.fromkeys(header) if n])
-        try:
-            values, ok = (_incidents if source.kind == "incidents" else _shots)(raw, ctx)
-        except pl.exceptions.PolarsError:  # e.g. a time zone polars does not know: the row path reads the file
-            return None
+        raw = fields.fill_null("").select([pl.col(columns[n]).alias(n) for n in dict.fromkeys(header) if n])
+        del fields
+        values, ok = (_incidents if source.kind == "incidents" else _shots)(raw, ctx)
         if values is None:
-            return None
+            return False
         staged = pl.DataFrame({"line_number": lines["line_number"], **{n: values[n] for n, _ in source.staging}})
         widths = source.widths()
         # finish_values: formula-like text and text too long for its column go back to the parser.
@@ -111,16 +126,20 @@ def fast_rows(source, reader, header: list[str], ctx, max_field: int) -> FastRow
                  for n, kind in source.staging if kind == "text"]
         ok = (ok & staged.select(pl.all_horizontal(plain).fill_null(False)).to_series()).fill_null(False)
         staged = staged.filter(ok)
-        delimiter = reader.delimiter
-        fallback = [(number, next(csv.reader([line], delimiter=delimiter)), line)
-                    for number, line in lines.filter(~ok).iter_rows()]
-        return FastRows(lines.height, staged, fallback)
-    finally:
-        bar.close()
+        out = io.BytesIO()
+        staged.write_csv(out, include_header=False, null_value=NULL)
+    except pl.exceptions.PolarsError:  # e.g. a time zone polars does not know: the row path reads the file
+        return False
+    result.csv.append(out.getvalue())
+    result.certified += staged.height
+    delimiter = reader.delimiter
+    result.fallback += [(number, next(csv.reader([line], delimiter=delimiter)), line)
+                        for number, line in lines.filter(~ok).iter_rows()]
+    return True
 
 
-def _table(reader, width: int, max_field: int) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-    """(line_number and raw text of each record, its fields as columns f0..fN) or None (module docstring)."""
+def _lines(reader, width: int, max_field: int) -> pl.DataFrame | None:
+    """The line_number and raw text of each record, or None (module docstring)."""
     try:
         with open(reader.path, encoding=reader.encoding, errors="strict", newline="") as f:
             text = f.read()
@@ -140,8 +159,7 @@ def _table(reader, width: int, max_field: int) -> tuple[pl.DataFrame, pl.DataFra
     d = reader.delimiter
     frame = pl.DataFrame({"line_number": pl.int_range(2, len(lines) + 1, eager=True, dtype=pl.Int64),
                           "line": lines[1:]})
-    count, header_length = len(lines), len(lines[0])
-    del lines  # a Python string per line: the biggest thing held
+    del lines, text  # a Python string per line: the biggest thing held
     # etl/reader.py skips a line csv reads as one blank field (white space only, no delimiter); regex's
     # white space is Rust's, all of which Python's strip() removes too.
     blank_line = pl.col("line").str.contains(r"^\s*$") & ~pl.col("line").str.contains(d, literal=True)
@@ -156,17 +174,7 @@ def _table(reader, width: int, max_field: int) -> tuple[pl.DataFrame, pl.DataFra
                          longest=line.str.len_chars().max()).row(0)
     if not check[0] or check[1] > max_field:
         return None
-    body = (text[header_length + 1:] if frame.height == count - 1 else "\n".join(frame["line"]) + "\n").encode()
-    del text
-    try:
-        fields = pl.read_csv(body, has_header=False, separator=d, quote_char='"', infer_schema=False,
-                             empty_string_is_null=False, new_columns=[f"f{i}" for i in range(width)],
-                             raise_if_empty=True)
-    except Exception:  # polars refusing the file: the row path reads it
-        return None
-    if fields.height != frame.height or fields.width != width:
-        return None
-    return frame, fields.fill_null("")
+    return frame
 
 
 def _by_value(raw: pl.DataFrame, names: tuple[str, ...], fn, dtype=pl.String) -> tuple[pl.Series, pl.Series]:

@@ -184,7 +184,7 @@ def test_synthetic_baltimore_files_stage_the_same_both_ways(dsn, tmp_path, monke
     assert {p.parent.name for p in paths} == {"incidents", "shots"}
     for path in paths:
         fast = _same_both_ways(path, dsn, monkeypatch)
-        assert fast["fast"].staged.height > 0.95 * fast["fast"].read, "nearly every synthetic row is certified"
+        assert fast["fast"].certified > 0.95 * fast["fast"].read, "nearly every synthetic row is certified"
 
 
 @pytest.mark.parametrize("options", [{}, {"newline": "\r\n", "bom": True}, {"blank_lines": True}],
@@ -194,15 +194,23 @@ def test_messy_incidents_2022_stage_the_same_both_ways(dsn, tmp_path, monkeypatc
     rows += rows[:40]  # repeated keys: victims of one incident and plain duplicates
     fast = _same_both_ways(_write(tmp_path / "inc.csv", HEADER_2022, rows, **options), dsn, monkeypatch)
     # The file exercises both ways: certified rows, rows the parser loads and rows it rejects.
-    assert 0 < fast["fast"].staged.height < fast["fast"].read
+    assert 0 < fast["fast"].certified < fast["fast"].read
     assert fast["rejects"] and fast["counts"][5] > 0, "rejects and neutralised cells"
+
+
+def test_a_file_read_in_chunks_stages_the_same_both_ways(dsn, tmp_path, monkeypatch):
+    monkeypatch.setattr(vector, "CHUNK_ROWS", 97)
+    rows = [_incident_2022(i) for i in range(1000)]
+    path = _write(tmp_path / "inc.csv", HEADER_2022, rows + rows[:30], newline="\r\n", blank_lines=True)
+    fast = _same_both_ways(path, dsn, monkeypatch)
+    assert len(fast["fast"].csv) == 11 and 0 < fast["fast"].certified < fast["fast"].read
 
 
 @pytest.mark.parametrize("timezone", ["local", "UTC", "-05:00", "+05:30", "America/Chicago"])
 def test_messy_incidents_in_other_clocks_stage_the_same_both_ways(dsn, tmp_path, monkeypatch, timezone):
     rows = [_incident_2022(i * 7) for i in range(1500)]
     fast = _same_both_ways(_write(tmp_path / "inc.csv", HEADER_2022, rows), dsn, monkeypatch, timezone=timezone)
-    assert 0 < fast["fast"].staged.height < fast["fast"].read
+    assert 0 < fast["fast"].certified < fast["fast"].read
 
 
 def test_a_polars_failure_leaves_the_file_to_the_row_path(dsn, tmp_path, monkeypatch):
@@ -229,14 +237,14 @@ def test_messy_shots_stage_the_same_both_ways(dsn, tmp_path, monkeypatch, header
     rows = [make(i) for i in range(1800)]
     fast = _same_both_ways(_write(tmp_path / "shots.csv", header, rows, newline="\r\n"), dsn, monkeypatch,
                            timezone=timezone)
-    assert 0 < fast["fast"].staged.height < fast["fast"].read
+    assert 0 < fast["fast"].certified < fast["fast"].read
 
 
 @pytest.mark.parametrize("delimiter", ["\t", ";", "|"], ids=["tab", "semicolon", "pipe"])
 def test_other_delimiters_stage_the_same_both_ways(dsn, tmp_path, monkeypatch, delimiter):
     rows = [_dc(i).replace(",", delimiter) for i in range(600)]
     fast = _same_both_ways(_write(tmp_path / "shots.txt", HEADER_DC.replace(",", delimiter), rows), dsn, monkeypatch)
-    assert 0 < fast["fast"].staged.height < fast["fast"].read
+    assert 0 < fast["fast"].certified < fast["fast"].read
 
 
 @pytest.mark.parametrize("encoding", ["cp1252", "utf-16"])
@@ -244,7 +252,7 @@ def test_other_encodings_stage_the_same_both_ways(dsn, tmp_path, monkeypatch, en
     rows = [_incident_2022(i).replace("İstanbul", "Bélair") for i in range(600)]
     path = _write(tmp_path / "inc.csv", HEADER_2022, rows, newline="\r\n", encoding=encoding)
     fast = _same_both_ways(path, dsn, monkeypatch, encoding=encoding)
-    assert 0 < fast["fast"].staged.height < fast["fast"].read
+    assert 0 < fast["fast"].certified < fast["fast"].read
 
 
 def test_the_fixture_files_stage_the_same_both_ways(dsn, monkeypatch):
