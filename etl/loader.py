@@ -304,26 +304,33 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
     conn.execute(f"CREATE TEMP TABLE stg (line_number integer, {cols}) ON COMMIT DROP")
     rejects: list[tuple[int, str, str]] = []
     started = time.perf_counter()
-    # The big kinds' ordinary rows are staged column-wise in one COPY (etl/vector.py); the rows it
-    # leaves, or the whole file when it cannot map records to lines exactly, are parsed row by row.
+    # The big kinds' ordinary rows are staged column-wise (etl/vector.py); the rows it leaves, or the
+    # whole file when it cannot map records to lines exactly, are parsed row by row.
     fast = vector.fast_rows(source, reader, header, ctx, MAX_FIELD)
     records = None
     if fast is not None:
         result.read += fast.read
         records = ((RawRow(line_number, raw, fields), None) for line_number, fields, raw in fast.fallback)
-        if fast.certified:
-            with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN"
-                                                f" (FORMAT csv, NULL '{vector.NULL}')") as copy:
-                for chunk in fast.csv:
-                    copy.write(chunk)
     parallel = reader.path.stat().st_size >= PARALLEL_MIN_BYTES and PARSE_WORKERS > 1
     rows = (_parsed_in_parallel if parallel else _parsed)(source, reader, header, ctx, result, records)
-    with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN") as copy:
+    if fast is not None:
+        parsed = []
         for line_number, values, raw, reason in rows:
             if reason is None:
-                copy.write_row((line_number, *values))
+                parsed.append((line_number, values))
             else:
                 rejects.append((line_number, _safe_raw(raw), reason))
+        with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN"
+                                            f" (FORMAT csv, NULL '{vector.NULL}')") as copy:
+            for chunk in fast.copy_csv(parsed):
+                copy.write(chunk)
+    else:
+        with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN") as copy:
+            for line_number, values, raw, reason in rows:
+                if reason is None:
+                    copy.write_row((line_number, *values))
+                else:
+                    rejects.append((line_number, _safe_raw(raw), reason))
     result.seconds["read, parse and stage"] = time.perf_counter() - started
     if result.read == 0:
         raise LoadError(f"{reader.path.name} has a header but no rows")
