@@ -142,3 +142,37 @@ def test_an_unknown_time_zone_stops_the_load(empty_db, tmp_path):
     _, shots = _clock_files(tmp_path)
     with pytest.raises(LoadError, match="time zone 'Mars/Olympus' is not known"):
         load_file(shots, progress=False, timezone="Mars/Olympus")
+
+
+def test_clock_check_pairs_only_alerts_near_in_time_and_counts_as_pairing_them_all(synthetic_db):
+    """The clock check pairs a shooting only with alerts within the widest offset tried (plus the match
+    window): the same coverage, matches and shares as pairing it with every alert near it over all the
+    years, on synthetic Baltimore as loaded and with every alert moved 3 h."""
+    import psycopg
+
+    from etl.derive import CLOCK_OFFSETS, MATCH_METERS, MATCH_MINUTES, clock_check
+    from layers import db
+
+    every_pair = """
+        WITH span AS (SELECT min(alert_time) AS lo, max(alert_time) AS hi FROM shot_alert),
+        sh AS (SELECT i.id, i.agency, i.crime_datetime, i.geom FROM incident i CROSS JOIN span
+               WHERE i.is_firearm AND i.category IN ('shooting', 'homicide') AND i.geom IS NOT NULL
+                 AND i.crime_datetime BETWEEN span.lo - make_interval(hours => 12) AND span.hi + make_interval(hours => 12)),
+        pair AS (SELECT sh.id, extract(epoch FROM sh.crime_datetime - a.alert_time) AS d
+                 FROM sh JOIN shot_alert a ON a.agency = sh.agency AND ST_DWithin(a.geom, sh.geom, 0.005)
+                      AND ST_DistanceSphere(a.geom, sh.geom) <= %(m)s)
+        SELECT h, (SELECT count(DISTINCT id) FROM pair),
+               (SELECT count(DISTINCT id) FROM pair WHERE abs(d - h * 3600) <= %(min)s * 60)
+        FROM generate_series(-12, 12) h ORDER BY h"""
+    assert (min(CLOCK_OFFSETS), max(CLOCK_OFFSETS)) == (-12, 12)
+    with psycopg.connect(db.dsn(synthetic_db)) as conn:
+        for shift in (0, 3):
+            with conn.transaction():
+                conn.execute("UPDATE shot_alert SET alert_time = alert_time + make_interval(hours => %s)", (shift,))
+                rows = conn.execute(every_pair, {"m": MATCH_METERS, "min": MATCH_MINUTES}).fetchall()
+                check = clock_check(conn)
+                covered = rows[0][1]
+                assert covered > 50 and check.shootings == covered
+                assert check.shares == {h: n / covered for h, _, n in rows}, shift
+                assert check.best_offset_hours == -shift
+                raise psycopg.Rollback()  # leave the shared database as it was
