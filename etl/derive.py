@@ -17,6 +17,7 @@ last derive (`derived.derive_state`), so a derive with nothing new to do returns
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from layers import daily, db, settings
 # A ShotSpotter alert corroborates a firearm incident this close in space and time.
 MATCH_METERS = 250
 MATCH_MINUTES = 30
+SPHERE_M_PER_DEGREE = 6370986 * math.pi / 180  # ST_DistanceSphere's sphere
 LOCAL_TZ = "America/New_York"
 # The clock check: offsets tried (hours added to the alert times), the fewest covered shootings it
 # judges, the share below which matching is implausibly low, and how clearly another offset must win.
@@ -68,31 +70,68 @@ class Derived(dict):
 def clock_check(conn: psycopg.Connection) -> ClockCheck | None:
     """Compare alert and shooting times; warn with the whole-hour offset that would fix a file read with
     the wrong clock (the alerts' or the incidents') when the matching share is implausibly low."""
-    # Only alerts within the widest offset tried (plus the match window) of a shooting can count for any
-    # offset: pairing each shooting with every alert near it over all the years took minutes at 10x.
+    # Every shooting was paired with every alert within 250 m over all the years (minutes at 10x Baltimore,
+    # planned as a hash join on the agency). Now: only alerts within the widest offset tried (plus the match
+    # window) can count for any offset, and are found through a time index on a copy of the alerts in time
+    # order with a cheap box on plain coordinates before the sphere; coverage (an alert within 250 m at any
+    # time) is each shooting's nearest alert on a map scaled to the city's latitude, the sphere deciding
+    # only the rare shootings near the edge. Same numbers as pairing them all (tests/db/test_trace_signals.py).
     params = {"meters": MATCH_METERS, "minutes": MATCH_MINUTES, "lo": min(CLOCK_OFFSETS),
               "hi": max(CLOCK_OFFSETS), "window": max(abs(h) for h in CLOCK_OFFSETS) * 3600 + MATCH_MINUTES * 60}
     conn.execute("""
         CREATE TEMP TABLE clock_shooting ON COMMIT DROP AS
         WITH span AS (SELECT min(alert_time) AS lo, max(alert_time) AS hi FROM shot_alert)
-        SELECT i.id, i.agency, i.crime_datetime, i.geom FROM incident i CROSS JOIN span
+        SELECT i.id, i.agency, i.crime_datetime, i.geom, ST_X(i.geom) AS x, ST_Y(i.geom) AS y
+        FROM incident i CROSS JOIN span
         WHERE i.is_firearm AND i.category IN ('shooting', 'homicide') AND i.geom IS NOT NULL
           AND i.crime_datetime BETWEEN span.lo - make_interval(hours => %(hi)s::int)
                                    AND span.hi + make_interval(hours => %(hi)s::int)""", params)
-    # Inside coverage: an alert within the match distance at any time.
+    conn.execute("ANALYZE clock_shooting")
+    # The latitudes any pair within the match distance can have: the shootings', and a little beyond.
+    south, north = conn.execute("SELECT min(y) - 0.01, max(y) + 0.01 FROM clock_shooting").fetchone()
+    if south is None or abs(south) > 80 or abs(north) > 80:
+        return None  # no shootings located (or a polar agency, which this check does not serve)
+    # On x scaled by the cosine of the middle latitude, planar distance (x 111,195 m a degree) is the sphere's
+    # within `slack` anywhere between those latitudes (plus 0.1% for the flat map).
+    mid = math.radians((south + north) / 2)
+    scale = math.cos(mid)
+    slack = max(abs(math.cos(math.radians(lat)) / scale - 1) for lat in (south, north)) + 0.001
+    params.update(scale=scale, reach=MATCH_METERS * (1 + slack) / SPHERE_M_PER_DEGREE,
+                  box=MATCH_METERS * (1 + slack) / (SPHERE_M_PER_DEGREE * min(math.cos(math.radians(lat))
+                                                                              for lat in (south, north))))
+    conn.execute("""
+        CREATE TEMP TABLE clock_alert ON COMMIT DROP AS
+        SELECT agency, alert_time, ST_X(geom) AS x, ST_Y(geom) AS y, geom,
+               ST_MakePoint(ST_X(geom) * %(scale)s, ST_Y(geom)) AS flat
+        FROM shot_alert WHERE geom IS NOT NULL ORDER BY alert_time""", params)
+    conn.execute("CREATE INDEX ON clock_alert (alert_time)")
+    conn.execute("CREATE INDEX ON clock_alert USING gist (flat)")
+    conn.execute("ANALYZE clock_alert")
     covered = conn.execute("""
-        SELECT count(*) FROM clock_shooting sh WHERE EXISTS (
-            SELECT 1 FROM shot_alert a WHERE a.agency = sh.agency AND ST_DWithin(a.geom, sh.geom, 0.005)
-              AND ST_DistanceSphere(a.geom, sh.geom) <= %(meters)s)""", params).fetchone()[0]
+        SELECT count(*) FROM clock_shooting sh CROSS JOIN LATERAL (
+            SELECT ST_DistanceSphere(a.geom, sh.geom) AS sphere,
+                   a.flat <-> ST_MakePoint(sh.x * %(scale)s, sh.y) AS flat
+            FROM clock_alert a WHERE a.agency = sh.agency
+            ORDER BY a.flat <-> ST_MakePoint(sh.x * %(scale)s, sh.y) LIMIT 1) near
+        WHERE near.sphere <= %(meters)s OR (near.flat <= %(reach)s AND EXISTS (
+            SELECT 1 FROM clock_alert a WHERE a.agency = sh.agency
+              AND ST_DWithin(a.flat, ST_MakePoint(sh.x * %(scale)s, sh.y), %(reach)s)
+              AND ST_DistanceSphere(a.geom, sh.geom) <= %(meters)s))""", params).fetchone()[0]
     if not covered:
         return None
+    # Planned as a hash join on the agency, the pairing compares every shooting with every alert.
+    conn.execute("SET LOCAL enable_hashjoin = off")
+    conn.execute("SET LOCAL enable_mergejoin = off")
     conn.execute("""
         CREATE TEMP TABLE clock_pair ON COMMIT DROP AS
         SELECT sh.id, extract(epoch FROM sh.crime_datetime - a.alert_time) AS d
-        FROM clock_shooting sh JOIN shot_alert a ON a.agency = sh.agency
-             AND a.alert_time BETWEEN sh.crime_datetime - make_interval(secs => %(window)s)
-                                  AND sh.crime_datetime + make_interval(secs => %(window)s)
-             AND ST_DWithin(a.geom, sh.geom, 0.005) AND ST_DistanceSphere(a.geom, sh.geom) <= %(meters)s""", params)
+        FROM clock_shooting sh JOIN clock_alert a
+             ON a.alert_time BETWEEN sh.crime_datetime - make_interval(secs => %(window)s)
+                                 AND sh.crime_datetime + make_interval(secs => %(window)s)
+            AND a.y BETWEEN sh.y - %(reach)s AND sh.y + %(reach)s AND a.x BETWEEN sh.x - %(box)s AND sh.x + %(box)s
+            AND a.agency = sh.agency AND ST_DistanceSphere(a.geom, sh.geom) <= %(meters)s""", params)
+    conn.execute("RESET enable_hashjoin")
+    conn.execute("RESET enable_mergejoin")
     counts = dict(conn.execute("""
         SELECT h, count(DISTINCT p.id) FROM generate_series(%(lo)s::int, %(hi)s::int) h
         LEFT JOIN clock_pair p ON abs(p.d - h * 3600) <= %(minutes)s * 60 GROUP BY h""", params).fetchall())
