@@ -33,7 +33,6 @@ from etl.parse import (
     FORMULA_START,
     LOCAL_TZ,
     blank,
-    district_from_post,
     latest_date,
     normalize_district,
     parse_int,
@@ -304,38 +303,6 @@ def _constant(value, height: int, dtype=pl.String) -> pl.Series:
     return pl.repeat(value, height, eager=True, dtype=dtype)
 
 
-def _code(value: str) -> str:
-    """Incidents.parse: the upper-cased CrimeCode, required."""
-    code = upper(value)
-    if not code:
-        raise ValueError("CrimeCode is missing")  # never shown: the parser says it for the row
-    return code
-
-
-def _weapon(value: str) -> str | None:
-    weapon = upper(value)
-    return None if weapon in ("NA", "UNKNOWN") else weapon
-
-
-def _description(value: str, code: str) -> str | None:
-    return upper(value) or incidents.DESCRIPTIONS.get(upper(code))
-
-
-def _post(value: str) -> str | None:
-    post = blank(value)
-    return post[:-2] if post and post.endswith(".0") else post
-
-
-def _inside_outside(value: str) -> str | None:
-    io = upper(value)
-    return io[0] if io and io[0] in "IO" else None
-
-
-def _reported(new: str, old: str, district: str, post: str) -> str | None:
-    return (normalize_district(new) or normalize_district(old) or normalize_district(district)
-            or district_from_post(_post(post)))
-
-
 def _present(value: str) -> str:
     """An alert id, blank() of it: rows without one take the parser's content-hash key."""
     text = blank(value)
@@ -351,7 +318,7 @@ def _incidents(raw: pl.DataFrame, ctx) -> tuple[dict[str, pl.Series] | None, pl.
     when = _instants(raw["crimedatetime"], tz)
     if when is None:
         return None, pl.Series([], dtype=pl.Boolean)
-    code, ok_code = _by_value(raw, ("crimecode",), _code)
+    code, ok_code = _by_value(raw, ("crimecode",), incidents.crime_code)
     cc = _upper(raw, "ccnumber")
     ok_cc = cc.is_not_null()
     total, ok_total = _by_value(raw, ("total_incidents",),
@@ -366,15 +333,16 @@ def _incidents(raw: pl.DataFrame, ctx) -> tuple[dict[str, pl.Series] | None, pl.
         "cc_number": cc,
         "crime_datetime": when[0],
         "crime_code": code,
-        "description": _by_value(raw, ("description", "crimecode"), _description)[0],
-        "inside_outside": _by_value(raw, ("inside_outside",), _inside_outside)[0],
-        "weapon": _by_value(raw, ("weapon",), _weapon)[0],
+        "description": _by_value(raw, ("description", "crimecode"), incidents.description_of)[0],
+        "inside_outside": _by_value(raw, ("inside_outside",), incidents.inside_outside_of)[0],
+        "weapon": _by_value(raw, ("weapon",), incidents.weapon_of)[0],
         "is_firearm": _by_value(raw, ("crimecode", "weapon"),
-                                lambda c, w: incidents.is_firearm(upper(c), _weapon(w)), pl.Boolean)[0],
+                                lambda c, w: incidents.is_firearm(upper(c), incidents.weapon_of(w)), pl.Boolean)[0],
         "category": _by_value(raw, ("crimecode", "description"),
-                              lambda c, d: incidents.category(upper(c), _description(d, c)))[0],
-        "post": _by_value(raw, ("post",), _post)[0],
-        "reported_district": _by_value(raw, ("new_district", "old_district", "district", "post"), _reported)[0],
+                              lambda c, d: incidents.category(upper(c), incidents.description_of(d, c)))[0],
+        "post": _by_value(raw, ("post",), incidents.post_of)[0],
+        "reported_district": _by_value(raw, ("new_district", "old_district", "district", "post"),
+                                       incidents.reported_district)[0],
         "neighborhood": text["neighborhood"],
         "location": text["location"],
         "premise": _by_value(raw, ("premise", "premisetype"), lambda p, t: upper(p or t))[0],

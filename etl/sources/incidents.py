@@ -56,6 +56,42 @@ def is_firearm(code: str | None, weapon: str | None) -> bool:
     return weapon == "FIREARM" or code in ("1F", "9S", "4A") or (code.startswith("3") and code.endswith("F"))
 
 
+# The column rules of `Incidents.parse`, one value (or a few) at a time: etl/vector.py applies the same
+# functions to each distinct value of a column.
+def crime_code(value: str | None) -> str:
+    code = upper(value)
+    if not code:
+        raise RowError("CrimeCode is missing")
+    return code
+
+
+def description_of(value: str | None, code: str | None) -> str | None:
+    """The description, else the one the (upper-cased) code stands for."""
+    return upper(value) or DESCRIPTIONS.get(upper(code))
+
+
+def weapon_of(value: str | None) -> str | None:
+    weapon = upper(value)
+    return None if weapon in ("NA", "UNKNOWN") else weapon
+
+
+def inside_outside_of(value: str | None) -> str | None:
+    io = upper(value)
+    return io[0] if io and io[0] in "IO" else None
+
+
+def post_of(value: str | None) -> str | None:
+    post = blank(value)
+    return post[:-2] if post and post.endswith(".0") else post
+
+
+def reported_district(new: str | None, old: str | None, district: str | None, post: str | None) -> str | None:
+    """The district the export names (2023 map, then the older one, then a plain district column), else
+    the one the post's first digit stands for."""
+    return (normalize_district(new) or normalize_district(old) or normalize_district(district)
+            or district_from_post(post_of(post)))
+
+
 class Incidents(Source):
     kind = "incidents"
     layouts = (
@@ -96,20 +132,13 @@ class Incidents(Source):
             day = parse_datetime(rec.get("crimedate"), "CrimeDate", tz=tz)
             at = parse_time(rec.get("crimetime"), "CrimeTime")
             when = day.replace(hour=at.hour, minute=at.minute, second=at.second)
-        code = upper(rec.get("crimecode"))
-        if not code:
-            raise RowError("CrimeCode is missing")
-        description = upper(rec.get("description")) or DESCRIPTIONS.get(code)
-        weapon = upper(rec.get("weapon"))
-        if weapon in ("NA", "UNKNOWN"):
-            weapon = None
-        io = upper(rec.get("inside_outside"))
-        io = io[0] if io and io[0] in "IO" else None
-        post = blank(rec.get("post"))
-        if post and post.endswith(".0"):
-            post = post[:-2]
-        reported = (normalize_district(rec.get("new_district")) or normalize_district(rec.get("old_district"))
-                    or normalize_district(rec.get("district")) or district_from_post(post))
+        code = crime_code(rec.get("crimecode"))
+        description = description_of(rec.get("description"), code)
+        weapon = weapon_of(rec.get("weapon"))
+        io = inside_outside_of(rec.get("inside_outside"))
+        post = post_of(rec.get("post"))
+        reported = reported_district(rec.get("new_district"), rec.get("old_district"), rec.get("district"),
+                                     rec.get("post"))
         point = parse_point(rec.get("longitude"), rec.get("latitude"), "Longitude/Latitude", ctx.region)
         if point is None:
             point = (parse_wkt_point(rec.get("geolocation"), "GeoLocation", ctx.region)
