@@ -26,6 +26,7 @@ import psycopg
 
 from etl import index as trafficking_index
 from layers import daily, db, settings
+from layers.map_filters import TTC_BAND_SQL
 
 # A ShotSpotter alert corroborates a firearm incident this close in space and time.
 MATCH_METERS = 250
@@ -154,6 +155,7 @@ STEP_INPUTS = ("boundaries", "dealers", "traces", "incidents", "shots", "nibin")
 STEP_INPUTS_BY_NAME = {
     "dealer flags": ("dealers", "traces"),
     "trace dealers and time-to-crime": ("dealers", "traces"),
+    "recovery markers": ("dealers", "traces"),
     "incident districts": ("incidents", "boundaries"),
     "recovery districts": ("traces", "boundaries"),
     "recovery incidents": ("traces", "incidents"),
@@ -239,6 +241,14 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                       FROM trace t2 JOIN recovery r ON r.trace_id = t2.id
                       LEFT JOIN dealer d ON d.ffl_key = t2.dealer_ffl_key) s
                 WHERE s.id = t.id"""),
+            # What the map's recovery markers and filters read, copied from the gun and the trace (0011).
+            ("recovery markers", f"""
+                UPDATE recovery p SET firearm_type = f.firearm_type, ttc_band = {TTC_BAND_SQL},
+                    source_state = t.source_state, source_in_state = t.source_in_state
+                FROM trace t, firearm f
+                WHERE t.id = p.trace_id AND f.id = p.firearm_id
+                  AND (p.firearm_type, p.ttc_band, p.source_state, p.source_in_state)
+                      IS DISTINCT FROM (f.firearm_type, {TTC_BAND_SQL}, t.source_state, t.source_in_state)"""),
             ("incident districts", f"""
                 UPDATE incident t SET district = s.district FROM (
                     SELECT x.id, coalesce({_district_in_force(f"x.crime_datetime AT TIME ZONE '{LOCAL_TZ}'")},

@@ -150,7 +150,7 @@ def cells(layer_key: str, filters: MapFilters, bbox: tuple[float, float, float, 
             SELECT i, j, count(*)::int AS n FROM (
                 SELECT floor({EARTH_R} * radians(ST_X(p.geom)) / :size)::int AS i,
                        floor({EARTH_R} * ln(tan(pi() / 4 + radians(ST_Y(p.geom)) / 2)) / :size)::int AS j
-                FROM {layer.from_sql}
+                FROM {layer.markers_from}
                 WHERE {where} AND p.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)) binned
             GROUP BY i, j"""
     params.update({"size": size, "max_cells": MAX_CELLS, "min_count": max(1, int(min_count))})

@@ -36,6 +36,12 @@ class PointLayer:
     personal_props_sql: str = ""   # selected only for viewers allowed personal data, then redacted
     link: str = ""          # URL path prefix of the detail page, with the id column after it
     link_id: str = "id"
+    # FROM for the markers (map_sql) and the choice filters alone, when fewer tables hold them than the details
+    marker_from_sql: str = ""
+
+    @property
+    def markers_from(self) -> str:
+        return self.marker_from_sql or self.from_sql
 
 
 LAYERS: dict[str, PointLayer] = {
@@ -61,9 +67,9 @@ LAYERS: dict[str, PointLayer] = {
     "recoveries": PointLayer(
         key="recoveries", label="Gun recoveries",
         from_sql="recovery p JOIN trace t ON t.id = p.trace_id JOIN firearm f ON f.id = p.firearm_id",
+        marker_from_sql="recovery p",
         time_sql="p.recovery_date", time_is_date=True, base_where="TRUE",
-        map_sql=("p.id, p.recovery_date::text AS time, f.firearm_type AS kind, "
-                 f"{TTC_BAND_SQL} AS ttc_band, t.source_in_state"),
+        map_sql="p.id, p.recovery_date::text AS time, p.firearm_type AS kind, p.ttc_band, p.source_in_state",
         props_sql=("p.id, p.firearm_id, p.incident_id, p.recovery_date::text AS time, p.district, f.firearm_type, "
                    f"f.caliber, f.manufacturer, {TTC_BAND_SQL} AS ttc_band, t.source_state, t.source_in_state, "
                    "t.trace_status"),
@@ -114,10 +120,11 @@ class ChoiceFilter:
 CHOICE_FILTERS: tuple[ChoiceFilter, ...] = (
     ChoiceFilter("districts", "district", (), "p.district", "district"),
     ChoiceFilter("alert_types", "alert type", ("alerts",), "p.alert_type", "kind"),
-    ChoiceFilter("firearm_types", "firearm type", ("recoveries",), "f.firearm_type", "kind"),
-    ChoiceFilter("ttc_bands", "time-to-crime", ("recoveries",), f"({TTC_BAND_SQL})", "ttc_band"),
-    ChoiceFilter("source_states", "source state", ("recoveries",), "t.source_state", "source_state"),
-    ChoiceFilter("out_of_state_only", "out-of-state only", ("recoveries",), "t.source_in_state", "source_in_state",
+    # The recovery filters test the copies on the recovery (migration 0011), so a map view needs no join.
+    ChoiceFilter("firearm_types", "firearm type", ("recoveries",), "p.firearm_type", "kind"),
+    ChoiceFilter("ttc_bands", "time-to-crime", ("recoveries",), "p.ttc_band", "ttc_band"),
+    ChoiceFilter("source_states", "source state", ("recoveries",), "p.source_state", "source_state"),
+    ChoiceFilter("out_of_state_only", "out-of-state only", ("recoveries",), "p.source_in_state", "source_in_state",
                  when_set="IS FALSE"),
 )
 

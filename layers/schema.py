@@ -236,6 +236,12 @@ class Recovery(Base):
     # Derived.
     district: Mapped[str | None] = mapped_column(String(16), index=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
+    # Derived (migration 0011): copies of what the map's marker and recovery filters read from the gun and the
+    # trace, so a map view reads this table alone.
+    firearm_type: Mapped[str | None] = mapped_column(String(16))
+    ttc_band: Mapped[str | None] = mapped_column(String(16))
+    source_state: Mapped[str | None] = mapped_column(String(2))
+    source_in_state: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Incident(Base):

@@ -55,7 +55,7 @@ def count_in_view(layer_key: str, filters: MapFilters, bbox: BBox, at_most: int 
     layer = LAYERS[layer_key]
     where, params = where_clause(layer, filters)
     params.update(zip(("w", "s", "e", "n"), clamp_bbox(bbox), strict=True))
-    inner = (f"SELECT 1 FROM {layer.from_sql} WHERE {where} "
+    inner = (f"SELECT 1 FROM {layer.markers_from} WHERE {where} "
              "AND p.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)")
     if at_most is not None:
         inner += " LIMIT :at_most"
@@ -91,7 +91,7 @@ def _rows(layer: PointLayer, filters: MapFilters, extra_where: str, extra_params
     params.update(extra_params)
     params["limit"] = limit
     sql = (f"SELECT {_select(layer, personal, compact)}, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat "
-           f"FROM {layer.from_sql} WHERE {where} AND {extra_where} "
+           f"FROM {layer.markers_from if compact else layer.from_sql} WHERE {where} AND {extra_where} "
            f"ORDER BY {layer.time_sql} DESC, p.id DESC LIMIT :limit")
     access.require("points", viewer)
     with read_engine().connect() as conn:
@@ -165,7 +165,7 @@ def _square_sql(layer: PointLayer, where: str, squares: list[int], names: str) -
     """The newest :limit rows of the layer meeting `where`, as the merge of `squares`' time-ordered lists."""
     branches = " UNION ALL ".join(
         f"(SELECT {layer.map_sql}, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, {layer.time_sql} AS sort_time "
-        f"FROM {layer.from_sql} WHERE {where} AND point_square(p.geom) = {int(square)} "
+        f"FROM {layer.markers_from} WHERE {where} AND point_square(p.geom) = {int(square)} "
         f"ORDER BY {layer.time_sql} DESC, p.id DESC)" for square in squares)
     return f"SELECT {names}, lon, lat FROM ({branches}) v ORDER BY sort_time DESC, id DESC LIMIT :limit"
 
@@ -178,7 +178,7 @@ def _marker_names(conn, layer: PointLayer) -> str:
     merge selects them by name, leaving out the time it orders by (converting 3,000 timestamps no one
     reads cost ~3 ms a layer)."""
     if layer.key not in _MARKER_NAMES:
-        keys = conn.execute(text(f"SELECT {layer.map_sql} FROM {layer.from_sql} LIMIT 0")).keys()
+        keys = conn.execute(text(f"SELECT {layer.map_sql} FROM {layer.markers_from} LIMIT 0")).keys()
         _MARKER_NAMES[layer.key] = ", ".join(f'"{k}"' for k in keys)
     return _MARKER_NAMES[layer.key]
 
@@ -391,7 +391,7 @@ def layer_totals(filters: MapFilters, layer_keys: tuple[str, ...] = tuple(LAYERS
     for i, key in enumerate(layer_keys):
         layer = LAYERS[key]
         where, p = where_clause(layer, filters, prefix=f"l{i}_")
-        parts.append(f"(SELECT count(*) FROM {layer.from_sql} WHERE {where}) AS {key}")
+        parts.append(f"(SELECT count(*) FROM {layer.markers_from} WHERE {where}) AS {key}")
         params.update(p)
     with read_engine().connect() as conn:
         return dict(conn.execute(text("SELECT " + ", ".join(parts)), params).mappings().one())

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from etl.derive import derive
+from layers.map_filters import TTC_BAND_SQL
 from tests.conftest import build_synthetic_database, drop_database
 
 pytestmark = pytest.mark.db
@@ -66,3 +67,36 @@ def test_a_shotspotter_run_skips_what_does_not_read_alerts(city):
                 "NIBIN gun groups and firearm links", "incident districts"} & set(timings)
     again = derive(dsn=city)
     assert list(again) == ["nothing to derive"]
+
+
+# A recovery's copies of what its map marker and the map's filters read, against the gun and trace they copy.
+MARKERS_DISAGREE = f"""SELECT count(*) FROM recovery p JOIN trace t ON t.id = p.trace_id JOIN firearm f ON f.id = p.firearm_id
+    WHERE (p.firearm_type, p.ttc_band, p.source_state, p.source_in_state)
+          IS DISTINCT FROM (f.firearm_type, {TTC_BAND_SQL}, t.source_state, t.source_in_state)"""
+
+
+def test_a_dealer_or_trace_run_carries_its_changes_to_the_recovery_markers(city):
+    with psycopg.connect(city) as conn:
+        assert conn.execute(MARKERS_DISAGREE).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM recovery WHERE firearm_type IS NULL OR ttc_band IS NULL").fetchone()[0] == 0
+        dealer, recovery, state = conn.execute(
+            "SELECT d.id, p.id, d.premise_state FROM recovery p JOIN trace t ON t.id = p.trace_id "
+            "JOIN dealer d ON d.id = t.dealer_id WHERE d.premise_state = 'MD' LIMIT 1").fetchone()
+        run = _run(conn, "dealers")
+        conn.execute("UPDATE dealer SET premise_state = 'PA', run_id = %s WHERE id = %s", (run, dealer))
+        conn.commit()
+    assert "recovery markers" in derive(dsn=city, run_ids=[run])
+    with psycopg.connect(city) as conn:
+        assert conn.execute("SELECT source_state, source_in_state FROM recovery WHERE id = %s",
+                            (recovery,)).fetchone() == ("PA", False)
+        assert conn.execute(MARKERS_DISAGREE).fetchone()[0] == 0
+        firearm = conn.execute("SELECT firearm_id FROM recovery WHERE id = %s", (recovery,)).fetchone()[0]
+        run = _run(conn, "traces")
+        conn.execute("UPDATE firearm SET firearm_type = 'DERRINGER' WHERE id = %s", (firearm,))
+        conn.execute("UPDATE dealer SET premise_state = %s WHERE id = %s", (state, dealer))
+        conn.commit()
+    derive(dsn=city, run_ids=[run])
+    with psycopg.connect(city) as conn:
+        assert conn.execute("SELECT firearm_type, source_state FROM recovery WHERE id = %s",
+                            (recovery,)).fetchone() == ("DERRINGER", state)
+        assert conn.execute(MARKERS_DISAGREE).fetchone()[0] == 0
