@@ -100,3 +100,31 @@ def test_a_dealer_or_trace_run_carries_its_changes_to_the_recovery_markers(city)
         assert conn.execute("SELECT firearm_type, source_state FROM recovery WHERE id = %s",
                             (recovery,)).fetchone() == ("DERRINGER", state)
         assert conn.execute(MARKERS_DISAGREE).fetchone()[0] == 0
+
+
+SCORES = ("SELECT 'f', firearm_id, score FROM index.firearm_score UNION ALL SELECT 'p', person_id, score "
+          "FROM index.purchaser_score UNION ALL SELECT 'd', dealer_id, score FROM index.dealer_score "
+          "UNION ALL SELECT 'u', gun_group, incidents * 1000 + shootings FROM index.unrecovered ORDER BY 1, 2")
+EVIDENCE_CASE = "EXISTS (SELECT 1 FROM ballistic_evidence e WHERE e.agency = i.agency AND e.case_number = i.cc_number)"
+
+
+def test_an_incident_run_leaves_the_index_alone_unless_nibin_evidence_names_its_cases(city):
+    from etl import index
+
+    index.refresh(city, full=True)
+    with psycopg.connect(city) as conn:
+        before = conn.execute(SCORES).fetchall()
+        assert before and conn.execute(f"SELECT count(*) FROM incident i WHERE {EVIDENCE_CASE}").fetchone()[0]
+        run = _run(conn, "incidents")
+        conn.execute(f"UPDATE incident SET run_id = %s, category = 'homicide' WHERE id IN "
+                     f"(SELECT i.id FROM incident i WHERE NOT {EVIDENCE_CASE} LIMIT 50)", (run,))
+        conn.commit()
+    assert "trafficking index" not in derive(dsn=city, run_ids=[run])
+    index.refresh(city, full=True)
+    with psycopg.connect(city) as conn:
+        assert conn.execute(SCORES).fetchall() == before, "what the run changed reaches no score"
+        run = _run(conn, "incidents")
+        conn.execute(f"UPDATE incident SET run_id = %s WHERE id = (SELECT i.id FROM incident i WHERE {EVIDENCE_CASE} "
+                     "LIMIT 1)", (run,))
+        conn.commit()
+    assert "trafficking index" in derive(dsn=city, run_ids=[run])
