@@ -35,3 +35,22 @@ def test_every_fact_table_has_an_agency(sql):
     for table in ("trace", "firearm", "recovery", "incident", "shot_alert", "ballistic_evidence", "nibin_lead"):
         assert sql("SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = 'agency'",
                    (table,)), table
+
+
+def test_maintenance_with_only_pg_catalog_on_the_search_path_can_analyze_every_table(empty_db):
+    """Autovacuum runs with the search path reduced to pg_catalog: the functions behind expression indexes
+    (point_square) must name PostGIS's schema, or every automatic ANALYZE of their tables fails."""
+    import psycopg
+
+    from layers import db
+
+    with psycopg.connect(db.dsn(empty_db), autocommit=True) as conn:
+        run = conn.execute("INSERT INTO etl_run (status, kind, layout, file_path, rows_read, rows_loaded, "
+                           "rows_updated, rows_duplicate, rows_rejected) VALUES ('succeeded', 'shots', 't', 't', "
+                           "1, 1, 0, 0, 0) RETURNING id").fetchone()[0]
+        conn.execute("INSERT INTO shot_alert (agency, source_key, source_id, alert_time, alert_type, rounds, "
+                     "source_layout, run_id, geom) VALUES ('MDBPD0000', 'zzsearchpath', 'zz1', now(), "
+                     "'SINGLE_GUNSHOT', 1, 't', %s, ST_SetSRID(ST_MakePoint(-76.6, 39.3), 4326))", (run,))
+        conn.execute("SET search_path = pg_catalog")
+        for table in ("public.incident", "public.shot_alert", "public.recovery"):
+            conn.execute(f"ANALYZE {table}")
