@@ -68,56 +68,64 @@ class Derived(dict):
     clock_check: ClockCheck | None = None
 
 
-def clock_check(conn: psycopg.Connection) -> ClockCheck | None:
+def clock_check(conn: psycopg.Connection, runs: list[int] | None = None) -> ClockCheck | None:
     """Compare alert and shooting times; warn with the whole-hour offset that would fix a file read with
-    the wrong clock (the alerts' or the incidents') when the matching share is implausibly low."""
+    the wrong clock (the alerts' or the incidents') when the matching share is implausibly low. With `runs`,
+    only the shootings of the period those runs loaded alerts or shootings for are judged: a new file read
+    with the wrong clock is not drowned by the years before it, and the check costs what the load brought."""
     # Every shooting was paired with every alert within 250 m over all the years (minutes at 10x Baltimore,
     # planned as a hash join on the agency). Now: only alerts within the widest offset tried (plus the match
-    # window) can count for any offset, and are found through a time index on a copy of the alerts in time
+    # window) can count for any offset, and are found through a time index on a copy of those alerts in time
     # order with a cheap box on plain coordinates before the sphere; coverage (an alert within 250 m at any
-    # time) is each shooting's nearest alert on a map scaled to the city's latitude, the sphere deciding
-    # only the rare shootings near the edge. Same numbers as pairing them all (tests/db/test_trace_signals.py).
+    # time) is asked of the alerts' spatial index, stopping at the first alert. Same numbers as pairing them all
+    # (tests/db/test_trace_signals.py).
     params = {"meters": MATCH_METERS, "minutes": MATCH_MINUTES, "lo": min(CLOCK_OFFSETS),
-              "hi": max(CLOCK_OFFSETS), "window": max(abs(h) for h in CLOCK_OFFSETS) * 3600 + MATCH_MINUTES * 60}
-    conn.execute("""
+              "hi": max(CLOCK_OFFSETS), "window": max(abs(h) for h in CLOCK_OFFSETS) * 3600 + MATCH_MINUTES * 60,
+              "runs": runs}
+    # The period judged: the alerts' (every run), or what the runs loaded, within the alerts' period.
+    loaded = "" if runs is None else """,
+        loaded AS (SELECT min(t) AS lo, max(t) AS hi FROM (
+            SELECT alert_time AS t FROM shot_alert WHERE run_id = ANY(%(runs)s)
+            UNION ALL SELECT crime_datetime FROM incident WHERE run_id = ANY(%(runs)s) AND is_firearm) r)"""
+    within = "" if runs is None else """
+          AND i.crime_datetime BETWEEN (SELECT lo FROM loaded) - make_interval(hours => %(hi)s::int)
+                                   AND (SELECT hi FROM loaded) + make_interval(hours => %(hi)s::int)"""
+    conn.execute(f"""
         CREATE TEMP TABLE clock_shooting ON COMMIT DROP AS
-        WITH span AS (SELECT min(alert_time) AS lo, max(alert_time) AS hi FROM shot_alert)
+        WITH span AS (SELECT min(alert_time) AS lo, max(alert_time) AS hi FROM shot_alert){loaded}
         SELECT i.id, i.agency, i.crime_datetime, i.geom, ST_X(i.geom) AS x, ST_Y(i.geom) AS y
         FROM incident i CROSS JOIN span
         WHERE i.is_firearm AND i.category IN ('shooting', 'homicide') AND i.geom IS NOT NULL
           AND i.crime_datetime BETWEEN span.lo - make_interval(hours => %(hi)s::int)
-                                   AND span.hi + make_interval(hours => %(hi)s::int)""", params)
+                                   AND span.hi + make_interval(hours => %(hi)s::int){within}""", params)
     conn.execute("ANALYZE clock_shooting")
     # The latitudes any pair within the match distance can have: the shootings', and a little beyond.
-    south, north = conn.execute("SELECT min(y) - 0.01, max(y) + 0.01 FROM clock_shooting").fetchone()
+    south, north, first, last = conn.execute(
+        "SELECT min(y) - 0.01, max(y) + 0.01, min(crime_datetime), max(crime_datetime) FROM clock_shooting").fetchone()
     if south is None or abs(south) > 80 or abs(north) > 80:
         return None  # no shootings located (or a polar agency, which this check does not serve)
-    # On x scaled by the cosine of the middle latitude, planar distance (x 111,195 m a degree) is the sphere's
-    # within `slack` anywhere between those latitudes (plus 0.1% for the flat map).
-    mid = math.radians((south + north) / 2)
-    scale = math.cos(mid)
-    slack = max(abs(math.cos(math.radians(lat)) / scale - 1) for lat in (south, north)) + 0.001
-    params.update(scale=scale, reach=MATCH_METERS * (1 + slack) / SPHERE_M_PER_DEGREE,
+    # Boxes on plain coordinates holding every point within the match distance anywhere between those
+    # latitudes (plus 0.1%): `reach` north-south, `box` east-west.
+    slack = max(abs(math.cos(math.radians(lat)) / math.cos(math.radians((south + north) / 2)) - 1)
+                for lat in (south, north)) + 0.001
+    params.update(first=first, last=last, reach=MATCH_METERS * (1 + slack) / SPHERE_M_PER_DEGREE,
                   box=MATCH_METERS * (1 + slack) / (SPHERE_M_PER_DEGREE * min(math.cos(math.radians(lat))
                                                                               for lat in (south, north))))
     conn.execute("""
         CREATE TEMP TABLE clock_alert ON COMMIT DROP AS
-        SELECT agency, alert_time, ST_X(geom) AS x, ST_Y(geom) AS y, geom,
-               ST_MakePoint(ST_X(geom) * %(scale)s, ST_Y(geom)) AS flat
-        FROM shot_alert WHERE geom IS NOT NULL ORDER BY alert_time""", params)
+        SELECT agency, alert_time, ST_X(geom) AS x, ST_Y(geom) AS y, geom
+        FROM shot_alert WHERE geom IS NOT NULL
+          AND alert_time BETWEEN %(first)s::timestamptz - make_interval(secs => %(window)s)
+                             AND %(last)s::timestamptz + make_interval(secs => %(window)s)
+        ORDER BY alert_time""", params)
     conn.execute("CREATE INDEX ON clock_alert (alert_time)")
-    conn.execute("CREATE INDEX ON clock_alert USING gist (flat)")
     conn.execute("ANALYZE clock_alert")
+    # A LATERAL ... LIMIT 1 keeps it a probe of the spatial index per shooting (as EXISTS it was planned as a
+    # hash join on the agency, every shooting against every alert).
     covered = conn.execute("""
         SELECT count(*) FROM clock_shooting sh CROSS JOIN LATERAL (
-            SELECT ST_DistanceSphere(a.geom, sh.geom) AS sphere,
-                   a.flat <-> ST_MakePoint(sh.x * %(scale)s, sh.y) AS flat
-            FROM clock_alert a WHERE a.agency = sh.agency
-            ORDER BY a.flat <-> ST_MakePoint(sh.x * %(scale)s, sh.y) LIMIT 1) near
-        WHERE near.sphere <= %(meters)s OR (near.flat <= %(reach)s AND EXISTS (
-            SELECT 1 FROM clock_alert a WHERE a.agency = sh.agency
-              AND ST_DWithin(a.flat, ST_MakePoint(sh.x * %(scale)s, sh.y), %(reach)s)
-              AND ST_DistanceSphere(a.geom, sh.geom) <= %(meters)s))""", params).fetchone()[0]
+            SELECT 1 FROM shot_alert a WHERE a.geom && ST_Expand(sh.geom, %(box)s) AND a.agency = sh.agency
+              AND ST_DistanceSphere(a.geom, sh.geom) <= %(meters)s LIMIT 1) hit""", params).fetchone()[0]
     if not covered:
         return None
     # Planned as a hash join on the agency, the pairing compares every shooting with every alert.
@@ -307,7 +315,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 echo(f"  derived NIBIN gun groups and firearm links ({timings['NIBIN gun groups and firearm links']:.1f}s)")
         if needs("shots", "incidents"):
             started = time.perf_counter()
-            timings.clock_check = clock_check(conn)
+            timings.clock_check = clock_check(conn, None if full else runs)
             timings["clock check"] = time.perf_counter() - started
         cells_change = needs("shots", "incidents", "traces", "boundaries")
         if latest is not None:

@@ -89,25 +89,25 @@ SHOOTINGS = 30
 START = dt.datetime(2024, 7, 1, 2, 0, tzinfo=dt.UTC)  # July: Baltimore is UTC-4
 
 
-def _clock_files(tmp_path):
+def _clock_files(tmp_path, start=START, tag=""):
     """30 shootings (2022-on Open Baltimore layout, UTC with an offset) and an alert for each, 60 m and a
     minute away, in the Chicago layout whose DATE carries no offset, written in UTC wall-clock time."""
-    incidents, shots = tmp_path / "shootings.csv", tmp_path / "alerts.csv"
+    incidents, shots = tmp_path / f"shootings{tag}.csv", tmp_path / f"alerts{tag}.csv"
     with incidents.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["CCNumber", "CrimeDateTime", "CrimeCode", "Description", "Weapon", "Latitude", "Longitude"])
         for i in range(SHOOTINGS):
-            when = START + dt.timedelta(days=i, hours=(i * 5) % 24)
+            when = start + dt.timedelta(days=i, hours=(i * 5) % 24)
             lat, lon = 39.28 + 0.002 * (i % 6), -76.66 + 0.003 * (i // 6)
-            w.writerow([f"24G{i:05d}", when.strftime("%Y/%m/%d %H:%M:%S+00"), "9S", "SHOOTING", "FIREARM",
+            w.writerow([f"24G{tag}{i:05d}", when.strftime("%Y/%m/%d %H:%M:%S+00"), "9S", "SHOOTING", "FIREARM",
                         f"{lat:.5f}", f"{lon:.5f}"])
     with shots.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["DATE", "UNIQUE_ID", "INCIDENT_TYPE_DESCRIPTION", "ROUNDS", "LATITUDE", "LONGITUDE"])
         for i in range(SHOOTINGS):
-            when = START + dt.timedelta(days=i, hours=(i * 5) % 24, minutes=-1)
+            when = start + dt.timedelta(days=i, hours=(i * 5) % 24, minutes=-1)
             lat, lon = 39.28 + 0.002 * (i % 6) + 0.0005, -76.66 + 0.003 * (i // 6)
-            w.writerow([when.strftime("%m/%d/%Y %I:%M:%S %p"), f"SST-{i}", "MULTIPLE GUNSHOTS", "3",
+            w.writerow([when.strftime("%m/%d/%Y %I:%M:%S %p"), f"SST-{tag}{i}", "MULTIPLE GUNSHOTS", "3",
                         f"{lat:.5f}", f"{lon:.5f}"])
     return incidents, shots
 
@@ -134,6 +134,22 @@ def test_alerts_read_with_the_right_clock_do_not_warn(empty_db, tmp_path, monkey
     monkeypatch.setenv("CGA_TZ_SHOTS", "UTC")
     load_file(shots, progress=False)
     assert derive(full=True).clock_check.warning is None
+
+
+def test_a_new_file_read_with_the_wrong_clock_is_caught_among_months_read_right(empty_db, tmp_path):
+    """After a load, the clock check judges the period the load brought: a month of alerts read with the wrong
+    clock is caught even when the months before it, read right, would hide it in the share over all of them."""
+    incidents, shots = _clock_files(tmp_path)
+    load_file(incidents, progress=False)
+    load_file(shots, progress=False, timezone="UTC")
+    assert derive(full=True).clock_check.warning is None
+    later_incidents, later_shots = _clock_files(tmp_path, START + dt.timedelta(days=40), tag="B")
+    runs = [load_file(later_incidents, progress=False).run_id, load_file(later_shots, progress=False).run_id]
+    check = derive(run_ids=runs).clock_check
+    assert check.shootings == SHOOTINGS and check.best_offset_hours == -4
+    assert check.warning and "shifting the alerts by -4 h" in check.warning
+    whole = derive(full=True).clock_check  # over both months: half match either way
+    assert whole.shootings == 2 * SHOOTINGS and whole.warning is None
 
 
 def test_an_unknown_time_zone_stops_the_load(empty_db, tmp_path):
