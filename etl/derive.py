@@ -2,7 +2,8 @@
 
 - district of every point (from the district map in force on the record's local date: the 1959-2022
   police districts for a 2022 shooting, the 2023 ones for a 2024 one; the reported district when there
-  is no point or no map for that date);
+  is no point or no map for that date; incidents and alerts get theirs from the load, etl/districts.py, and
+  are computed again only when a map was loaded after them);
 - traces: dealer, time-to-crime, source state, in/out of city and state, possessor = purchaser;
 - recoveries tied to the incident of their case number;
 - ShotSpotter alerts matched to the firearm incidents they corroborate;
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from etl import districts
 from etl import index as trafficking_index
 from layers import daily, db, settings
 
@@ -31,7 +33,7 @@ from layers import daily, db, settings
 MATCH_METERS = 250
 MATCH_MINUTES = 30
 SPHERE_M_PER_DEGREE = 6370986 * math.pi / 180  # ST_DistanceSphere's sphere
-LOCAL_TZ = "America/New_York"
+LOCAL_TZ = districts.LOCAL_TZ
 # The clock check: offsets tried (hours added to the alert times), the fewest covered shootings it
 # judges, the share below which matching is implausibly low, and how clearly another offset must win.
 CLOCK_OFFSETS = range(-12, 13)
@@ -163,22 +165,13 @@ STEP_INPUTS_BY_NAME = {
 }
 
 
-def _district_in_force(when: str) -> str:
-    """SQL: name of the district piece containing x.geom on the map in force on date `when` (the latest
-    map starting on or before it); a record without a date gets today's map."""
-    day = f"coalesce(({when})::date, current_date)"
-    return f"""(SELECT b.name FROM district_piece b
-        WHERE ST_Intersects(b.geom, x.geom) AND (b.valid_from IS NULL OR b.valid_from <= {day})
-          AND (b.valid_to IS NULL OR {day} <= b.valid_to)
-        ORDER BY b.valid_from DESC NULLS LAST LIMIT 1)"""
-
-
 def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool = False,
            echo: Callable[[str], None] | None = None) -> Derived:
     """Run every derivation; return seconds per step, with the clock check as `.clock_check`."""
     dsn = dsn or db.dsn()
     timings = Derived()
     started = time.perf_counter()
+    asked_full = full
     with psycopg.connect(dsn) as conn:
         runs, full, latest = _pending(conn, run_ids or [], full)
     if latest is not None and not runs and not full:
@@ -191,6 +184,15 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         boundaries_changed = full or bool(conn.execute(
             "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'", (runs,)).fetchone())
         scope = "TRUE" if boundaries_changed else "x.run_id = ANY(%(runs)s) OR x.district IS NULL"
+        # Incidents and alerts: the load stores each row's district against the maps loaded before it
+        # (etl/districts.py), so only rows loaded before the latest of these runs' maps, rows without a
+        # district (not computed: loaded by an earlier version, or written by hand) and rows whose run is
+        # gone need it again, unless everything was asked for. After loading 2 million incidents at 10x,
+        # computing all of their districts again took 30 s to find nothing to change.
+        maps_run = conn.execute("SELECT max(id) FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'",
+                                (runs,)).fetchone()[0]
+        point_scope = ("TRUE" if asked_full else "x.district IS NULL" if not boundaries_changed else
+                       "x.district IS NULL OR x.run_id IS NULL OR x.run_id < %(maps_run)s")
         kinds = {r[0] for r in conn.execute("SELECT DISTINCT kind FROM etl_run WHERE id = ANY(%s)", (runs,))}
 
         def needs(*inputs: str) -> bool:
@@ -198,15 +200,11 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             return full or bool(kinds & set(inputs)) or bool(kinds - set(STEP_INPUTS))
         params = {"runs": runs, "state": settings.get("CGA_HOME_STATE"),
                   "county": settings.get("CGA_HOME_COUNTY_FIPS"),
-                  "meters": MATCH_METERS, "minutes": MATCH_MINUTES}
+                  "meters": MATCH_METERS, "minutes": MATCH_MINUTES, "maps_run": maps_run or 0}
         # Fresh statistics first: right after a bulk load the planner knows nothing of the new rows.
         for table in ("incident", "shot_alert", "trace", "recovery", "dealer", "ballistic_evidence", "boundary"):
             conn.execute(f"ANALYZE {table}")
-        # Point-in-polygon against small pieces of the polygons is far cheaper than against whole districts.
-        conn.execute("""CREATE TEMP TABLE district_piece ON COMMIT DROP AS
-            SELECT name, valid_from, valid_to, ST_Subdivide(geom, 64) AS geom FROM boundary WHERE kind = 'district'""")
-        conn.execute("CREATE INDEX ON district_piece USING gist (geom)")
-        conn.execute("ANALYZE district_piece")
+        districts.create_pieces(conn)
         # Only firearm incidents can be corroborated by an alert: a copy of just those, in time order, found
         # through a time index alone (an hour's window holds a handful of them). With a spatial index as
         # well, every alert was planned as a bitmap AND of both, reading the entries of all the years near
@@ -245,12 +243,11 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 WHERE s.id = t.id"""),
             ("incident districts", f"""
                 UPDATE incident t SET district = s.district FROM (
-                    SELECT x.id, coalesce({_district_in_force(f"x.crime_datetime AT TIME ZONE '{LOCAL_TZ}'")},
-                                          x.reported_district) AS district
-                    FROM incident x WHERE {scope}) s
+                    SELECT x.id, {districts.of_point("crime_datetime")} AS district
+                    FROM incident x WHERE {point_scope}) s
                 WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
             ("recovery districts", f"""
-                UPDATE recovery x SET district = {_district_in_force("x.recovery_date")}
+                UPDATE recovery x SET district = {districts.in_force("x.recovery_date")}
                 FROM trace t WHERE t.id = x.trace_id AND ({scope.replace('x.run_id', 't.run_id')})"""),
             ("recovery incidents", """
                 UPDATE recovery r SET incident_id = i.id
@@ -259,9 +256,8 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                   AND r.incident_id IS DISTINCT FROM i.id"""),
             ("alert districts", f"""
                 UPDATE shot_alert t SET district = s.district FROM (
-                    SELECT x.id, coalesce({_district_in_force(f"x.alert_time AT TIME ZONE '{LOCAL_TZ}'")},
-                                          x.reported_district) AS district
-                    FROM shot_alert x WHERE {scope}) s
+                    SELECT x.id, {districts.of_point("alert_time")} AS district
+                    FROM shot_alert x WHERE {point_scope}) s
                 WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
             ("alerts corroborating incidents", f"""
                 UPDATE shot_alert s SET incident_id = m.id
