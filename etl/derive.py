@@ -243,8 +243,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 WHERE s.id = t.id"""),
             ("incident districts", f"""
                 UPDATE incident t SET district = s.district FROM (
-                    SELECT x.id, {districts.of_point("crime_datetime")} AS district
-                    FROM incident x WHERE {point_scope}) s
+                    {districts.of_rows("incident", "crime_datetime", point_scope)}) s
                 WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
             ("recovery districts", f"""
                 UPDATE recovery x SET district = {districts.in_force("x.recovery_date")}
@@ -256,8 +255,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                   AND r.incident_id IS DISTINCT FROM i.id"""),
             ("alert districts", f"""
                 UPDATE shot_alert t SET district = s.district FROM (
-                    SELECT x.id, {districts.of_point("alert_time")} AS district
-                    FROM shot_alert x WHERE {point_scope}) s
+                    {districts.of_rows("shot_alert", "alert_time", point_scope)}) s
                 WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
             ("alerts corroborating incidents", f"""
                 UPDATE shot_alert s SET incident_id = m.id
