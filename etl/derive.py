@@ -2,7 +2,8 @@
 
 - district of every point (from the district map in force on the record's local date: the 1959-2022
   police districts for a 2022 shooting, the 2023 ones for a 2024 one; the reported district when there
-  is no point or no map for that date);
+  is no point or no map for that date; incidents and alerts get theirs from the load, etl/districts.py, and
+  are computed again only when a map was loaded after them);
 - traces: dealer, time-to-crime, source state, in/out of city and state, possessor = purchaser;
 - recoveries tied to the incident of their case number;
 - ShotSpotter alerts matched to the firearm incidents they corroborate;
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from etl import districts
 from etl import index as trafficking_index
 from layers import daily, db, settings
 from layers.map_filters import TTC_BAND_SQL
@@ -32,7 +34,7 @@ from layers.map_filters import TTC_BAND_SQL
 MATCH_METERS = 250
 MATCH_MINUTES = 30
 SPHERE_M_PER_DEGREE = 6370986 * math.pi / 180  # ST_DistanceSphere's sphere
-LOCAL_TZ = "America/New_York"
+LOCAL_TZ = districts.LOCAL_TZ
 # The clock check: offsets tried (hours added to the alert times), the fewest covered shootings it
 # judges, the share below which matching is implausibly low, and how clearly another offset must win.
 CLOCK_OFFSETS = range(-12, 13)
@@ -173,22 +175,13 @@ STEP_INPUTS_BY_NAME = {
 }
 
 
-def _district_in_force(when: str) -> str:
-    """SQL: name of the district piece containing x.geom on the map in force on date `when` (the latest
-    map starting on or before it); a record without a date gets today's map."""
-    day = f"coalesce(({when})::date, current_date)"
-    return f"""(SELECT b.name FROM district_piece b
-        WHERE ST_Intersects(b.geom, x.geom) AND (b.valid_from IS NULL OR b.valid_from <= {day})
-          AND (b.valid_to IS NULL OR {day} <= b.valid_to)
-        ORDER BY b.valid_from DESC NULLS LAST LIMIT 1)"""
-
-
 def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool = False,
            echo: Callable[[str], None] | None = None) -> Derived:
     """Run every derivation; return seconds per step, with the clock check as `.clock_check`."""
     dsn = dsn or db.dsn()
     timings = Derived()
     started = time.perf_counter()
+    asked_full = full
     with psycopg.connect(dsn) as conn:
         runs, full, latest = _pending(conn, run_ids or [], full)
     if latest is not None and not runs and not full:
@@ -201,6 +194,15 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         boundaries_changed = full or bool(conn.execute(
             "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'", (runs,)).fetchone())
         scope = "TRUE" if boundaries_changed else "x.run_id = ANY(%(runs)s) OR x.district IS NULL"
+        # Incidents and alerts: the load stores each row's district against the maps loaded before it
+        # (etl/districts.py), so only rows loaded before the latest of these runs' maps, rows without a
+        # district (not computed: loaded by an earlier version, or written by hand) and rows whose run is
+        # gone need it again, unless everything was asked for. After loading 2 million incidents at 10x,
+        # computing all of their districts again took 30 s to find nothing to change.
+        maps_run = conn.execute("SELECT max(id) FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'",
+                                (runs,)).fetchone()[0]
+        point_scope = ("TRUE" if asked_full else "x.district IS NULL" if not boundaries_changed else
+                       "x.district IS NULL OR x.run_id IS NULL OR x.run_id < %(maps_run)s")
         kinds = {r[0] for r in conn.execute("SELECT DISTINCT kind FROM etl_run WHERE id = ANY(%s)", (runs,))}
 
         def needs(*inputs: str) -> bool:
@@ -208,20 +210,20 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             return full or bool(kinds & set(inputs)) or bool(kinds - set(STEP_INPUTS))
         params = {"runs": runs, "state": settings.get("CGA_HOME_STATE"),
                   "county": settings.get("CGA_HOME_COUNTY_FIPS"),
-                  "meters": MATCH_METERS, "minutes": MATCH_MINUTES}
+                  "meters": MATCH_METERS, "minutes": MATCH_MINUTES, "maps_run": maps_run or 0}
         # Fresh statistics first: right after a bulk load the planner knows nothing of the new rows.
         for table in ("incident", "shot_alert", "trace", "recovery", "dealer", "ballistic_evidence", "boundary"):
             conn.execute(f"ANALYZE {table}")
-        # Point-in-polygon against small pieces of the polygons is far cheaper than against whole districts.
-        conn.execute("""CREATE TEMP TABLE district_piece ON COMMIT DROP AS
-            SELECT name, valid_from, valid_to, ST_Subdivide(geom, 64) AS geom FROM boundary WHERE kind = 'district'""")
-        conn.execute("CREATE INDEX ON district_piece USING gist (geom)")
-        conn.execute("ANALYZE district_piece")
-        # Only firearm incidents can be corroborated by an alert: index just those.
+        districts.create_pieces(conn)
+        # Only firearm incidents can be corroborated by an alert: a copy of just those, in time order, found
+        # through a time index alone (an hour's window holds a handful of them). With a spatial index as
+        # well, every alert was planned as a bitmap AND of both, reading the entries of all the years near
+        # its corner: 58-70 s for the 275k alerts of 10x Baltimore, 2.2 s with the time index alone. Exact
+        # ties (victims of one shooting: same time, same place) go to the first incident recorded.
         if needs("shots", "incidents"):
             conn.execute("""CREATE TEMP TABLE gun_incident ON COMMIT DROP AS
-                SELECT id, agency, crime_datetime, geom FROM incident WHERE is_firearm AND geom IS NOT NULL""")
-            conn.execute("CREATE INDEX ON gun_incident USING gist (geom)")
+                SELECT id, agency, crime_datetime, geom FROM incident WHERE is_firearm AND geom IS NOT NULL
+                ORDER BY crime_datetime, id""")
             conn.execute("CREATE INDEX ON gun_incident (crime_datetime)")
             conn.execute("ANALYZE gun_incident")
         # Alerts to match: those loaded by the runs, and those near in time to the incidents they loaded.
@@ -259,12 +261,10 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                       IS DISTINCT FROM (f.firearm_type, {TTC_BAND_SQL}, t.source_state, t.source_in_state)"""),
             ("incident districts", f"""
                 UPDATE incident t SET district = s.district FROM (
-                    SELECT x.id, coalesce({_district_in_force(f"x.crime_datetime AT TIME ZONE '{LOCAL_TZ}'")},
-                                          x.reported_district) AS district
-                    FROM incident x WHERE {scope}) s
+                    {districts.of_rows("incident", "crime_datetime", point_scope)}) s
                 WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
             ("recovery districts", f"""
-                UPDATE recovery x SET district = {_district_in_force("x.recovery_date")}
+                UPDATE recovery x SET district = {districts.in_force("x.recovery_date")}
                 FROM trace t WHERE t.id = x.trace_id AND ({scope.replace('x.run_id', 't.run_id')})"""),
             ("recovery incidents", """
                 UPDATE recovery r SET incident_id = i.id
@@ -273,9 +273,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                   AND r.incident_id IS DISTINCT FROM i.id"""),
             ("alert districts", f"""
                 UPDATE shot_alert t SET district = s.district FROM (
-                    SELECT x.id, coalesce({_district_in_force(f"x.alert_time AT TIME ZONE '{LOCAL_TZ}'")},
-                                          x.reported_district) AS district
-                    FROM shot_alert x WHERE {scope}) s
+                    {districts.of_rows("shot_alert", "alert_time", point_scope)}) s
                 WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
             ("alerts corroborating incidents", f"""
                 UPDATE shot_alert s SET incident_id = m.id
@@ -286,7 +284,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                                                AND s2.alert_time + make_interval(mins => %(minutes)s)
                       AND ST_DWithin(i.geom, s2.geom, 0.005)
                       AND ST_DistanceSphere(i.geom, s2.geom) <= %(meters)s
-                    ORDER BY abs(extract(epoch FROM i.crime_datetime - s2.alert_time)), i.geom <-> s2.geom
+                    ORDER BY abs(extract(epoch FROM i.crime_datetime - s2.alert_time)), i.geom <-> s2.geom, i.id
                     LIMIT 1) m
                 WHERE s.id = s2.id AND s.incident_id IS NULL AND {alert_scope}"""),
             ("evidence incidents and guns", """
@@ -382,12 +380,17 @@ def _nibin_groups(conn: psycopg.Connection) -> None:
             copy.write_row((x, find(x)))
     conn.execute("""UPDATE ballistic_evidence e SET gun_group = g.gun_group FROM grp g
                     WHERE g.evidence_id = e.id AND e.gun_group IS DISTINCT FROM g.gun_group""")
+    # The statistics taken at the start of the derive, right after a load, saw every incident_id, firearm_id
+    # and gun_group empty: planned on them, the join below tested every test-fired group against every
+    # casing (37-98 s at 10x Baltimore). Taken again now that they are set: 0.06 s.
+    conn.execute("ANALYZE ballistic_evidence")
     conn.execute("DELETE FROM firearm_incident")
     conn.execute("""
         INSERT INTO firearm_incident (firearm_id, incident_id, via)
         SELECT DISTINCT firearm_id, incident_id, 'recovery' FROM recovery WHERE incident_id IS NOT NULL""")
     # Every scene in a group that holds a test fire of a recovered gun was fired by that gun. The lead
-    # named is the one touching that scene's evidence (a HIT preferred).
+    # named is the one touching that scene's evidence (a HIT preferred, then the earliest, then the first
+    # loaded: without that last rule, leads of one day were picked in whatever order the plan met them).
     conn.execute("""
         INSERT INTO firearm_incident (firearm_id, incident_id, via, lead_id, lead_status)
         SELECT DISTINCT ON (g.firearm_id, c.incident_id) g.firearm_id, c.incident_id, 'nibin', l.lead_id,
@@ -397,6 +400,6 @@ def _nibin_groups(conn: psycopg.Connection) -> None:
         JOIN ballistic_evidence c ON c.gun_group = g.gun_group AND c.evidence_type = 'CASING'
                                  AND c.incident_id IS NOT NULL
         JOIN nibin_lead l ON c.id IN (l.evidence_a_id, l.evidence_b_id)
-        ORDER BY g.firearm_id, c.incident_id, (l.lead_status = 'HIT') DESC, l.lead_date
+        ORDER BY g.firearm_id, c.incident_id, (l.lead_status = 'HIT') DESC, l.lead_date, l.id
         ON CONFLICT (firearm_id, incident_id) DO UPDATE SET lead_id = EXCLUDED.lead_id,
             lead_status = EXCLUDED.lead_status""")

@@ -78,20 +78,23 @@ class Source:
 
 
 def upsert(cur: psycopg.Cursor, table: str, columns: Sequence[str], conflict: Sequence[str],
-           run_id: int, source: str = "stg_u", extra_set: str = "") -> tuple[int, int]:
+           run_id: int, source: str = "stg_u", extra_set: str = "", carried: Sequence[str] = ()) -> tuple[int, int]:
     """INSERT ... ON CONFLICT DO UPDATE only when something changed; count inserts and updates.
 
     Rows whose key exists with identical content are neither: the caller counts them as duplicates.
+    `carried`: columns of the staged rows that are not the file's content (a district worked out from it,
+    etl/districts.py): stored with every row inserted or updated, never compared.
     """
-    cols = ", ".join(columns)
     compared = [c for c in columns if c not in conflict]
-    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in compared) + ", run_id = EXCLUDED.run_id"
+    columns = [*columns, *carried]
+    cols = ", ".join(columns)
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*compared, *carried]) + ", run_id = EXCLUDED.run_id"
     if extra_set:
         sets += ", " + extra_set
     old = ", ".join(f"{table}.{c}" for c in compared)
     new = ", ".join(f"EXCLUDED.{c}" for c in compared)
     if _holds_exclusive_lock(cur, table):
-        return _update_then_insert(cur, table, columns, conflict, compared, run_id, source, extra_set)
+        return _update_then_insert(cur, table, columns, conflict, compared, run_id, source, extra_set, carried)
     # Rows already stored exactly as the file has them are left out before the upsert (ON CONFLICT
     # would lock, and so write, every one of them only to find nothing to change). They are left out
     # into a table of their own first: an INSERT whose SELECT looks into the table it fills may be
@@ -137,7 +140,8 @@ def _holds_exclusive_lock(cur: psycopg.Cursor, table: str) -> bool:
 
 
 def _update_then_insert(cur: psycopg.Cursor, table: str, columns: Sequence[str], conflict: Sequence[str],
-                        compared: Sequence[str], run_id: int, source: str, extra_set: str) -> tuple[int, int]:
+                        compared: Sequence[str], run_id: int, source: str, extra_set: str,
+                        carried: Sequence[str] = ()) -> tuple[int, int]:
     """The upsert as an UPDATE of the rows whose key exists and changed, then a plain INSERT of the
     others: the same rows and counts as INSERT ... ON CONFLICT, without its per-row speculative
     insertion. Only safe while no other session can insert the same keys in between, i.e. under
@@ -148,7 +152,7 @@ def _update_then_insert(cur: psycopg.Cursor, table: str, columns: Sequence[str],
         cur.execute(f"INSERT INTO {table} ({cols}, run_id) SELECT {cols}, %(run_id)s FROM {source}", {"run_id": run_id})
         return cur.rowcount, 0
     match = " AND ".join(f"t.{c} = s.{c}" for c in conflict)
-    sets = ", ".join(f"{c} = s.{c}" for c in compared) + ", run_id = %(run_id)s"
+    sets = ", ".join(f"{c} = s.{c}" for c in [*compared, *carried]) + ", run_id = %(run_id)s"
     if extra_set:
         sets += ", " + extra_set
     old = ", ".join(f"t.{c}" for c in compared)

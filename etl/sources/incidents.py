@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from etl import districts
 from etl.errors import RowError
 from etl.parse import (
     LOCAL_TZ,
@@ -177,5 +178,7 @@ class Incidents(Source):
         }
 
     def merge(self, cur, run_id: int) -> tuple[int, int]:
-        return upsert(cur, "incident", COLUMNS, ("agency", "source_key"), run_id, extra_set="district = NULL")
+        # The district is stored with the row, so that the derive after the load has none to rewrite.
+        districts.fill_staged(cur, "crime_datetime", self.key)
+        return upsert(cur, "incident", COLUMNS, ("agency", "source_key"), run_id, carried=("district",))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from etl import districts
 from etl.errors import RowError
 from etl.parse import (
     LOCAL_TZ,
@@ -102,5 +103,7 @@ class Shots(Source):
         }
 
     def merge(self, cur, run_id: int) -> tuple[int, int]:
+        # The district is stored with the row, so that the derive after the load has none to rewrite.
+        districts.fill_staged(cur, "alert_time", self.key)
         return upsert(cur, "shot_alert", COLUMNS, ("agency", "source_key"), run_id,
-                      extra_set="district = NULL, incident_id = NULL")
+                      extra_set="incident_id = NULL", carried=("district",))
