@@ -212,7 +212,8 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                   "county": settings.get("CGA_HOME_COUNTY_FIPS"),
                   "meters": MATCH_METERS, "minutes": MATCH_MINUTES, "maps_run": maps_run or 0}
         # Fresh statistics first: right after a bulk load the planner knows nothing of the new rows.
-        for table in ("incident", "shot_alert", "trace", "recovery", "dealer", "ballistic_evidence", "boundary"):
+        stale = _stale_tables(conn, runs, full)
+        for table in stale:
             conn.execute(f"ANALYZE {table}")
         districts.create_pieces(conn)
         # Only firearm incidents can be corroborated by an alert: a copy of just those, in time order, found
@@ -322,8 +323,9 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             daily.refresh(conn, runs, boundaries_changed, echo)
             daily.mark_current(conn, *latest)
             timings["daily counts"] = time.perf_counter() - started
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("ANALYZE")
+    if stale:  # the derived tables too, after a load big enough to move them (small ones: autovacuum)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("ANALYZE")
     # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow). They are
     # refreshed whenever the data version moves (they record it); recounted only when a run loaded points.
     started = time.perf_counter()
@@ -336,6 +338,30 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         echo(f"  refreshed map cells ({timings['map cells']:.1f}s)")
     timings.update(trafficking_index.refresh(dsn, runs, full, echo))
     return timings
+
+
+# The tables each source kind's loads write; a table whose rows a load changed by more than STALE_SHARE of
+# what its statistics counted is analysed before the derive plans on it (autovacuum's own threshold).
+LOADED_TABLES = {"incidents": ("incident",), "shots": ("shot_alert",), "dealers": ("dealer",),
+                 "traces": ("trace", "recovery", "firearm", "pii.person", "dealer"),
+                 "nibin": ("ballistic_evidence", "nibin_lead"), "boundaries": ("boundary",)}
+STALE_SHARE = 0.1
+
+
+def _stale_tables(conn: psycopg.Connection, runs: list[int], full: bool) -> list[str]:
+    """The tables to analyse: all of them on a full derive or after a load of an unknown kind; else those a
+    run loaded or updated more rows of than STALE_SHARE of their counted rows (never counted: any). The
+    derive after a day's export then reads no samples of tables it barely changed (autovacuum keeps them)."""
+    every = sorted({t for tables in LOADED_TABLES.values() for t in tables})
+    changed = conn.execute("SELECT kind, sum(rows_loaded + rows_updated) FROM etl_run WHERE id = ANY(%s) "
+                           "GROUP BY kind", (runs,)).fetchall()
+    if full or any(kind not in LOADED_TABLES for kind, _ in changed):
+        return every
+    counted = dict(conn.execute("SELECT oid::regclass::text, reltuples FROM pg_class WHERE oid = ANY(%s::regclass[])",
+                                (every,)).fetchall())
+    stale = {t for kind, n in changed for t in LOADED_TABLES[kind]
+             if counted.get(t, -1) < 0 or n > STALE_SHARE * counted[t]}
+    return sorted(stale)
 
 
 def _pending(conn: psycopg.Connection, run_ids: list[int], full: bool) -> tuple[list[int], bool, tuple | None]:

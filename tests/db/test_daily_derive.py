@@ -128,3 +128,26 @@ def test_an_incident_run_leaves_the_index_alone_unless_nibin_evidence_names_its_
                      "LIMIT 1)", (run,))
         conn.commit()
     assert "trafficking index" in derive(dsn=city, run_ids=[run])
+
+
+def test_the_derive_analyses_the_tables_a_run_changed_by_more_than_a_tenth(city):
+    """A day's export changes a sliver of the incident table: its derive reads no statistics samples (left to
+    autovacuum); a load changing more than a tenth of a table has it analysed before the derive plans on it."""
+    from etl.derive import LOADED_TABLES, _stale_tables
+
+    def run(conn, kind: str, rows: int) -> int:
+        return conn.execute("INSERT INTO etl_run (status, kind, layout, file_path, finished_at, rows_read, "
+                            "rows_loaded, rows_updated, rows_duplicate, rows_rejected) VALUES ('succeeded', %s, 't', "
+                            "'t', now(), %s, %s, 0, 0, 0) RETURNING id", (kind, rows, rows)).fetchone()[0]
+
+    with psycopg.connect(city) as conn:
+        conn.execute("ANALYZE incident")
+        counted = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'incident'::regclass").fetchone()[0]
+        assert counted > 1000
+        small, big = run(conn, "incidents", int(0.05 * counted)), run(conn, "incidents", int(0.2 * counted))
+        assert _stale_tables(conn, [small], full=False) == []
+        assert _stale_tables(conn, [small, big], full=False) == ["incident"]
+        every = sorted({t for tables in LOADED_TABLES.values() for t in tables})
+        assert _stale_tables(conn, [small], full=True) == every
+        assert _stale_tables(conn, [run(conn, "something new", 1)], full=False) == every
+        conn.rollback()
