@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import psycopg
 
-LOCAL_TZ = "America/New_York"
+from layers.map_filters import LOCAL_TZ  # the zone of the records' local dates, as the map counts them
 
 
 def create_pieces(conn: psycopg.Connection | psycopg.Cursor) -> None:
