@@ -166,7 +166,7 @@ def test_clock_check_pairs_only_alerts_near_in_time_and_counts_as_pairing_them_a
     years, on synthetic Baltimore as loaded and with every alert moved 3 h."""
     import psycopg
 
-    from etl.derive import CLOCK_OFFSETS, MATCH_METERS, MATCH_MINUTES, clock_check
+    from etl.clock import CLOCK_OFFSETS, MATCH_METERS, MATCH_MINUTES, clock_check
     from layers import db
 
     every_pair = """
