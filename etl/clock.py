@@ -6,6 +6,7 @@ whole-hour offset; a warning naming the offset that would fix a file read with t
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
 
@@ -44,11 +45,12 @@ class ClockCheck:
         return f"{head}. WARNING: {self.warning}" if self.warning else head
 
 
-def clock_check(conn: psycopg.Connection, runs: list[int] | None = None) -> ClockCheck | None:
+def clock_check(conn: psycopg.Connection, period: tuple[dt.datetime, dt.datetime] | None = None
+                ) -> ClockCheck | None:
     """Compare alert and shooting times; warn with the whole-hour offset that would fix a file read with
-    the wrong clock (the alerts' or the incidents') when the matching share is implausibly low. With `runs`,
-    only the shootings of the period those runs loaded alerts or shootings for are judged: a new file read
-    with the wrong clock is not drowned by the years before it, and the check costs what the load brought."""
+    the wrong clock (the alerts' or the incidents') when the matching share is implausibly low. With a
+    `period` (first and last time a load brought), only its shootings are judged: a new file read with the
+    wrong clock is not drowned by the years before it, and the check costs what the load brought."""
     # Every shooting was paired with every alert within 250 m over all the years (minutes at 10x Baltimore,
     # planned as a hash join on the agency). Now: only alerts within the widest offset tried (plus the match
     # window) can count for any offset, and are found through a time index on a copy of those alerts in time
@@ -57,18 +59,14 @@ def clock_check(conn: psycopg.Connection, runs: list[int] | None = None) -> Cloc
     # (tests/db/test_trace_signals.py).
     params = {"meters": MATCH_METERS, "minutes": MATCH_MINUTES, "lo": min(CLOCK_OFFSETS),
               "hi": max(CLOCK_OFFSETS), "window": max(abs(h) for h in CLOCK_OFFSETS) * 3600 + MATCH_MINUTES * 60,
-              "runs": runs}
-    # The period judged: the alerts' (every run), or what the runs loaded, within the alerts' period.
-    loaded = "" if runs is None else """,
-        loaded AS (SELECT min(t) AS lo, max(t) AS hi FROM (
-            SELECT alert_time AS t FROM shot_alert WHERE run_id = ANY(%(runs)s)
-            UNION ALL SELECT crime_datetime FROM incident WHERE run_id = ANY(%(runs)s) AND is_firearm) r)"""
-    within = "" if runs is None else """
-          AND i.crime_datetime BETWEEN (SELECT lo FROM loaded) - make_interval(hours => %(hi)s::int)
-                                   AND (SELECT hi FROM loaded) + make_interval(hours => %(hi)s::int)"""
+              "since": period and period[0], "until": period and period[1]}
+    # The shootings judged: those of the alerts' period, and of `period` when given.
+    within = "" if period is None else """
+          AND i.crime_datetime BETWEEN %(since)s::timestamptz - make_interval(hours => %(hi)s::int)
+                                   AND %(until)s::timestamptz + make_interval(hours => %(hi)s::int)"""
     conn.execute(f"""
         CREATE TEMP TABLE clock_shooting ON COMMIT DROP AS
-        WITH span AS (SELECT min(alert_time) AS lo, max(alert_time) AS hi FROM shot_alert){loaded}
+        WITH span AS (SELECT min(alert_time) AS lo, max(alert_time) AS hi FROM shot_alert)
         SELECT i.id, i.agency, i.crime_datetime, i.geom, ST_X(i.geom) AS x, ST_Y(i.geom) AS y
         FROM incident i CROSS JOIN span
         WHERE i.is_firearm AND i.category IN ('shooting', 'homicide') AND i.geom IS NOT NULL

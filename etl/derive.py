@@ -190,7 +190,9 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 echo(f"  derived NIBIN gun groups and firearm links ({timings['NIBIN gun groups and firearm links']:.1f}s)")
         if needs("shots", "incidents"):
             started = time.perf_counter()
-            timings.clock_check = clock_check(conn, None if full else runs)
+            period = None if full else _period(conn, runs, lo, hi)
+            if full or period is not None:
+                timings.clock_check = clock_check(conn, period)
             timings["clock check"] = time.perf_counter() - started
         cells_change = needs("shots", "incidents", "traces", "boundaries")
         if latest is not None:
@@ -238,6 +240,14 @@ def _stale_tables(conn: psycopg.Connection, runs: list[int], full: bool) -> list
     stale = {t for kind, n in changed for t in LOADED_TABLES[kind]
              if counted.get(t, -1) < 0 or n > STALE_SHARE * counted[t]}
     return sorted(stale)
+
+
+def _period(conn: psycopg.Connection, runs: list[int], lo, hi) -> tuple | None:
+    """First and last time of the alerts the runs loaded and of their firearm incidents (`lo`, `hi`, read
+    once for the alert matching); None when they loaded neither (the clock check then judges nothing)."""
+    times = [t for t in (lo, hi, *conn.execute("SELECT min(alert_time), max(alert_time) FROM shot_alert "
+                                               "WHERE run_id = ANY(%s)", (runs,)).fetchone()) if t is not None]
+    return (min(times), max(times)) if times else None
 
 
 def _pending(conn: psycopg.Connection, run_ids: list[int], full: bool) -> tuple[list[int], bool, tuple | None]:
