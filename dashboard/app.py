@@ -64,7 +64,8 @@ def _nav(viewer: access.Viewer) -> dbc.Navbar:
     if viewer.signed_in:
         purpose = [html.Span(" · purpose: ", className="nav-dim"),
                    html.A(viewer.purpose or "none given", href="/purpose", id="nav-purpose",
-                          title="Change the case number or reason")] if "personal" in access.CAPABILITIES[
+                          title=(f"{viewer.purpose}: " if viewer.purpose else "")
+                          + "change the case number or reason")] if "personal" in access.CAPABILITIES[
                                viewer.role] else []
         who = [html.Span([html.Span(viewer.user, id="nav-user"), html.Span(f" ({viewer.role})", id="nav-role"),
                           *purpose], className="nav-who"),

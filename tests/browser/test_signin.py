@@ -70,6 +70,11 @@ def test_auth002_second_factor_enrolment_then_codes(dash_duo, app, sql, monkeypa
     dash_duo.find_element("#code-input").send_keys(pyotp.TOTP(secret).now(), Keys.ENTER)
     dash_duo.wait_for_text_to_equal("#nav-user", user, timeout=20)
     assert accounts.get(user).totp_enabled
+    # Sign out stays inside the window, next to a detective's purpose, without a sideways scroll.
+    assert dash_duo.driver.execute_script(
+        "const r = document.querySelector('#nav-signout').getBoundingClientRect();"
+        "return r.right <= document.documentElement.clientWidth"
+        " && document.documentElement.scrollWidth <= document.documentElement.clientWidth;")
     dash_duo.find_element("#nav-signout").click()
     dash_duo.wait_for_element("#login-form", timeout=20)
     # Next time: password, then a code from the app.
