@@ -71,12 +71,29 @@ def _local(time_column: str) -> str:
 
 def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], table: str = "stg_u") -> None:
     """Add a `district` column to the staged rows of a load, by `of_point` (the upsert stores it with the
-    row); without a district map loaded yet it is the reported district, as the derive has it. The rows are
-    copied in their order (an UPDATE would move them, and the rows would be numbered in another order
-    than without the district) and their key analyzed again for the upsert's plan."""
+    row); without a district map loaded yet it is the reported district, as the derive has it.
+
+    The staged points get a spatial index and each piece of the map finds its points through it: one
+    prepared polygon tested against its points in a row. Searching the pieces once per point instead
+    spent most of its time finding the candidates (410,000 incidents of a 10x year: 4.5 s; this way
+    1.9 s with the index build). The rows are copied in their order (that of their key, as staged; an
+    UPDATE would move them, and the rows would be numbered in another order than without the district)
+    and their key analyzed again for the upsert's plan."""
     create_pieces(cur)
-    cur.execute(f"CREATE TEMP TABLE {table}_district ON COMMIT DROP AS "
-                f"SELECT x.*, {of_point(time_column)}::varchar(16) AS district FROM {table} x")
+    day = _day(_local(time_column))
+    # Only the maps in force on some staged day take part (a year's file meets one map, not both).
+    cur.execute(f"""DELETE FROM district_piece b USING (SELECT min({day}) AS first, max({day}) AS last FROM {table} x) d
+        WHERE b.valid_to < d.first OR b.valid_from > d.last""")
+    cur.execute(f"CREATE INDEX ON {table} USING gist (geom)")
+    # LATERAL: the pieces lead and each reads its points from the index, whatever the estimates say.
+    cur.execute(f"""CREATE TEMP TABLE {table}_district ON COMMIT DROP AS
+        SELECT x.*, coalesce(h.name, x.reported_district)::varchar(16) AS district FROM {table} x LEFT JOIN (
+            SELECT DISTINCT ON (x.line_number) x.line_number, b.name
+            FROM district_piece b CROSS JOIN LATERAL (
+                SELECT x.line_number, x.{time_column} FROM {table} x WHERE ST_Intersects(b.geom, x.geom)) x
+            WHERE (b.valid_from IS NULL OR b.valid_from <= {day}) AND (b.valid_to IS NULL OR {day} <= b.valid_to)
+            ORDER BY x.line_number, b.valid_from DESC NULLS LAST, b.name) h ON h.line_number = x.line_number
+        ORDER BY {", ".join(f"x.{c}" for c in key)}""")
     cur.execute(f"DROP TABLE {table}")
     cur.execute(f"ALTER TABLE {table}_district RENAME TO {table}")
     cur.execute(f"ANALYZE {table} ({', '.join(key)})")
