@@ -39,6 +39,7 @@ def normalize_type(value: str | None, field: str = "TYPE") -> str:
 
 
 class Shots(Source):
+    bulk_tables = ("shot_alert",)  # a first load of many alerts builds the indexes once, after the insert
     kind = "shots"
     layouts = (
         Layout("shotspotter-chicago", frozenset({"date", "unique_id", "incident_type_description"}),
