@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -251,13 +252,15 @@ class Incident(Base):
     __table_args__ = (
         UniqueConstraint("agency", "source_key"),
         Index("ix_incident_agency_time", "agency", "crime_datetime"),
+        # The rows whose district the derive has still to find (migration 0013).
+        Index("ix_incident_district_missing", "id", postgresql_where=text("district IS NULL")),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agency: Mapped[str] = mapped_column(String(9))
     source_key: Mapped[str] = mapped_column(String(40))
     cc_number: Mapped[str | None] = mapped_column(String(32), index=True)
     crime_datetime: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    crime_code: Mapped[str | None] = mapped_column(String(8), index=True)
+    crime_code: Mapped[str | None] = mapped_column(String(8))
     description: Mapped[str | None] = mapped_column(Text)
     inside_outside: Mapped[str | None] = mapped_column(String(1))
     weapon: Mapped[str | None] = mapped_column(String(16))
@@ -277,7 +280,7 @@ class Incident(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_run.id", ondelete="SET NULL"))
     geom = mapped_column(_point())
     # Derived: the district the point falls in (the reported one when there is no point).
-    district: Mapped[str | None] = mapped_column(String(16), index=True)
+    district: Mapped[str | None] = mapped_column(String(16))
 
 
 class ShotAlert(Base):
@@ -287,6 +290,7 @@ class ShotAlert(Base):
     __table_args__ = (
         UniqueConstraint("agency", "source_key"),
         Index("ix_shot_alert_agency_time", "agency", "alert_time"),
+        Index("ix_shot_alert_district_missing", "id", postgresql_where=text("district IS NULL")),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agency: Mapped[str] = mapped_column(String(9))
@@ -302,7 +306,7 @@ class ShotAlert(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_run.id", ondelete="SET NULL"))
     geom = mapped_column(_point())
     # Derived.
-    district: Mapped[str | None] = mapped_column(String(16), index=True)
+    district: Mapped[str | None] = mapped_column(String(16))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"), index=True)
 
 
