@@ -126,7 +126,7 @@ def _load(path, dsn, monkeypatch, fast: bool, **options) -> dict:
         conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     monkeypatch.setattr(vector, "ENABLED", fast)
     seen: dict = {}
-    merge, fast_rows = loader._merge_staged, vector.fast_rows
+    merge, fast_windows = loader._merge_staged, vector.fast_windows
 
     def capture(conn, source, reader, result, rejects):
         seen["staged"] = conn.execute(f"SELECT {STAGED[source.kind]} FROM stg ORDER BY line_number").fetchall()
@@ -134,16 +134,28 @@ def _load(path, dsn, monkeypatch, fast: bool, **options) -> dict:
         return merge(conn, source, reader, result, rejects)
 
     def watched(*args, **kwargs):
-        seen["fast"] = fast_rows(*args, **kwargs)
-        return seen["fast"]
+        """The windows the loader staged, as one (None when the row path read the file)."""
+        seen["fast"] = None
+        windows = fast_windows(*args, **kwargs)
+        if windows is None:
+            return None
+
+        def collect():
+            parts = []
+            for window in windows:
+                parts.append(window)
+                yield window
+            seen["fast"] = vector.FastRows.joined(parts)
+            seen["windows"] = len(parts)
+        return collect()
 
     monkeypatch.setattr(loader, "_merge_staged", capture)
-    monkeypatch.setattr(vector, "fast_rows", watched)
+    monkeypatch.setattr(vector, "fast_windows", watched)
     try:
         result = load_file(path, progress=False, dsn=dsn, **options)
     finally:
         monkeypatch.setattr(loader, "_merge_staged", merge)
-        monkeypatch.setattr(vector, "fast_rows", fast_rows)
+        monkeypatch.setattr(vector, "fast_windows", fast_windows)
     with psycopg.connect(dsn) as conn:
         seen["stored"] = conn.execute(STORED[result.kind]).fetchall()
         seen["rejected_rows"] = conn.execute(
@@ -204,6 +216,28 @@ def test_a_file_read_in_chunks_stages_the_same_both_ways(dsn, tmp_path, monkeypa
     path = _write(tmp_path / "inc.csv", HEADER_2022, rows + rows[:30], newline="\r\n", blank_lines=True)
     fast = _same_both_ways(path, dsn, monkeypatch)
     assert len(fast["fast"].staged) == 11 and 0 < fast["fast"].certified < fast["fast"].read
+
+
+def test_a_file_read_in_windows_stages_the_same_both_ways(dsn, tmp_path, monkeypatch):
+    """A file bigger than a window is read a window of whole lines at a time (memory stays bounded
+    whatever the file's size; before, a file over 256 MB took the row path)."""
+    monkeypatch.setattr(vector, "WINDOW_CHARS", 20_000)
+    monkeypatch.setattr(vector, "CHUNK_ROWS", 61)
+    rows = [_incident_2022(i) for i in range(1500)]
+    path = _write(tmp_path / "inc.csv", HEADER_2022, rows + rows[:30], newline="\r\n", blank_lines=True)
+    fast = _same_both_ways(path, dsn, monkeypatch)
+    assert fast["windows"] > 5 and 0 < fast["fast"].certified < fast["fast"].read
+    assert fast["rejects"] and fast["counts"][5] > 0, "rejects and neutralised cells, in several windows"
+
+
+def test_a_late_window_the_fast_way_cannot_read_sends_the_whole_file_the_row_way(dsn, tmp_path, monkeypatch):
+    """Windows already staged are undone when a later one fails the checks (a line with a field too
+    many near the end): the row path reads the whole file, rejecting that line for its reason."""
+    monkeypatch.setattr(vector, "WINDOW_CHARS", 20_000)
+    rows = [_incident_2022(i) for i in range(1500)]
+    rows[1450] += ",an extra field"
+    fast = _same_both_ways(_write(tmp_path / "inc.csv", HEADER_2022, rows), dsn, monkeypatch, expect_fast=False)
+    assert any(line == 1452 for line, _, _ in fast["rejects"])
 
 
 @pytest.mark.parametrize("timezone", ["local", "UTC", "-05:00", "+05:30", "America/Chicago"])
