@@ -201,19 +201,36 @@ def current_token(conn) -> tuple[int, str | None]:
 
 
 def _insert(conn, layer: str, cond: str, params: dict, area_kinds: list[str]) -> None:
+    """Count the layer's points matching `cond` by day and dimensions, and by area of each kind.
+
+    The points are set down once in a temporary table with a spatial index; each piece of an area map
+    then finds its points through that index, and a point counts for the first area by name whose
+    pieces contain it. Searching the pieces once per point instead took 14 of the 16.5 s of a full
+    refresh at 10x Baltimore (each search spent its time finding candidates)."""
     facts = FACTS[layer].format(tz=LOCAL_TZ, cond=cond)
     dims = ", ".join(DIM_COLUMNS)
-    conn.execute(f"INSERT INTO derived.daily_count ({dims}, n) SELECT {dims}, count(*)::int FROM ({facts}) x "
-                 f"GROUP BY {', '.join(DIM_COLUMNS)}", params)
+    conn.execute("DROP TABLE IF EXISTS daily_fact")
+    conn.execute(f"CREATE TEMP TABLE daily_fact ON COMMIT DROP AS SELECT row_number() OVER () AS fid, x.* "
+                 f"FROM ({facts}) x", params)
+    conn.execute(f"INSERT INTO derived.daily_count ({dims}, n) SELECT {dims}, count(*)::int FROM daily_fact "
+                 f"GROUP BY {dims}")
+    if not area_kinds:
+        return
+    conn.execute("CREATE INDEX ON daily_fact USING gist (geom)")
+    conn.execute("ANALYZE daily_fact (fid)")
+    x_dims = ", ".join("x." + c for c in DIM_COLUMNS)
     for kind in area_kinds:
+        # LATERAL: the pieces lead and each reads its points from the index, whatever the estimates say.
         conn.execute(f"""
             INSERT INTO derived.daily_area_count (area_kind, area, {dims}, n)
-            SELECT %(area_kind)s, a.name, {', '.join('x.' + c for c in DIM_COLUMNS)}, count(*)::int
-            FROM ({facts}) x CROSS JOIN LATERAL (
-                SELECT b.name FROM area_piece b WHERE b.kind = %(area_kind)s AND ST_Intersects(b.geom, x.geom)
-                ORDER BY b.name LIMIT 1) a
-            WHERE x.geom IS NOT NULL
-            GROUP BY a.name, {', '.join('x.' + c for c in DIM_COLUMNS)}""", {**params, "area_kind": kind})
+            SELECT %(area_kind)s, a.name, {x_dims}, count(*)::int
+            FROM daily_fact x JOIN (
+                SELECT DISTINCT ON (p.fid) p.fid, b.name
+                FROM area_piece b CROSS JOIN LATERAL (
+                    SELECT x.fid FROM daily_fact x WHERE ST_Intersects(b.geom, x.geom)) p
+                WHERE b.kind = %(area_kind)s
+                ORDER BY p.fid, b.name) a ON a.fid = x.fid
+            GROUP BY a.name, {x_dims}""", {"area_kind": kind})
 
 
 PLACES = (f"SELECT (p.crime_datetime AT TIME ZONE '{LOCAL_TZ}')::date AS day, p.district::text AS district, "

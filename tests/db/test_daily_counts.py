@@ -368,3 +368,33 @@ def test_migration_fills_the_makers_as_derive_does(city):
                                  UNION ALL (TABLE derived.daily_maker EXCEPT ALL TABLE by_derive)) x""").fetchone()[0]
         conn.rollback()
     assert rows > 100 and differ == 0
+
+
+def test_a_point_on_the_line_between_two_areas_counts_for_the_first_by_name(city):
+    """The area counts' rule for a point two areas share (on their common border): the first by name, as
+    the choropleth's scan counts it. Checked on an alert moved onto such a point, in a transaction that
+    is rolled back."""
+    with psycopg.connect(dsn(city)) as conn:
+        shared = conn.execute("""
+            SELECT a.name, b.name, d.geom FROM boundary a JOIN boundary b ON a.kind = 'neighborhood'
+              AND b.kind = 'neighborhood' AND a.name < b.name AND a.geom && b.geom
+            CROSS JOIN LATERAL ST_DumpPoints(a.geom) d
+            WHERE ST_Intersects(b.geom, d.geom) LIMIT 1""").fetchone()
+        assert shared, "the fixture must hold two neighborhoods with a common border"
+        first, second, point = shared
+        alert = conn.execute("SELECT id FROM shot_alert ORDER BY id LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE shot_alert SET geom = %s WHERE id = %s", (point, alert))
+        daily.refresh(conn, full=True)
+        counted = dict(conn.execute(
+            "SELECT area, sum(n) FROM derived.daily_area_count WHERE layer = 'alerts' AND area_kind = 'neighborhood'"
+            " GROUP BY 1").fetchall())
+        scanned = dict(conn.execute("""
+            SELECT a.name, count(*) FROM shot_alert p CROSS JOIN LATERAL (
+                SELECT b.name FROM boundary b WHERE b.kind = 'neighborhood' AND ST_Intersects(b.geom, p.geom)
+                ORDER BY b.name LIMIT 1) a WHERE p.alert_time IS NOT NULL GROUP BY 1""").fetchall())
+        names = [r[0] for r in conn.execute("SELECT name FROM boundary WHERE kind = 'neighborhood'"
+                                            " AND ST_Intersects(geom, %s) ORDER BY name", (point,))]
+        assert {first, second} <= set(names), "the point lies in both areas"
+        assert counted == scanned
+        assert counted[names[0]] >= 1 and counted.get(names[-1], 0) == scanned.get(names[-1], 0)
+        conn.rollback()
