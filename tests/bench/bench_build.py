@@ -1,11 +1,12 @@
 """Building synthetic Baltimore through the real loader: `crimegun synth`, every file through `load_file`
 (as `crimegun load` and `make demo` do) and a full `derive`, at scale 1 and, when asked (`make bench
-SCALES=1,10`), at scale 10 — then what a derive costs after a small load next to the full one.
+SCALES=1,10`; `CGA_BENCH_BUILD_100=1 make bench SCALES=100`), at scale 10 or 100 — then what a derive costs after a small load next to the
+full one.
 
 The read-path benchmarks at 100x use copies built in SQL (tests/bench/scaling.py); this one says what the
 real way costs, stage by stage and derive step by step, so a missed "100x through the loader in minutes"
-says where the minutes go. Scale 100 is not built here: at these rates it takes hours (the estimate from
-10x is recorded). Asserts only that every row was accounted for; nothing about time.
+says where the minutes go (at 100x: 6 GB of files and a 20 GB database, most of an hour on two cores).
+Asserts only that every row was accounted for; nothing about time.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ EXTRA_ROWS = 200  # the small load whose derive is compared with the full one
 def _scales() -> list[float]:
     if smoke():
         return [0.05]
-    return [s for s in (1, 10) if s in scales()]
+    # 100x only when asked for by name as well: it adds most of an hour to `make bench SCALES=1,100`.
+    big = [100] if os.environ.get("CGA_BENCH_BUILD_100") == "1" else []
+    return [s for s in (1, 10, *big) if s in scales()]
 
 
 def _years() -> tuple[int, int]:
@@ -121,9 +124,11 @@ def test_bench_build_through_the_loader(scale, tmp_path):
            target="only what changed: a small part of the full derive", met=incremental < 0.25 * full,
            note=f"{incremental / full:.0%} of the full derive; " + "; ".join(
                f"{k} {v:.2f} s" for k, v in sorted(small.items(), key=lambda kv: -kv[1])[:4]))
-    # 100x is ten times this (or worse: later years upsert into ever larger indexes).
-    estimate = 10 * total if scale == 10 else None
+    # Measured at 100x when asked; from 10x, 100x is ten times as much or more (later years upsert into ever
+    # larger indexes). "In minutes": a quarter of an hour at most.
+    estimate = 10 * total if scale == 10 else total if scale == 100 else None
     record("build", "synth + load + derive", round(total / 60, 1), "min", scale=label,
-           target="100x through the real loader in minutes" if estimate else None,
-           met=False if estimate and estimate > 15 * 60 else None,
-           note=f"100x estimated at {estimate / 60:.0f} min or more" if estimate else "")
+           target="100x through the real loader in minutes (15 min at most)" if estimate else None,
+           met=estimate <= 15 * 60 if estimate else None,
+           note=(f"100x estimated at {estimate / 60:.0f} min or more" if scale == 10 else
+                 "measured" if scale == 100 else ""))
