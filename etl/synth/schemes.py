@@ -29,7 +29,7 @@ import pandas as pd
 
 from etl.synth import config, firearms
 from etl.synth.histories import empty_history, set_firearms
-from etl.synth.people import PERSON_FIELDS, addresses_near, make_people
+from etl.synth.people import PERSON_FIELDS, address_columns, people_columns
 
 NEAR_CITY_COUNTIES = ("005", "003", "027", "025")
 
@@ -59,11 +59,12 @@ def _short_ttc(rng: np.random.Generator, n: int, median_days: float, sigma: floa
 
 
 def _person(rng: np.random.Generator, ref: np.datetime64, dealer_zip: int, young: bool) -> dict:
-    p = make_people(rng, 1, np.array([ref]), "purchaser", 0.55 if young else 0.8,
-                    {"B": 0.6, "W": 0.36, "U": 0.04}).iloc[0].to_dict()
+    cols = people_columns(rng, 1, np.array([ref]), "purchaser", 0.55 if young else 0.8,
+                          {"B": 0.6, "W": 0.36, "U": 0.04})
+    p = {f: v[0] for f, v in cols.items()}
     if young:  # straw buyers are often in their twenties
         p["dob"] = np.datetime64(ref, "D") - np.timedelta64(int(rng.integers(21 * 365, 29 * 365)), "D")
-    a = addresses_near(rng, np.array([dealer_zip])).iloc[0].to_dict()
+    a = {f: str(v[0]) for f, v in address_columns(rng, np.array([dealer_zip])).items()}
     return {**p, **a}
 
 
