@@ -204,8 +204,12 @@ def district_codes(districts, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """District code (1-9) of each point, 0 outside every district."""
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
     out = np.zeros(lon.shape, dtype=np.int8)
+    left = np.flatnonzero(np.ones(lon.shape, bool))  # points without a district yet (flat indices)
+    flat_lon, flat_lat, flat_out = lon.ravel(), lat.ravel(), out.reshape(-1)
     for d in districts:
-        out[(out == 0) & shapely.contains_xy(d.geom, lon, lat)] = d.code
+        hit = shapely.contains_xy(d.geom, flat_lon[left], flat_lat[left])
+        flat_out[left[hit]] = d.code
+        left = left[~hit]
     return out
 
 
@@ -243,17 +247,41 @@ def _nearest_in_district(xy: np.ndarray, seed_xy: np.ndarray, seed_d: np.ndarray
     return out
 
 
-def neighborhoods_of(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Official neighborhood of each point (the nearest one for a point in none)."""
+@lru_cache(maxsize=1)
+def _hood_index():
+    """The neighborhoods prepared for point tests, their bounds (minx, miny, maxx, maxy) and a tree."""
     g = demo_geography()
-    pts = shapely.points(np.asarray(lon, float), np.asarray(lat, float))
-    tree = shapely.STRtree(g.hood_geoms)
-    out = np.full(len(pts), -1, dtype=np.int64)
-    src, hit = tree.query(pts, predicate="within")
-    out[src[::-1]] = hit[::-1]  # the first neighborhood when two overlap
+    shapely.prepare(g.hood_geoms)
+    return shapely.bounds(g.hood_geoms), shapely.STRtree(g.hood_geoms)
+
+
+def neighborhoods_of(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Official neighborhood of each point (the nearest one for a point in none).
+
+    Points are tested against each neighborhood whose bounds hold them (x-sorted, so each test sees
+    only its strip); a point inside two (overlapping polygons) is settled by the tree query, which
+    takes the first neighborhood it returns.
+    """
+    g = demo_geography()
+    bounds, tree = _hood_index()
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    out = np.full(len(lon), -1, dtype=np.int64)
+    hits = np.zeros(len(lon), dtype=np.int64)
+    by_x = np.argsort(lon, kind="stable")
+    xs = lon[by_x]
+    for k, (minx, miny, maxx, maxy) in enumerate(bounds):
+        cand = by_x[np.searchsorted(xs, minx, "left"):np.searchsorted(xs, maxx, "right")]
+        cand = cand[(lat[cand] >= miny) & (lat[cand] <= maxy)]
+        inside = cand[shapely.contains_xy(g.hood_geoms[k], lon[cand], lat[cand])]
+        out[inside] = k
+        hits[inside] += 1
+    several = np.flatnonzero(hits > 1)
+    if len(several):
+        src, hit = tree.query(shapely.points(lon[several], lat[several]), predicate="within")
+        out[several[src[::-1]]] = hit[::-1]  # the first neighborhood when two overlap
     missing = np.flatnonzero(out < 0)
     if len(missing):
-        src, hit = tree.query_nearest(pts[missing], all_matches=False)
+        src, hit = tree.query_nearest(shapely.points(lon[missing], lat[missing]), all_matches=False)
         out[missing[src]] = hit
     return g.hood_name[out]
 
