@@ -85,7 +85,7 @@ def chicago_datetimes(local: np.ndarray) -> np.ndarray:
 def fixed(values: np.ndarray, digits: int = 6) -> np.ndarray:
     """Floats with a fixed number of decimals (stable bytes), blank for NaN."""
     v = np.asarray(values, dtype=float)
-    out = np.char.mod(f"%.{digits}f", v).astype(object)
+    out = np.array(list(map(f"%.{digits}f".__mod__, v.ravel().tolist())), dtype=object).reshape(v.shape)
     out[np.isnan(v)] = ""
     return out
 
