@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -103,7 +103,7 @@ def nearest_city_zip(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return t.zip[idx[j]]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _state_zip_tree(state: str):
     """The ZIPs of one state (table indices), the cosine of their mean latitude and a k-d tree of
     their centroids (x scaled by that cosine), built once per state."""
@@ -132,7 +132,7 @@ def nearby_zip_index(rng: np.random.Generator, zip_idx: np.ndarray, k: int = 15)
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _choices(name: str) -> np.ndarray:
     """A word list of names.py as an object array (made once; drawing from it is what costs)."""
     return np.array(getattr(names, name), dtype=object)
