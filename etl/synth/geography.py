@@ -390,5 +390,5 @@ def block_addresses(rng: np.random.Generator, codes: np.ndarray, exact: bool = F
     for code in np.unique(codes):
         mask = codes == code
         streets = np.array(geodata.STREETS.get(int(code), geodata.STREETS[1]), dtype=object)
-        out[mask] = [f"{n} {s}" for n, s in zip(numbers[mask], rng.choice(streets, int(mask.sum())), strict=True)]
+        out[mask] = list(map("{} {}".format, numbers[mask].tolist(), rng.choice(streets, int(mask.sum()))))
     return out
