@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, shape
 
-from etl.synth import config, geodata, shipped
+from etl.synth import config, geodata, pointgrid, shipped
 
 LAT0, LON0 = 39.29, -76.62
 M_PER_DEG_LAT = 110_990.0
@@ -207,7 +207,7 @@ def district_codes(districts, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     left = np.flatnonzero(np.ones(lon.shape, bool))  # points without a district yet (flat indices)
     flat_lon, flat_lat, flat_out = lon.ravel(), lat.ravel(), out.reshape(-1)
     for d in districts:
-        hit = shapely.contains_xy(d.geom, flat_lon[left], flat_lat[left])
+        hit = pointgrid.contains_xy(d.geom, flat_lon[left], flat_lat[left])
         flat_out[left[hit]] = d.code
         left = left[~hit]
     return out
@@ -325,9 +325,9 @@ def sample_points(rng: np.random.Generator, n: int, hotspots, p_hot: float,
             r = rng.normal(size=(k, 2)) * hot[h, 2:3]
             lon[from_hot] = hot[h, 0] + r[:, 0] / M_PER_DEG_LON
             lat[from_hot] = hot[h, 1] + r[:, 1] / M_PER_DEG_LAT
-        ok = shapely.contains_xy(area, lon, lat)
+        ok = pointgrid.contains_xy(area, lon, lat)
         if within is not None:
-            ok &= shapely.contains_xy(g.land, lon, lat)
+            ok &= pointgrid.contains_xy(g.land, lon, lat)
         out_lon = np.concatenate([out_lon, lon[ok][:need]])
         out_lat = np.concatenate([out_lat, lat[ok][:need]])
         need = n - len(out_lon)
@@ -341,7 +341,7 @@ def round_inside(lon: np.ndarray, lat: np.ndarray, geoms: list, which: np.ndarra
     lon_r, lat_r = np.round(np.asarray(lon, float), digits), np.round(np.asarray(lat, float), digits)
     for k, geom in enumerate(geoms):
         idx = np.flatnonzero(which == k)
-        bad = idx[~shapely.contains_xy(geom, lon_r[idx], lat_r[idx])]
+        bad = idx[~pointgrid.contains_xy(geom, lon_r[idx], lat_r[idx])]
         target = geom.representative_point()
         for step in range(1, 60):
             if len(bad) == 0:
@@ -375,7 +375,7 @@ def coverage_index(lon: np.ndarray, lat: np.ndarray, day: np.ndarray) -> np.ndar
     out = np.full(len(lon), -1, dtype=np.int64)
     for i, c in enumerate(demo_geography().coverage):
         start = (c.start - dt.date(1970, 1, 1)).days
-        hit = (out < 0) & (np.asarray(day) >= start) & shapely.contains_xy(c.geom, lon, lat)
+        hit = (out < 0) & (np.asarray(day) >= start) & pointgrid.contains_xy(c.geom, lon, lat)
         out[hit] = i
     return out
 
