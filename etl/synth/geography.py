@@ -232,17 +232,25 @@ def district_name(code: int) -> str:
     return {d.code: d.name for d in demo_geography().districts}[int(code)]
 
 
-def _nearest_in_district(xy: np.ndarray, seed_xy: np.ndarray, seed_d: np.ndarray,
-                         codes: np.ndarray) -> np.ndarray:
+@lru_cache(maxsize=32)
+def _post_tree(which_map: int, code: int):
+    """The post seeds of one district on one map (indices into the map's posts; all of them for a code
+    without posts) and their k-d tree."""
     from scipy.spatial import cKDTree
 
+    m = demo_geography().maps[which_map]
+    idx = np.flatnonzero(m.post_district == code)
+    if len(idx) == 0:
+        idx = np.arange(len(m.post_district))
+    return idx, cKDTree(m.post_xy[idx])
+
+
+def _nearest_in_district(xy: np.ndarray, which_map: int, codes: np.ndarray) -> np.ndarray:
     out = np.zeros(len(codes), dtype=np.int64)
     for code in np.unique(codes):
         mask = codes == code
-        idx = np.flatnonzero(seed_d == code)
-        if len(idx) == 0:
-            idx = np.arange(len(seed_d))
-        _, j = cKDTree(seed_xy[idx]).query(xy[mask])
+        idx, tree = _post_tree(which_map, int(code))
+        _, j = tree.query(xy[mask])
         out[mask] = idx[j]
     return out
 
@@ -298,7 +306,7 @@ def posts_and_hoods(lon: np.ndarray, lat: np.ndarray, codes: np.ndarray,
     for i, m in enumerate(g.maps):
         mask = which == i
         if mask.any():
-            posts[mask] = m.post_code[_nearest_in_district(xy[mask], m.post_xy, m.post_district, codes[mask])]
+            posts[mask] = m.post_code[_nearest_in_district(xy[mask], i, codes[mask])]
     return posts, neighborhoods_of(lon, lat)
 
 
