@@ -55,15 +55,22 @@ def _strings(values: np.ndarray) -> np.ndarray:
     return s
 
 
+def _per_day(days: np.ndarray, text) -> np.ndarray:
+    """text(iso strings of the distinct days) spread back over all days (a few thousand distinct days
+    stand behind the many rows)."""
+    distinct, which = np.unique(np.asarray(days, dtype="datetime64[D]"), return_inverse=True)
+    return text(_strings(distinct))[which.reshape(-1)].reshape(np.shape(days))
+
+
 def iso_dates(days: np.ndarray) -> np.ndarray:
     """'YYYY-MM-DD', blank for NaT."""
-    return _strings(np.asarray(days, dtype="datetime64[D]"))
+    return _per_day(days, lambda iso: iso)
 
 
 def us_dates(days: np.ndarray) -> np.ndarray:
     """'MM/DD/YYYY', blank for NaT."""
-    iso = iso_dates(days)
-    return np.array([f"{s[5:7]}/{s[8:10]}/{s[:4]}" if s else "" for s in iso], dtype=object)
+    return _per_day(days, lambda iso: np.array([f"{s[5:7]}/{s[8:10]}/{s[:4]}" if s else "" for s in iso],
+                                               dtype=object))
 
 
 def utc_crime_datetimes(utc: np.ndarray) -> np.ndarray:
