@@ -64,9 +64,13 @@ def zip_table() -> ZipTable:
             if z["zip_code_type"] == "STANDARD" and z["active"] and float(z["lat"]) != 0.0
             and z["county"]]
     rows.sort(key=lambda z: z["zip_code"])
+    county_keys = [_county_key(z["county"]) for z in rows]
+    by_state: dict[str, set[str]] = {}
+    for z, key in zip(rows, county_keys, strict=True):
+        by_state.setdefault(z["state"], set()).add(key)
     fips: dict[tuple[str, str], str] = {}
-    for state in sorted({z["state"] for z in rows}):
-        counties = sorted({_county_key(z["county"]) for z in rows if z["state"] == state})
+    for state in sorted(by_state):
+        counties = sorted(by_state[state])
         plain = [c for c in counties if not c.endswith(" city")]
         cities = [c for c in counties if c.endswith(" city")]
         for i, c in enumerate(plain):
@@ -79,7 +83,7 @@ def zip_table() -> ZipTable:
         zip=np.array([z["zip_code"] for z in rows]),
         city=np.array([z["city"].upper() for z in rows], dtype=object),
         state=np.array([z["state"] for z in rows]),
-        county_fips=np.array([fips[(z["state"], _county_key(z["county"]))] for z in rows]),
+        county_fips=np.array([fips[(z["state"], key)] for z, key in zip(rows, county_keys, strict=True)]),
         area_code=np.array([(z["area_codes"] or [_AREA_CODE.get(z["state"], "800")])[0] for z in rows]),
         lon=np.array([float(z["long"]) for z in rows]),
         lat=np.array([float(z["lat"]) for z in rows]),
