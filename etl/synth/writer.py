@@ -124,8 +124,10 @@ def _field_texts(values) -> list[str] | None:
             return None
         texts = list(map(str, texts))
         joined = "".join(texts)
-    if any(c in joined for c in _NEEDS_QUOTES):
+    if '"' in joined or "\n" in joined or "\r" in joined:
         texts = [_csv_quoted(t) if any(c in t for c in _NEEDS_QUOTES) else t for t in texts]
+    elif "," in joined:  # commas only (coordinate pairs): those fields in plain quotes
+        texts = ['"' + t + '"' if "," in t else t for t in texts]
     return texts
 
 
