@@ -204,7 +204,7 @@ def district_codes(districts, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """District code (1-9) of each point, 0 outside every district."""
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
     out = np.zeros(lon.shape, dtype=np.int8)
-    left = np.flatnonzero(np.ones(lon.shape, bool))  # points without a district yet (flat indices)
+    left = np.arange(lon.size)  # points without a district yet (flat indices)
     flat_lon, flat_lat, flat_out = lon.ravel(), lat.ravel(), out.reshape(-1)
     for d in districts:
         hit = pointgrid.contains_xy(d.geom, flat_lon[left], flat_lat[left])

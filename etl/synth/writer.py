@@ -98,11 +98,15 @@ def fixed(values: np.ndarray, digits: int = 6) -> np.ndarray:
     return out
 
 
+_NEEDS_QUOTES = (",", '"', "\n", "\r")
+_LINES_PER_WRITE = 20_000
+
+
 def _csv_quoted(text: str) -> str:
     """One field as the csv module writes it (a field that needs quotes)."""
-    if "\r" not in text:  # the csv module's rule for \r depends on the Python version: ask it
+    if "\r" not in text:
         return '"' + text.replace('"', '""') + '"'
-    buf = io.StringIO()
+    buf = io.StringIO()  # whether \r alone needs quotes depends on the Python version: ask the csv module
     csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow([text, ""])
     return buf.getvalue()[:-2]
 
@@ -129,10 +133,6 @@ def _field_texts(values) -> list[str] | None:
     elif "," in joined:  # commas only (coordinate pairs): those fields in plain quotes
         texts = ['"' + t + '"' if "," in t else t for t in texts]
     return texts
-
-
-_NEEDS_QUOTES = (",", '"', "\n", "\r")
-_LINES_PER_WRITE = 20_000
 
 
 def write_csv(data: pd.DataFrame | dict, path: Path, columns: tuple[str, ...] | list[str],
