@@ -130,8 +130,9 @@ def nearby_zip_index(rng: np.random.Generator, zip_idx: np.ndarray, k: int = 15)
         mask = states == st
         src = zip_idx[mask]
         kk = min(k, len(pool))
-        _, nn = tree.query(np.column_stack([t.lon[src] * coslat, t.lat[src]]), k=kk)
-        nn = np.asarray(nn).reshape(len(src), kk)
+        distinct, which = np.unique(src, return_inverse=True)  # each ZIP's neighbours looked up once
+        _, nn = tree.query(np.column_stack([t.lon[distinct] * coslat, t.lat[distinct]]), k=kk)
+        nn = np.asarray(nn).reshape(len(distinct), kk)[which.reshape(-1)]
         out[mask] = pool[nn[np.arange(len(src)), rng.integers(0, kk, len(src))]]
     return out
 
