@@ -71,3 +71,18 @@ def test_case_numbers_and_fixed_decimals_as_before():
     expected = np.char.mod("%.6f", v).astype(object)
     expected[np.isnan(v)] = ""
     assert writer.fixed(v, 6).tolist() == expected.tolist()
+
+
+def test_gc_thresholds_come_back_after_a_run():
+    import gc
+
+    from etl.synth.generator import _fewer_gc_passes
+
+    before = gc.get_threshold()
+    try:
+        with _fewer_gc_passes():
+            assert gc.get_threshold() != before
+            raise RuntimeError("a failed run")
+    except RuntimeError:
+        pass
+    assert gc.get_threshold() == before
