@@ -7,6 +7,8 @@ Ruger 4.7%) once ghost and pre-1968 guns are mixed in; the model mix keeps pisto
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -143,11 +145,21 @@ def _table() -> pd.DataFrame:
 CATALOG_TABLE = _table()
 
 
+@lru_cache(maxsize=2)
+def _retail_table(handguns_only: bool) -> pd.DataFrame:
+    """The catalog (or its pistols and revolvers), indexed 0..n-1."""
+    t = CATALOG_TABLE
+    if handguns_only:
+        t = t[t["firearm_type"].isin(["PISTOL", "REVOLVER"])]
+    return t.reset_index(drop=True)
+
+
 def _with_serials(rng: np.random.Generator, table: pd.DataFrame, idx: np.ndarray) -> pd.DataFrame:
     out = table.iloc[idx].reset_index(drop=True)
+    patterns = out["pattern"].to_numpy()
     serial = np.empty(len(out), dtype=object)
-    for pattern in out["pattern"].unique():
-        mask = (out["pattern"] == pattern).to_numpy()
+    for pattern in pd.unique(patterns):  # in order of first appearance: the draws' order
+        mask = patterns == pattern
         serial[mask] = serials(rng, pattern, int(mask.sum()))
     out["serial_number"] = serial
     return out[list(FIREARM_COLUMNS)]
@@ -156,9 +168,7 @@ def _with_serials(rng: np.random.Generator, table: pd.DataFrame, idx: np.ndarray
 def sample_retail(rng: np.random.Generator, n: int, handguns_only: bool = False,
                   calibers: np.ndarray | None = None) -> pd.DataFrame:
     """n commercially made firearms with serial numbers; optionally of given calibers."""
-    t = CATALOG_TABLE
-    if handguns_only:
-        t = t[t["firearm_type"].isin(["PISTOL", "REVOLVER"])]
+    t = _retail_table(handguns_only)
     p = t["p"].to_numpy()
     if calibers is None:
         idx = rng.choice(len(t), n, p=p / p.sum())
@@ -170,7 +180,7 @@ def sample_retail(rng: np.random.Generator, n: int, handguns_only: bool = False,
             if len(pool) == 0:
                 pool = np.flatnonzero(t["caliber"].to_numpy() == "9MM")
             idx[want] = pool[rng.choice(len(pool), len(want), p=p[pool] / p[pool].sum())]
-    return _with_serials(rng, t.reset_index(drop=True), idx)
+    return _with_serials(rng, t, idx)
 
 
 def sample_ghost(rng: np.random.Generator, n: int, year: int) -> pd.DataFrame:

@@ -9,8 +9,10 @@ seed, so the output is byte-identical for the same seed, years and scale.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +42,31 @@ def _check(years: tuple[int, int], scale: float) -> None:
         raise ValueError(f"scale must be in (0, 1000], got {scale!r}")
 
 
+@contextmanager
+def _fewer_gc_passes():
+    """Look for reference cycles less often while generating (the previous thresholds come back after).
+
+    A run makes millions of short-lived containers (rows, field lists) but few cycles, and each full
+    collection walks every long-lived object again: about 5% of the run's CPU at the default thresholds.
+    Cycles are still collected, just in fewer passes.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def generate(out_dir: Path, seed: int = 2021, years: tuple[int, int] = (2021, 2025),
              scale: float = 1.0, progress: bool = True,
              schemes: dict[str, int] | None = None) -> dict[str, Any]:
+    with _fewer_gc_passes():
+        return _generate(out_dir, seed, years, scale, progress, schemes)
+
+
+def _generate(out_dir: Path, seed: int, years: tuple[int, int], scale: float, progress: bool,
+              schemes: dict[str, int] | None) -> dict[str, Any]:
     from tqdm import tqdm
 
     years = (int(years[0]), int(years[1]))

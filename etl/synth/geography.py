@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, shape
 
-from etl.synth import config, geodata, shipped
+from etl.synth import config, geodata, pointgrid, shipped
 
 LAT0, LON0 = 39.29, -76.62
 M_PER_DEG_LAT = 110_990.0
@@ -204,8 +204,12 @@ def district_codes(districts, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """District code (1-9) of each point, 0 outside every district."""
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
     out = np.zeros(lon.shape, dtype=np.int8)
+    left = np.arange(lon.size)  # points without a district yet (flat indices)
+    flat_lon, flat_lat, flat_out = lon.ravel(), lat.ravel(), out.reshape(-1)
     for d in districts:
-        out[(out == 0) & shapely.contains_xy(d.geom, lon, lat)] = d.code
+        hit = pointgrid.contains_xy(d.geom, flat_lon[left], flat_lat[left])
+        flat_out[left[hit]] = d.code
+        left = left[~hit]
     return out
 
 
@@ -228,32 +232,64 @@ def district_name(code: int) -> str:
     return {d.code: d.name for d in demo_geography().districts}[int(code)]
 
 
-def _nearest_in_district(xy: np.ndarray, seed_xy: np.ndarray, seed_d: np.ndarray,
-                         codes: np.ndarray) -> np.ndarray:
+@lru_cache(maxsize=32)
+def _post_tree(which_map: int, code: int):
+    """The post seeds of one district on one map (indices into the map's posts; all of them for a code
+    without posts) and their k-d tree."""
     from scipy.spatial import cKDTree
 
+    m = demo_geography().maps[which_map]
+    idx = np.flatnonzero(m.post_district == code)
+    if len(idx) == 0:
+        idx = np.arange(len(m.post_district))
+    return idx, cKDTree(m.post_xy[idx])
+
+
+def _nearest_in_district(xy: np.ndarray, which_map: int, codes: np.ndarray) -> np.ndarray:
     out = np.zeros(len(codes), dtype=np.int64)
     for code in np.unique(codes):
         mask = codes == code
-        idx = np.flatnonzero(seed_d == code)
-        if len(idx) == 0:
-            idx = np.arange(len(seed_d))
-        _, j = cKDTree(seed_xy[idx]).query(xy[mask])
+        idx, tree = _post_tree(which_map, int(code))
+        _, j = tree.query(xy[mask])
         out[mask] = idx[j]
     return out
 
 
-def neighborhoods_of(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Official neighborhood of each point (the nearest one for a point in none)."""
+@lru_cache(maxsize=1)
+def _hood_index():
+    """The neighborhoods prepared for point tests, their bounds (minx, miny, maxx, maxy) and a tree."""
     g = demo_geography()
-    pts = shapely.points(np.asarray(lon, float), np.asarray(lat, float))
-    tree = shapely.STRtree(g.hood_geoms)
-    out = np.full(len(pts), -1, dtype=np.int64)
-    src, hit = tree.query(pts, predicate="within")
-    out[src[::-1]] = hit[::-1]  # the first neighborhood when two overlap
+    shapely.prepare(g.hood_geoms)
+    return shapely.bounds(g.hood_geoms), shapely.STRtree(g.hood_geoms)
+
+
+def neighborhoods_of(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Official neighborhood of each point (the nearest one for a point in none).
+
+    Points are tested against each neighborhood whose bounds hold them (x-sorted, so each test sees
+    only its strip); a point inside two (overlapping polygons) is settled by the tree query, which
+    takes the first neighborhood it returns.
+    """
+    g = demo_geography()
+    bounds, tree = _hood_index()
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    out = np.full(len(lon), -1, dtype=np.int64)
+    hits = np.zeros(len(lon), dtype=np.int64)
+    by_x = np.argsort(lon, kind="stable")
+    xs = lon[by_x]
+    for k, (minx, miny, maxx, maxy) in enumerate(bounds):
+        cand = by_x[np.searchsorted(xs, minx, "left"):np.searchsorted(xs, maxx, "right")]
+        cand = cand[(lat[cand] >= miny) & (lat[cand] <= maxy)]
+        inside = cand[shapely.contains_xy(g.hood_geoms[k], lon[cand], lat[cand])]
+        out[inside] = k
+        hits[inside] += 1
+    several = np.flatnonzero(hits > 1)
+    if len(several):
+        src, hit = tree.query(shapely.points(lon[several], lat[several]), predicate="within")
+        out[several[src[::-1]]] = hit[::-1]  # the first neighborhood when two overlap
     missing = np.flatnonzero(out < 0)
     if len(missing):
-        src, hit = tree.query_nearest(pts[missing], all_matches=False)
+        src, hit = tree.query_nearest(shapely.points(lon[missing], lat[missing]), all_matches=False)
         out[missing[src]] = hit
     return g.hood_name[out]
 
@@ -270,7 +306,7 @@ def posts_and_hoods(lon: np.ndarray, lat: np.ndarray, codes: np.ndarray,
     for i, m in enumerate(g.maps):
         mask = which == i
         if mask.any():
-            posts[mask] = m.post_code[_nearest_in_district(xy[mask], m.post_xy, m.post_district, codes[mask])]
+            posts[mask] = m.post_code[_nearest_in_district(xy[mask], i, codes[mask])]
     return posts, neighborhoods_of(lon, lat)
 
 
@@ -297,9 +333,9 @@ def sample_points(rng: np.random.Generator, n: int, hotspots, p_hot: float,
             r = rng.normal(size=(k, 2)) * hot[h, 2:3]
             lon[from_hot] = hot[h, 0] + r[:, 0] / M_PER_DEG_LON
             lat[from_hot] = hot[h, 1] + r[:, 1] / M_PER_DEG_LAT
-        ok = shapely.contains_xy(area, lon, lat)
+        ok = pointgrid.contains_xy(area, lon, lat)
         if within is not None:
-            ok &= shapely.contains_xy(g.land, lon, lat)
+            ok &= pointgrid.contains_xy(g.land, lon, lat)
         out_lon = np.concatenate([out_lon, lon[ok][:need]])
         out_lat = np.concatenate([out_lat, lat[ok][:need]])
         need = n - len(out_lon)
@@ -313,7 +349,7 @@ def round_inside(lon: np.ndarray, lat: np.ndarray, geoms: list, which: np.ndarra
     lon_r, lat_r = np.round(np.asarray(lon, float), digits), np.round(np.asarray(lat, float), digits)
     for k, geom in enumerate(geoms):
         idx = np.flatnonzero(which == k)
-        bad = idx[~shapely.contains_xy(geom, lon_r[idx], lat_r[idx])]
+        bad = idx[~pointgrid.contains_xy(geom, lon_r[idx], lat_r[idx])]
         target = geom.representative_point()
         for step in range(1, 60):
             if len(bad) == 0:
@@ -347,7 +383,7 @@ def coverage_index(lon: np.ndarray, lat: np.ndarray, day: np.ndarray) -> np.ndar
     out = np.full(len(lon), -1, dtype=np.int64)
     for i, c in enumerate(demo_geography().coverage):
         start = (c.start - dt.date(1970, 1, 1)).days
-        hit = (out < 0) & (np.asarray(day) >= start) & shapely.contains_xy(c.geom, lon, lat)
+        hit = (out < 0) & (np.asarray(day) >= start) & pointgrid.contains_xy(c.geom, lon, lat)
         out[hit] = i
     return out
 
@@ -362,5 +398,5 @@ def block_addresses(rng: np.random.Generator, codes: np.ndarray, exact: bool = F
     for code in np.unique(codes):
         mask = codes == code
         streets = np.array(geodata.STREETS.get(int(code), geodata.STREETS[1]), dtype=object)
-        out[mask] = [f"{n} {s}" for n, s in zip(numbers[mask], rng.choice(streets, int(mask.sum())), strict=True)]
+        out[mask] = list(map("{} {}".format, numbers[mask].tolist(), rng.choice(streets, int(mask.sum()))))
     return out

@@ -89,8 +89,12 @@ def yearly_counts(year: int, scale: float) -> dict[str, int]:
 def case_number(year: int, month: np.ndarray, seq: np.ndarray, width: np.ndarray) -> np.ndarray:
     """BPD-style complaint number: 2-digit year, month letter, zero-padded sequence."""
     yy = f"{year % 100:02d}"
-    return np.array([f"{yy}{MONTH_LETTERS[m]}{s:0{w}d}" for m, s, w in zip(month, seq, width, strict=True)],
-                    dtype=object)
+    month, seq, width = np.asarray(month), np.asarray(seq), np.asarray(width)
+    out = np.empty(len(seq), dtype=object)
+    for m, w in set(zip(month.tolist(), width.tolist(), strict=True)):  # one pattern per month and width
+        rows = np.flatnonzero((month == m) & (width == w))
+        out[rows] = list(map(f"{yy}{MONTH_LETTERS[m]}%0{w}d".__mod__, seq[rows].tolist()))
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -184,7 +188,7 @@ def _month(rng: np.random.Generator, year: int, m: int, codes: np.ndarray,
     dname = names[district]
     r = rng.random(n)
     old_name = names[old_code]
-    variant = np.array([_DISTRICT_VARIANTS.get(d, d.title()) for d in old_name], dtype=object)
+    variant = np.array([_DISTRICT_VARIANTS.get(d, d.title()) for d in names], dtype=object)[old_code]
     old = np.where(r < 0.015, variant, old_name)
     old = np.where((r >= 0.015) & (r < 0.02), "", old)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -64,9 +64,13 @@ def zip_table() -> ZipTable:
             if z["zip_code_type"] == "STANDARD" and z["active"] and float(z["lat"]) != 0.0
             and z["county"]]
     rows.sort(key=lambda z: z["zip_code"])
+    county_keys = [_county_key(z["county"]) for z in rows]
+    by_state: dict[str, set[str]] = {}
+    for z, key in zip(rows, county_keys, strict=True):
+        by_state.setdefault(z["state"], set()).add(key)
     fips: dict[tuple[str, str], str] = {}
-    for state in sorted({z["state"] for z in rows}):
-        counties = sorted({_county_key(z["county"]) for z in rows if z["state"] == state})
+    for state in sorted(by_state):
+        counties = sorted(by_state[state])
         plain = [c for c in counties if not c.endswith(" city")]
         cities = [c for c in counties if c.endswith(" city")]
         for i, c in enumerate(plain):
@@ -79,7 +83,7 @@ def zip_table() -> ZipTable:
         zip=np.array([z["zip_code"] for z in rows]),
         city=np.array([z["city"].upper() for z in rows], dtype=object),
         state=np.array([z["state"] for z in rows]),
-        county_fips=np.array([fips[(z["state"], _county_key(z["county"]))] for z in rows]),
+        county_fips=np.array([fips[(z["state"], key)] for z, key in zip(rows, county_keys, strict=True)]),
         area_code=np.array([(z["area_codes"] or [_AREA_CODE.get(z["state"], "800")])[0] for z in rows]),
         lon=np.array([float(z["long"]) for z in rows]),
         lat=np.array([float(z["lat"]) for z in rows]),
@@ -103,44 +107,55 @@ def nearest_city_zip(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return t.zip[idx[j]]
 
 
+@cache
+def _state_zip_tree(state: str):
+    """The ZIPs of one state (table indices), the cosine of their mean latitude and a k-d tree of
+    their centroids (x scaled by that cosine), built once per state."""
+    from scipy.spatial import cKDTree
+
+    t = zip_table()
+    pool = np.flatnonzero(t.state == state)
+    coslat = np.cos(np.radians(t.lat[pool].mean()))
+    return pool, coslat, cKDTree(np.column_stack([t.lon[pool] * coslat, t.lat[pool]]))
+
+
 def nearby_zip_index(rng: np.random.Generator, zip_idx: np.ndarray, k: int = 15) -> np.ndarray:
     """For each ZIP (table index), a random one of its k nearest ZIPs in the same state: where a
     dealer's customers live."""
-    from scipy.spatial import cKDTree
-
     t = zip_table()
     out = np.empty(len(zip_idx), dtype=np.int64)
     states = t.state[zip_idx]
     for st in np.unique(states):
-        pool = np.flatnonzero(t.state == st)
-        coslat = np.cos(np.radians(t.lat[pool].mean()))
-        tree = cKDTree(np.column_stack([t.lon[pool] * coslat, t.lat[pool]]))
+        pool, coslat, tree = _state_zip_tree(str(st))
         mask = states == st
         src = zip_idx[mask]
         kk = min(k, len(pool))
-        _, nn = tree.query(np.column_stack([t.lon[src] * coslat, t.lat[src]]), k=kk)
-        nn = np.asarray(nn).reshape(len(src), kk)
+        distinct, which = np.unique(src, return_inverse=True)  # each ZIP's neighbours looked up once
+        _, nn = tree.query(np.column_stack([t.lon[distinct] * coslat, t.lat[distinct]]), k=kk)
+        nn = np.asarray(nn).reshape(len(distinct), kk)[which.reshape(-1)]
         out[mask] = pool[nn[np.arange(len(src)), rng.integers(0, kk, len(src))]]
     return out
 
 
+@cache
+def _choices(name: str) -> np.ndarray:
+    """A word list of names.py as an object array (made once; drawing from it is what costs)."""
+    return np.array(getattr(names, name), dtype=object)
+
+
 def street_addresses(rng: np.random.Generator, n: int) -> np.ndarray:
     nums = rng.integers(100, 9999, n)
-    street = rng.choice(np.array(names.STREET_NAMES, dtype=object), n)
-    kind = rng.choice(np.array(names.STREET_TYPES, dtype=object), n)
+    street = rng.choice(_choices("STREET_NAMES"), n)
+    kind = rng.choice(_choices("STREET_TYPES"), n)
     return np.array([f"{a} {b} {c}" for a, b, c in zip(nums, street, kind, strict=True)], dtype=object)
 
 
-def make_people(rng: np.random.Generator, n: int, ref_day: np.ndarray, age_kind: str,
-                p_male: float, race_p: dict[str, float]) -> pd.DataFrame:
-    """n people: names, sex, race, and a date of birth giving a plausible age on ref_day.
-
-    age_kind 'possessor' (median ~26, 16-60) or 'purchaser' (21+, median ~36).
-    """
+def people_columns(rng: np.random.Generator, n: int, ref_day: np.ndarray, age_kind: str,
+                   p_male: float, race_p: dict[str, float]) -> dict[str, np.ndarray]:
+    """make_people's columns as arrays (no DataFrame: cheaper when people are made one at a time)."""
     male = rng.random(n) < p_male
-    first = np.where(male, rng.choice(np.array(names.MALE_FIRST, dtype=object), n),
-                     rng.choice(np.array(names.FEMALE_FIRST, dtype=object), n))
-    last = rng.choice(np.array(names.LAST, dtype=object), n)
+    first = np.where(male, rng.choice(_choices("MALE_FIRST"), n), rng.choice(_choices("FEMALE_FIRST"), n))
+    last = rng.choice(_choices("LAST"), n)
     if age_kind == "possessor":
         age_y = np.clip(16 + rng.gamma(2.2, 5.0, n), 16, 65)
     else:
@@ -150,8 +165,17 @@ def make_people(rng: np.random.Generator, n: int, ref_day: np.ndarray, age_kind:
     dob = np.maximum(dob, np.datetime64("1925-01-01"))  # purchases start in 1970: no one born in 1890
     races = list(race_p)
     race = rng.choice(np.array(races, dtype=object), n, p=np.array([race_p[r] for r in races]))
-    return pd.DataFrame({"last_name": last, "first_name": first, "dob": dob,
-                         "sex": np.where(male, "M", "F").astype(object), "race": race})
+    return {"last_name": last, "first_name": first, "dob": dob,
+            "sex": np.where(male, "M", "F").astype(object), "race": race}
+
+
+def make_people(rng: np.random.Generator, n: int, ref_day: np.ndarray, age_kind: str,
+                p_male: float, race_p: dict[str, float]) -> pd.DataFrame:
+    """n people: names, sex, race, and a date of birth giving a plausible age on ref_day.
+
+    age_kind 'possessor' (median ~26, 16-60) or 'purchaser' (21+, median ~36).
+    """
+    return pd.DataFrame(people_columns(rng, n, ref_day, age_kind, p_male, race_p))
 
 
 def baltimore_addresses(rng: np.random.Generator, n: int) -> pd.DataFrame:
@@ -168,12 +192,17 @@ def baltimore_addresses(rng: np.random.Generator, n: int) -> pd.DataFrame:
                          "state": np.full(n, "MD", dtype=object), "zip": t.zip[z]})
 
 
-def addresses_near(rng: np.random.Generator, zip_idx: np.ndarray) -> pd.DataFrame:
-    """Addresses in a ZIP near each given ZIP (same state)."""
+def address_columns(rng: np.random.Generator, zip_idx: np.ndarray) -> dict[str, np.ndarray]:
+    """addresses_near's columns as arrays (no DataFrame)."""
     t = zip_table()
     z = nearby_zip_index(rng, np.asarray(zip_idx))
-    return pd.DataFrame({"street": street_addresses(rng, len(z)), "city": t.city[z],
-                         "state": t.state[z].astype(object), "zip": t.zip[z]})
+    return {"street": street_addresses(rng, len(z)), "city": t.city[z],
+            "state": t.state[z].astype(object), "zip": t.zip[z]}
+
+
+def addresses_near(rng: np.random.Generator, zip_idx: np.ndarray) -> pd.DataFrame:
+    """Addresses in a ZIP near each given ZIP (same state)."""
+    return pd.DataFrame(address_columns(rng, zip_idx))
 
 
 def maryland_suburb_addresses(rng: np.random.Generator, n: int) -> pd.DataFrame:

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from etl.synth import config, firearms
-from etl.synth.histories import empty_history, set_firearms
-from etl.synth.people import PERSON_FIELDS, addresses_near, make_people
+from etl.synth.histories import empty_history
+from etl.synth.people import PERSON_FIELDS, address_columns, people_columns
 
 NEAR_CITY_COUNTIES = ("005", "003", "027", "025")
 
@@ -59,11 +59,12 @@ def _short_ttc(rng: np.random.Generator, n: int, median_days: float, sigma: floa
 
 
 def _person(rng: np.random.Generator, ref: np.datetime64, dealer_zip: int, young: bool) -> dict:
-    p = make_people(rng, 1, np.array([ref]), "purchaser", 0.55 if young else 0.8,
-                    {"B": 0.6, "W": 0.36, "U": 0.04}).iloc[0].to_dict()
+    cols = people_columns(rng, 1, np.array([ref]), "purchaser", 0.55 if young else 0.8,
+                          {"B": 0.6, "W": 0.36, "U": 0.04})
+    p = {f: v[0] for f, v in cols.items()}
     if young:  # straw buyers are often in their twenties
         p["dob"] = np.datetime64(ref, "D") - np.timedelta64(int(rng.integers(21 * 365, 29 * 365)), "D")
-    a = addresses_near(rng, np.array([dealer_zip])).iloc[0].to_dict()
+    a = {f: str(v[0]) for f, v in address_columns(rng, np.array([dealer_zip])).items()}
     return {**p, **a}
 
 
@@ -83,7 +84,9 @@ def _rows(rng: np.random.Generator, scheme_id: str, person_of_row: list[dict], d
     df["own_gun"] = np.zeros(n, bool)
     df["plant_stolen_from"] = np.full(n, "", dtype=object)
     df["plant_stolen_day"] = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    set_firearms(df, np.arange(n), firearms.sample_retail(rng, n, handguns_only=True))
+    fa = firearms.sample_retail(rng, n, handguns_only=True)
+    for c in firearms.FIREARM_COLUMNS:  # every row: whole columns (what set_firearms gives, faster)
+        df[c] = fa[c].to_numpy()
     for f in PERSON_FIELDS:
         df[f"purchaser_{f}"] = [p[f] for p in person_of_row]
     if n:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import shapely
 
-from etl.synth import config, geodata
+from etl.synth import config, geodata, pointgrid
 from etl.synth.geography import (
     M_PER_DEG_LAT,
     M_PER_DEG_LON,
@@ -54,7 +53,7 @@ def _offset_inside(rng: np.random.Generator, lon: np.ndarray, lat: np.ndarray,
         ok = np.zeros(len(todo), bool)
         for i, c in enumerate(areas):
             m = cov[todo] == i
-            ok[m] = shapely.contains_xy(c.geom, nlon[m], nlat[m])
+            ok[m] = pointgrid.contains_xy(c.geom, nlon[m], nlat[m])
         out_lon[todo[ok]], out_lat[todo[ok]] = nlon[ok], nlat[ok]
         todo = todo[~ok]
     return out_lon, out_lat

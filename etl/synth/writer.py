@@ -4,6 +4,7 @@ with stable bytes (fixed float precision, '\\n' line ends, no index)."""
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -54,15 +55,22 @@ def _strings(values: np.ndarray) -> np.ndarray:
     return s
 
 
+def _per_day(days: np.ndarray, text) -> np.ndarray:
+    """text(iso strings of the distinct days) spread back over all days (a few thousand distinct days
+    stand behind the many rows)."""
+    distinct, which = np.unique(np.asarray(days, dtype="datetime64[D]"), return_inverse=True)
+    return text(_strings(distinct))[which.reshape(-1)].reshape(np.shape(days))
+
+
 def iso_dates(days: np.ndarray) -> np.ndarray:
     """'YYYY-MM-DD', blank for NaT."""
-    return _strings(np.asarray(days, dtype="datetime64[D]"))
+    return _per_day(days, lambda iso: iso)
 
 
 def us_dates(days: np.ndarray) -> np.ndarray:
     """'MM/DD/YYYY', blank for NaT."""
-    iso = iso_dates(days)
-    return np.array([f"{s[5:7]}/{s[8:10]}/{s[:4]}" if s else "" for s in iso], dtype=object)
+    return _per_day(days, lambda iso: np.array([f"{s[5:7]}/{s[8:10]}/{s[:4]}" if s else "" for s in iso],
+                                               dtype=object))
 
 
 def utc_crime_datetimes(utc: np.ndarray) -> np.ndarray:
@@ -85,16 +93,56 @@ def chicago_datetimes(local: np.ndarray) -> np.ndarray:
 def fixed(values: np.ndarray, digits: int = 6) -> np.ndarray:
     """Floats with a fixed number of decimals (stable bytes), blank for NaN."""
     v = np.asarray(values, dtype=float)
-    out = np.char.mod(f"%.{digits}f", v).astype(object)
+    out = np.array(list(map(f"%.{digits}f".__mod__, v.ravel().tolist())), dtype=object).reshape(v.shape)
     out[np.isnan(v)] = ""
     return out
 
 
+_NEEDS_QUOTES = (",", '"', "\n", "\r")
+_LINES_PER_WRITE = 20_000
+
+
+def _csv_quoted(text: str) -> str:
+    """One field as the csv module writes it (a field that needs quotes)."""
+    if "\r" not in text:
+        return '"' + text.replace('"', '""') + '"'
+    buf = io.StringIO()  # whether \r alone needs quotes depends on the Python version: ask the csv module
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow([text, ""])
+    return buf.getvalue()[:-2]
+
+
+def _field_texts(values) -> list[str] | None:
+    """A column's fields as the csv module writes them (minimal quoting), or None for a column whose
+    values are not all strings and integers (floats, dates, None...: left to the csv module)."""
+    if not isinstance(values, np.ndarray):
+        return None
+    if values.dtype.kind in "iub":
+        return list(map(str, values.tolist()))
+    if values.dtype != object and values.dtype.kind != "U":
+        return None
+    texts = values.tolist()
+    try:
+        joined = "".join(texts)
+    except TypeError:
+        if not set(map(type, texts)) <= {str, int}:
+            return None
+        texts = list(map(str, texts))
+        joined = "".join(texts)
+    if '"' in joined or "\n" in joined or "\r" in joined:
+        texts = [_csv_quoted(t) if any(c in t for c in _NEEDS_QUOTES) else t for t in texts]
+    elif "," in joined:  # commas only (coordinate pairs): those fields in plain quotes
+        texts = ['"' + t + '"' if "," in t else t for t in texts]
+    return texts
+
+
 def write_csv(data: pd.DataFrame | dict, path: Path, columns: tuple[str, ...] | list[str],
               append: bool = False) -> int:
-    """Write (or append) the given columns with the csv module (minimal quoting, '\n' line ends);
-    `data` is a DataFrame or a dict of equal-length arrays (scalars are repeated). Returns the
-    number of data rows written."""
+    """Write (or append) the given columns with the csv module's bytes (minimal quoting, '\n' line
+    ends); `data` is a DataFrame or a dict of equal-length arrays (scalars are repeated). Returns the
+    number of data rows written.
+
+    Columns of strings and integers are joined into lines directly (what the csv module would write,
+    much faster); a file with any other column goes through the csv module."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, pd.DataFrame):
         n = len(data)
@@ -102,9 +150,17 @@ def write_csv(data: pd.DataFrame | dict, path: Path, columns: tuple[str, ...] | 
     else:
         n = max((len(v) for v in data.values() if np.ndim(v) == 1), default=0)
         arrays = [data[c] if np.ndim(data[c]) == 1 else np.full(n, data[c], dtype=object) for c in columns]
+    texts = [_field_texts(a) for a in arrays] if len(columns) > 1 else [None]
     with path.open("a" if append else "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         if not append:
             writer.writerow(columns)
-        writer.writerows(zip(*arrays, strict=True))
+        if any(t is None for t in texts):
+            writer.writerows(zip(*arrays, strict=True))
+            return n
+        if any(len(t) != n for t in texts):
+            raise ValueError(f"columns of unequal length for {path.name}")
+        for start in range(0, n, _LINES_PER_WRITE):
+            chunk = (t[start:start + _LINES_PER_WRITE] for t in texts)
+            fh.write("\n".join(map(",".join, zip(*chunk, strict=True))) + "\n")
     return n
