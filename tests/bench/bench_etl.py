@@ -266,7 +266,7 @@ def test_bench_etl_incidents(bench_db, incident_file):
         record("ETL", "crimegun load vs ogr2ogr", round(ogr / loaded, 2), "x ogr2ogr speed", scale=label,
                target="faster than ogr2ogr", met=loaded < ogr,
                note="ogr2ogr writes a new table with one spatial index and no key, no foreign key and no checks; "
-                    "the loader's table has its keys, a foreign key to the run and twelve indexes (see the row above)")
+                    "the loader's table has its keys, a foreign key to the run and eleven indexes (see the row above)")
     if peak is not None:
         print(f"  crimegun load peak Python memory: {peak / 1e6:.1f} MB")
         record("ETL", "crimegun load peak Python memory", round(peak / 1e6, 1), "MB", scale=label)
