@@ -5,8 +5,8 @@ the source reported.
 One rule, two callers. `derive` (etl/derive.py) decides every stored district. The loader stores the
 district of the incidents and alerts it inserts or changes by the same rule against the maps loaded so
 far, so that the derive after a load finds them right and writes nothing: a district set afterwards by an
-UPDATE writes a new version of every row into each of the incident table's indexes (twelve then) (the freshly
-loaded pages are full and the district is indexed, so no update stays on its page). After loading 10x
+UPDATE writes a new version of every row into each of the incident table's indexes (twelve then; the
+freshly loaded pages are full and the district was indexed, so no update stays on its page). After loading 10x
 Baltimore (2 million incidents) the incident districts took 159 s of the derive, and 0.5 s with the
 districts stored by the load, which takes 7 s longer (149 to 157 s). The derive computes them again for
 the rows loaded before a newer map, and for rows without one.
