@@ -56,6 +56,32 @@ def test_alert_matches_and_gun_links_are_those_of_the_plain_rules(synthetic_db):
                             "ORDER BY 1, 2").fetchall() == links
 
 
+# The district of every recovery: the piece of the map in force on its date that contains it (none without).
+EVERY_RECOVERY_DISTRICT = """
+    SELECT r.id, (SELECT b.name FROM boundary b WHERE b.kind = 'district' AND ST_Intersects(b.geom, r.geom)
+                    AND (b.valid_from IS NULL OR b.valid_from <= r.recovery_date)
+                    AND (b.valid_to IS NULL OR r.recovery_date <= b.valid_to)
+                  ORDER BY b.valid_from DESC NULLS LAST, b.name LIMIT 1)
+    FROM recovery r ORDER BY r.id"""
+
+
+def test_recovery_districts_are_those_of_the_plain_rule_and_a_wrong_one_is_mended(synthetic_db):
+    """Every recovery's district as the rule gives it; one set wrong by hand is put right by a full derive,
+    which writes only the recoveries whose district changes."""
+    dsn = db.dsn(synthetic_db)
+    with psycopg.connect(dsn) as conn:
+        expected = conn.execute(EVERY_RECOVERY_DISTRICT).fetchall()
+        assert len(expected) > 50 and sum(d is not None for _, d in expected) > 50
+        assert conn.execute("SELECT id, district FROM recovery ORDER BY id").fetchall() == expected
+        wrong = expected[0][0]
+        conn.execute("UPDATE recovery SET district = 'NOWHERE' WHERE id = %s", (wrong,))
+        untouched = conn.execute("SELECT xmin::text FROM recovery WHERE id = %s", (expected[1][0],)).fetchone()[0]
+    derive(dsn=dsn, full=True)
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT id, district FROM recovery ORDER BY id").fetchall() == expected
+        assert conn.execute("SELECT xmin::text FROM recovery WHERE id = %s", (expected[1][0],)).fetchone()[0] == untouched
+
+
 def _districts(tmp_path, west: str, center: str):
     frame = gpd.GeoDataFrame({"Dist_Name": [west, center]},
                              geometry=[box(-76.70, 39.28, -76.64, 39.33), box(-76.64, 39.27, -76.60, 39.33)], crs=4326)
