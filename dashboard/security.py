@@ -129,6 +129,8 @@ def end_session(reason: str) -> None:
     viewer = viewer_of_request()
     if viewer.signed_in:
         audit.record(viewer, reason)
+    if session.get("sid"):
+        accounts.end_session(session["sid"])
     logout_user()
     session.clear()
 
@@ -157,6 +159,9 @@ def install(app: Flask) -> None:
         except (TypeError, ValueError):
             return None
         if acct is None or acct.disabled:
+            return None
+        # A session that was ended (signed out, timed out) signs no one in, whatever cookie comes back.
+        if not session.get("sid") or accounts.session_ended(session["sid"]):
             return None
         return User(acct)
 

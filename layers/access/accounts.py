@@ -315,3 +315,20 @@ def oidc_account(subject: str, issuer: str, username: str, display_name: str | N
                          {"r": role, "d": display_name, "i": row["id"]})
         row = _row(conn, "oidc_subject = :k", {"k": key})
     return Account.of(row)
+
+
+SESSION_HOURS = 12  # the longest a session lasts (dashboard/security.py PERMANENT_SESSION_LIFETIME)
+
+
+def end_session(sid: str) -> None:
+    """Record a session as ended (migration 0014): its cookie signs no one in again, even if a response
+    still in flight sets it back in the browser, or someone kept a copy."""
+    with _web().begin() as conn:
+        conn.execute(text("DELETE FROM auth.ended_session WHERE ended_at < now() - make_interval(hours => :h)"),
+                     {"h": SESSION_HOURS})
+        conn.execute(text("INSERT INTO auth.ended_session (sid) VALUES (:s) ON CONFLICT DO NOTHING"), {"s": sid})
+
+
+def session_ended(sid: str) -> bool:
+    with _web().connect() as conn:
+        return conn.execute(text("SELECT 1 FROM auth.ended_session WHERE sid = :s"), {"s": sid}).first() is not None
