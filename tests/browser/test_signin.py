@@ -76,9 +76,8 @@ def test_auth002_second_factor_enrolment_then_codes(dash_duo, app, sql, monkeypa
         "const r = document.querySelector('#nav-signout').getBoundingClientRect();"
         "return r.right <= document.documentElement.clientWidth"
         " && document.documentElement.scrollWidth <= document.documentElement.clientWidth;")
-    # Signed out from a settled page: a page callback still in flight when the sign-out answers can set the
-    # signed-in session cookie again (sessions live in the cookie; a server-side end is still to come).
-    # This test is about the second factor; that race fails it now and then on a busy machine.
+    # Signed out from a settled page: this test is about the second factor. A page callback still in flight
+    # at sign-out used to set the signed-in cookie back; auth004 holds sign-out to ending the session anyway.
     until(dash_duo._wait_for_callbacks, timeout=20, poll=0.2)
     dash_duo.find_element("#nav-signout").click()
     dash_duo.wait_for_element("#login-form", timeout=20)
