@@ -147,7 +147,7 @@ def install(app: Flask) -> None:
     server.session_interface = _Sessions()
     server.config.update(
         SESSION_COOKIE_NAME="cga_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=12 * 3600, MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        PERMANENT_SESSION_LIFETIME=accounts.SESSION_HOURS * 3600, MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     logins = LoginManager(server)
     logins.session_protection = "strong"

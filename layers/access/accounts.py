@@ -317,7 +317,7 @@ def oidc_account(subject: str, issuer: str, username: str, display_name: str | N
     return Account.of(row)
 
 
-SESSION_HOURS = 12  # the longest a session lasts (dashboard/security.py PERMANENT_SESSION_LIFETIME)
+SESSION_HOURS = 12  # the longest a session lasts (its cookie's lifetime, dashboard/security.py)
 
 
 def end_session(sid: str) -> None:
