@@ -192,3 +192,23 @@ def test_clock_check_pairs_only_alerts_near_in_time_and_counts_as_pairing_them_a
                 assert check.shares == {h: n / covered for h, _, n in rows}, shift
                 assert check.best_offset_hours == -shift
                 raise psycopg.Rollback()  # leave the shared database as it was
+
+
+def test_the_clock_check_judges_a_sample_when_a_period_holds_more_shootings_than_a_share_needs(
+        empty_db, tmp_path, monkeypatch):
+    """Past CLOCK_SAMPLE shootings the check judges a sample of them, the same one on every run: a wrong
+    clock is still caught with the offset that fixes it, and the message says how many it judged of how many."""
+    from etl import clock
+
+    incidents, shots = _clock_files(tmp_path)
+    load_file(incidents, progress=False)
+    load_file(shots, progress=False)  # 4 h late, as in the first test
+    whole = derive(full=True).clock_check
+    assert whole.sampled_from is None and "sample" not in whole.message
+    monkeypatch.setattr(clock, "CLOCK_SAMPLE", SHOOTINGS // 2)
+    check = derive(full=True).clock_check
+    assert check.shootings == SHOOTINGS // 2 and check.sampled_from == SHOOTINGS
+    assert check.best_offset_hours == -4 and check.best_share == 1.0 and check.warning
+    assert f"judged on a sample of {SHOOTINGS // 2:,} of the period's {SHOOTINGS:,} shootings" in check.message
+    again = derive(full=True).clock_check
+    assert (again.shootings, again.shares) == (check.shootings, check.shares)
