@@ -6,6 +6,7 @@ the failure itself is recorded in `etl_run`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -13,6 +14,7 @@ import os
 import re
 import socket
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -210,21 +212,61 @@ def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | Non
         result.notes.append(f"times without a UTC offset read as {clock.strip()}")
     with psycopg.connect(dsn) as conn:
         result.run_id = start_run(conn, path, source.kind, layout.name)
-        try:
-            with conn.transaction():
-                ctx = LoadContext(agency, str(path), layout, agency_region(conn), tz)
-                _load_rows(conn, source, reader, header, ctx, result)
-        except BaseException as exc:
-            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else (str(exc).splitlines() or [""])[0]
-            fail_run(dsn, result.run_id, message or type(exc).__name__)
-            if isinstance(exc, LoadError | KeyboardInterrupt | SystemExit | GeneratorExit):
-                raise
-            if isinstance(exc, psycopg.Error):
-                raise LoadError(f"{path.name}: the database refused the load ({message}); nothing from this "
-                                "file was kept") from None
-            raise LoadError(f"{path.name}: internal error ({type(exc).__name__}: {message}); nothing from this "
-                            "file was kept — please report it with the file") from None
+        with _live(conn):
+            try:
+                with conn.transaction():
+                    ctx = LoadContext(agency, str(path), layout, agency_region(conn), tz)
+                    _load_rows(conn, source, reader, header, ctx, result)
+            except BaseException as exc:
+                cancelled = isinstance(exc, psycopg.errors.QueryCanceled) and conn in _CANCELLED
+                message = ("interrupted" if isinstance(exc, KeyboardInterrupt) or cancelled
+                           else (str(exc).splitlines() or [""])[0])
+                fail_run(dsn, result.run_id, message or type(exc).__name__)
+                if isinstance(exc, LoadError | KeyboardInterrupt | SystemExit | GeneratorExit):
+                    raise
+                if cancelled:
+                    raise LoadError(f"{path.name}: interrupted; nothing from this file was kept") from None
+                if isinstance(exc, psycopg.Error):
+                    raise LoadError(f"{path.name}: the database refused the load ({message}); nothing from this "
+                                    "file was kept") from None
+                raise LoadError(f"{path.name}: internal error ({type(exc).__name__}: {message}); nothing from this "
+                                "file was kept — please report it with the file") from None
     return result
+
+
+# The connections of the loads running in this process (several when etl/batch.py loads files side by
+# side): an interrupt cancels their statements, so each load rolls back at once instead of running on.
+_LIVE: set[psycopg.Connection] = set()
+_CANCELLED: set[psycopg.Connection] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _live(conn: psycopg.Connection) -> Iterator[None]:
+    with _LIVE_LOCK:
+        _LIVE.add(conn)
+    try:
+        yield
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(conn)
+            _CANCELLED.discard(conn)
+
+
+def _stop_if_cancelled(conn: psycopg.Connection) -> None:
+    """Between statements: a cancel that found no statement running stops the load here."""
+    if conn in _CANCELLED:
+        raise psycopg.errors.QueryCanceled("interrupted")
+
+
+def cancel_running() -> int:
+    """Cancel the statement of every load running in this process (each then fails as interrupted,
+    keeping nothing of its file); return how many were running."""
+    with _LIVE_LOCK:
+        for conn in _LIVE:
+            _CANCELLED.add(conn)
+            conn.cancel_safe()
+        return len(_LIVE)
 
 
 class _Record(dict):
@@ -316,6 +358,7 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
         try:
             with conn.transaction():
                 for window in windows:
+                    _stop_if_cancelled(conn)
                     result.read += window.read
                     records = ((RawRow(n, raw, fields), None) for n, fields, raw in window.fallback)
                     parsed = []
@@ -478,6 +521,7 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
 
     def step(name: str) -> None:
         nonlocal started
+        _stop_if_cancelled(conn)
         now = time.perf_counter()
         seconds[name] = seconds.get(name, 0.0) + now - started
         started = now

@@ -1,0 +1,115 @@
+"""Loading several files at once: files that write different tables load side by side, one connection
+each, up to `jobs` at a time; files that share a table load one after another, in the order given.
+
+The order given still decides everything it decides one file at a time:
+- a later file of the same kind (or of a kind writing a table it writes: traces add dealers) loads after
+  the earlier one, so the later export's rows win;
+- a boundary file is a barrier: it waits for every file before it and every file after it waits for it,
+  since incidents and alerts store the district of the maps loaded before them (etl/districts.py);
+- a file whose kind cannot be told from its header loads alone, where it stands, and fails as it would.
+
+Each file is one transaction as before (etl/loader.py), so a failure keeps nothing of its own file and
+touches no other. At 10x Baltimore the incident years load while the traces, alerts and NIBIN leads load
+beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from etl.detect import apply_mapping, detect
+from etl.errors import LoadError
+from etl.loader import BOUNDARY_SUFFIXES, LoadResult, cancel_running, load_file
+from etl.reader import CsvSource
+
+# The tables each kind's loads write (etl/derive.py reads the same map for its statistics).
+WRITES = {"incidents": {"incident"}, "shots": {"shot_alert"}, "dealers": {"dealer"},
+          "traces": {"trace", "recovery", "firearm", "pii.person", "dealer"},
+          "nibin": {"ballistic_evidence", "nibin_lead"}, "boundaries": {"boundary"}}
+
+
+def default_jobs() -> int:
+    """Files loaded at once by default: one per core, at most four (each load also keeps the database busy)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def kind_of(path: Path, kind: str | None = None, mapping: dict[str, str] | None = None,
+            encoding: str = "utf-8") -> str | None:
+    """The kind a file will load as (read from its header as load_file reads it); None when it cannot
+    be told (a missing or unreadable file, an unknown header): load_file then reports why."""
+    if kind:
+        return kind
+    if path.suffix.lower() in BOUNDARY_SUFFIXES:
+        return "boundaries"
+    try:
+        header = CsvSource(path, encoding=encoding, progress=False).header
+        return detect(apply_mapping(header, mapping) if mapping else header, None, path.name)[0].kind
+    except (LoadError, OSError, UnicodeError, ValueError):
+        return None
+
+
+def waits_for(kinds: list[str | None]) -> list[set[int]]:
+    """For each file, the earlier files it must wait for (see the module's docstring)."""
+    def apart(a: str | None, b: str | None) -> bool:
+        if a is None or b is None or "boundaries" in (a, b) or a not in WRITES or b not in WRITES:
+            return False
+        return not (WRITES[a] & WRITES[b])
+    return [{j for j in range(i) if not apart(kinds[j], kinds[i])} for i in range(len(kinds))]
+
+
+def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
+              on_start: Callable[[Path], None] | None = None,
+              on_done: Callable[[Path, LoadResult | LoadError, float], None] | None = None
+              ) -> list[LoadResult | LoadError]:
+    """Load `files` ((path, load_file options) in order), up to `jobs` at a time; return each file's
+    LoadResult, or the LoadError that stopped it, in the order given. `on_start` and `on_done` (with the
+    file's seconds) are called as files start and finish. One file at a time, load_file shows its own
+    progress bar; side by side, the bars would overwrite each other, and `on_start` says what started."""
+    jobs = max(1, jobs or default_jobs())
+    kinds = [kind_of(Path(p), o.get("kind"), o.get("mapping"), o.get("encoding", "utf-8")) for p, o in files]
+    before = waits_for(kinds)
+    out: list[LoadResult | LoadError | None] = [None] * len(files)
+    done: set[int] = set()
+    waiting = list(range(len(files)))
+    running: dict[Future, tuple[int, float]] = {}
+
+    def one(i: int) -> LoadResult:
+        path, options = files[i]
+        return load_file(Path(path), **{"progress": jobs == 1, **options})
+
+    def report(finished) -> None:
+        for future in finished:
+            i, started = running.pop(future)
+            try:
+                out[i] = future.result()
+            except LoadError as exc:
+                out[i] = exc
+            done.add(i)
+            if on_done:
+                on_done(Path(files[i][0]), out[i], time.perf_counter() - started)
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="load") as pool:
+        try:
+            while waiting or running:
+                for i in [i for i in waiting if before[i] <= done][:jobs - len(running)]:
+                    waiting.remove(i)
+                    if on_start:
+                        on_start(Path(files[i][0]))
+                    running[pool.submit(one, i)] = (i, time.perf_counter())
+                # With a timeout: a Ctrl-C delivered to a loading thread is acted on by this one only
+                # when it wakes, which without one is when a file finishes.
+                finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                report(finished)
+        except BaseException:
+            # Interrupted (Ctrl-C): start nothing more, stop the loads running (they roll back), and
+            # report every file as it ended, the ones that finished meanwhile included.
+            waiting.clear()
+            cancel_running()
+            report(wait(running).done)
+            raise
+    return out  # type: ignore[return-value]
