@@ -72,6 +72,10 @@ class Source:
     def parse(self, rec: dict[str, str], ctx: LoadContext) -> dict[str, Any]:
         raise NotImplementedError
 
+    def prepare(self, cur: psycopg.Cursor) -> None:
+        """Work on the deduplicated staging table `stg_u` that reads none of the tables the load writes
+        (districts from the maps): done before the load waits its turn to write (etl/batch.py)."""
+
     def merge(self, cur: psycopg.Cursor, run_id: int) -> tuple[int, int]:
         """Upsert from the deduplicated staging table `stg_u`; return (inserted, updated)."""
         raise NotImplementedError
@@ -102,8 +106,14 @@ def upsert(cur: psycopg.Cursor, table: str, columns: Sequence[str], conflict: Se
     match = " AND ".join(f"t.{c} = s.{c}" for c in conflict)
     same = (f"({', '.join(f't.{c}' for c in compared)}) IS NOT DISTINCT FROM ({', '.join(f's.{c}' for c in compared)})"
             if compared else "true")
+    # Probed through the key's index: as a hash anti join it read the whole table to compare a file's
+    # rows with it, a cost growing with the table (a year of 10x incidents against four: 3.0 s, 1.3 s so).
+    cur.execute("SET LOCAL enable_hashjoin = off")
+    cur.execute("SET LOCAL enable_mergejoin = off")
     changed = _scratch(cur, table, f"SELECT s.* FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {table} t"
                                    f" WHERE {match} AND {same})", conflict)
+    cur.execute("RESET enable_hashjoin")
+    cur.execute("RESET enable_mergejoin")
     sql = f"""
         WITH up AS (
             INSERT INTO {table} ({cols}, run_id)
