@@ -127,7 +127,14 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                              r.recovery_date - t2.purchase_date AS ttc_days
                       FROM trace t2 JOIN recovery r ON r.trace_id = t2.id
                       LEFT JOIN dealer d ON d.ffl_key = t2.dealer_ffl_key) s
-                WHERE s.id = t.id"""),
+                WHERE s.id = t.id
+                  -- only the traces whose values change: each derive after a trace or dealer load wrote
+                  -- every trace again (125,000 at 10x)
+                  AND (t.dealer_id, t.ttc_days, t.source_state, t.source_in_state, t.source_in_city,
+                       t.possessor_is_purchaser)
+                      IS DISTINCT FROM (s.dealer_id, s.ttc_days, s.source_state, s.source_state = %(state)s,
+                                        s.in_city, CASE WHEN t.possessor_id IS NOT NULL AND t.purchaser_id IS NOT NULL
+                                                        THEN t.possessor_id = t.purchaser_id END)"""),
             # What the map's recovery markers and filters read, copied from the gun and the trace (0011).
             ("recovery markers", f"""
                 UPDATE recovery p SET firearm_type = f.firearm_type, ttc_band = {TTC_BAND_SQL},

@@ -111,18 +111,23 @@ def test_the_load_stores_the_districts_derive_keeps_until_the_map_changes(empty_
     load_file(_districts(tmp_path, "Northern", "Southern"), progress=False)
     load_file(FIXTURES / "incidents_2022.csv", progress=False)
     load_file(FIXTURES / "shots_chicago.csv", progress=False)
+    load_file(FIXTURES / "traces_canonical.csv", progress=False)
     loaded = sql(STORED_DISTRICT)
     assert loaded == sql(EVERY_DISTRICT)
     assert {d for _, _, d in loaded} >= {"NORTHERN", "SOUTHERN"}
+    recoveries = sql("SELECT id, district FROM recovery ORDER BY id")  # recoveries too
+    assert recoveries == sql(EVERY_RECOVERY_DISTRICT) and ("NORTHERN" in {d for _, d in recoveries})
     versions = sql("SELECT source_key, xmin::text FROM incident ORDER BY 1")
     derive()
     assert sql(STORED_DISTRICT) == loaded
     assert sql("SELECT source_key, xmin::text FROM incident ORDER BY 1") == versions  # none written again
+    assert sql("SELECT id, district FROM recovery ORDER BY id") == recoveries
     # The map redrawn (undated: it replaces the other): the halves swap names, every point follows.
     load_file(_districts(tmp_path, "Southern", "Northern"), progress=False)
     derive()
     moved = sql(STORED_DISTRICT)
     assert moved == sql(EVERY_DISTRICT) and moved != loaded
+    assert sql("SELECT id, district FROM recovery ORDER BY id") == sql(EVERY_RECOVERY_DISTRICT) != recoveries
 
 
 def test_an_alert_between_equal_incidents_goes_to_the_first_recorded(empty_db, sql, tmp_path):
@@ -135,3 +140,27 @@ def test_an_alert_between_equal_incidents_goes_to_the_first_recorded(empty_db, s
     load_file(FIXTURES / "shots_chicago.csv", progress=False)
     derive()
     assert sql("SELECT i.cc_number FROM shot_alert s JOIN incident i ON i.id = s.incident_id") == [("22C01299",)]
+
+
+EVERY_TRACE_SOURCE = """
+    SELECT t.id, d.id, r.recovery_date - t.purchase_date, coalesce(d.premise_state, t.dealer_state), d.in_city
+    FROM trace t JOIN recovery r ON r.trace_id = t.id LEFT JOIN dealer d ON d.ffl_key = t.dealer_ffl_key
+    ORDER BY t.id"""
+
+
+def test_trace_sources_are_those_of_the_plain_rule_and_only_a_changed_one_is_written(synthetic_db):
+    """Each trace's dealer, time-to-crime and source state as the rule gives them; one set wrong by hand is
+    mended by a full derive, which leaves every unchanged trace as it was (its xmin stays)."""
+    stored = "SELECT id, dealer_id, ttc_days, source_state, source_in_city FROM trace ORDER BY id"
+    dsn = db.dsn(synthetic_db)
+    with psycopg.connect(dsn) as conn:
+        expected = conn.execute(EVERY_TRACE_SOURCE).fetchall()
+        assert len(expected) > 50 and sum(d is not None for _, d, *_ in expected) > 50
+        assert conn.execute(stored).fetchall() == expected
+        wrong, other = expected[0][0], expected[1][0]
+        conn.execute("UPDATE trace SET ttc_days = -1 WHERE id = %s", (wrong,))
+        untouched = conn.execute("SELECT xmin::text FROM trace WHERE id = %s", (other,)).fetchone()[0]
+    derive(dsn=dsn, full=True)
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute(stored).fetchall() == expected
+        assert conn.execute("SELECT xmin::text FROM trace WHERE id = %s", (other,)).fetchone()[0] == untouched
