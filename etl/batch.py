@@ -8,14 +8,17 @@ The order given still decides everything it decides one file at a time:
   since incidents and alerts store the district of the maps loaded before them (etl/districts.py);
 - a file whose kind cannot be told from its header loads alone, where it stands, and fails as it would.
 
-Each file is one transaction as before (etl/loader.py), so a failure keeps nothing of its own file and
-touches no other. At 10x Baltimore the incident years load while the traces, alerts and NIBIN leads load
-beside them.
+A file that waits only for earlier files writing the same tables may still start beside them when a
+connection is free: it reads, stages and prepares its rows (the longest part of a load in Python), and
+writes only once they have ended. Each file is one transaction as before (etl/loader.py), so a failure
+keeps nothing of its own file and touches no other. At 10x Baltimore the incident years load while the
+traces, alerts and NIBIN leads load beside them, and each year stages while the one before it writes.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -62,6 +65,11 @@ def waits_for(kinds: list[str | None]) -> list[set[int]]:
     return [{j for j in range(i) if not apart(kinds[j], kinds[i])} for i in range(len(kinds))]
 
 
+def _barrier(a: str | None, b: str | None) -> bool:
+    """Must the later of two files start only once the earlier has ended (not merely write after it)?"""
+    return a is None or b is None or "boundaries" in (a, b) or a not in WRITES or b not in WRITES
+
+
 def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
               on_start: Callable[[Path], None] | None = None,
               on_done: Callable[[Path, LoadResult | LoadError, float], None] | None = None
@@ -69,18 +77,35 @@ def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
     """Load `files` ((path, load_file options) in order), up to `jobs` at a time; return each file's
     LoadResult, or the LoadError that stopped it, in the order given. `on_start` and `on_done` (with the
     file's seconds) are called as files start and finish. One file at a time, load_file shows its own
-    progress bar; side by side, the bars would overwrite each other, and `on_start` says what started."""
+    progress bar; side by side, the bars would overwrite each other, and `on_start` says what started.
+
+    A free connection goes first to a file whose predecessors have all ended; failing that, to the next
+    file whose only unfinished predecessors write the same tables and are already loading: it reads and
+    stages its rows meanwhile and waits for them only to write (load_file's `turn`)."""
     jobs = max(1, jobs or default_jobs())
     kinds = [kind_of(Path(p), o.get("kind"), o.get("mapping"), o.get("encoding", "utf-8")) for p, o in files]
     before = waits_for(kinds)
+    hard = [{j for j in before[i] if _barrier(kinds[j], kinds[i])} for i in range(len(files))]
+    ended = [threading.Event() for _ in files]
     out: list[LoadResult | LoadError | None] = [None] * len(files)
     done: set[int] = set()
+    started_ones: set[int] = set()
     waiting = list(range(len(files)))
     running: dict[Future, tuple[int, float]] = {}
 
+    def turn_of(i: int) -> Callable[[float], bool]:
+        def turn(timeout: float) -> bool:
+            pending = [ended[j] for j in before[i] if not ended[j].is_set()]
+            return not pending or (pending[0].wait(timeout) and len(pending) == 1)
+        return turn
+
     def one(i: int) -> LoadResult:
         path, options = files[i]
-        return load_file(Path(path), **{"progress": jobs == 1, **options})
+        try:
+            extra = {"turn": turn_of(i)} if before[i] and kinds[i] != "boundaries" else {}
+            return load_file(Path(path), **{"progress": jobs == 1, **options, **extra})
+        finally:
+            ended[i].set()
 
     def report(finished) -> None:
         for future in finished:
@@ -93,11 +118,17 @@ def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
             if on_done:
                 on_done(Path(files[i][0]), out[i], time.perf_counter() - started)
 
+    def next_ones(free: int) -> list[int]:
+        ready = [i for i in waiting if before[i] <= done]
+        early = [i for i in waiting if i not in ready and hard[i] <= done and before[i] <= started_ones]
+        return (ready + early)[:free]
+
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="load") as pool:
         try:
             while waiting or running:
-                for i in [i for i in waiting if before[i] <= done][:jobs - len(running)]:
+                for i in next_ones(jobs - len(running)):
                     waiting.remove(i)
+                    started_ones.add(i)
                     if on_start:
                         on_start(Path(files[i][0]))
                     running[pool.submit(one, i)] = (i, time.perf_counter())

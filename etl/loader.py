@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -184,11 +184,14 @@ def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | Non
               encoding: str = "utf-8", agency: str | None = None, progress: bool = True,
               dsn: str | None = None, boundary_kind: str | None = None,
               name_field: str | None = None, crs: str | None = None, valid_from=None,
-              valid_to=None, timezone: str | None = None) -> LoadResult:
+              valid_to=None, timezone: str | None = None, turn: Callable[[float], bool] | None = None
+              ) -> LoadResult:
     """Load one file; raise LoadError (one line, actionable) when the file as a whole cannot load.
 
     `timezone` is the clock of the file's times without a UTC offset (else the kind's CGA_TZ_* setting,
-    else the layout's documented clock)."""
+    else the layout's documented clock). `turn(timeout)`, when given, says whether the load may write
+    yet: the file is read, staged and prepared first, then the load waits for its turn (etl/batch.py:
+    the file before it that writes the same tables has ended)."""
     path = Path(path)
     dsn = dsn or db.dsn()
     agency = agency or settings.get("CGA_AGENCY")
@@ -216,7 +219,7 @@ def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | Non
             try:
                 with conn.transaction():
                     ctx = LoadContext(agency, str(path), layout, agency_region(conn), tz)
-                    _load_rows(conn, source, reader, header, ctx, result)
+                    _load_rows(conn, source, reader, header, ctx, result, turn)
             except BaseException as exc:
                 cancelled = isinstance(exc, psycopg.errors.QueryCanceled) and conn in _CANCELLED
                 message = ("interrupted" if isinstance(exc, KeyboardInterrupt) or cancelled
@@ -340,7 +343,7 @@ def finish_values(values: dict, widths: dict[str, int], text: list[str]) -> int:
 
 
 def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, header: list[str],
-               ctx: LoadContext, result: LoadResult) -> None:
+               ctx: LoadContext, result: LoadResult, turn: Callable[[float], bool] | None = None) -> None:
     names = [c for c, _ in source.staging]
     cols = ", ".join(f"{c} {t}" for c, t in source.staging)
     conn.execute(f"CREATE TEMP TABLE stg (line_number integer, {cols}) ON COMMIT DROP")
@@ -385,7 +388,7 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
     result.seconds["read, parse and stage"] = time.perf_counter() - started
     if result.read == 0:
         raise LoadError(f"{reader.path.name} has a header but no rows")
-    _merge_staged(conn, source, reader, result, rejects)
+    _merge_staged(conn, source, reader, result, rejects, turn)
 
 
 def _checked(reader: CsvSource, header: list[str], result: LoadResult) -> Iterator[tuple[RawRow, str | None]]:
@@ -508,8 +511,9 @@ def _python_values(source: Source, header: list[str], fields: list[str], ctx: Lo
 
 
 def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, result: LoadResult,
-                  rejects: list[tuple[int, str, str]]) -> None:
-    """Number repeated keys, keep the last row of each key, upsert, store the rejects, close the run."""
+                  rejects: list[tuple[int, str, str]], turn: Callable[[float], bool] | None = None) -> None:
+    """Number repeated keys, keep the last row of each key, prepare them, wait for the load's `turn` to
+    write, upsert, store the rejects, close the run."""
     if result.neutralised:
         result.notes.append(f"{result.neutralised:,} formula-like cells neutralised (stored with a leading ')")
     if reader.progress and sys.stderr.isatty() and result.read >= 100_000:
@@ -545,6 +549,11 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
         # enough for that (all of them, geometry included, cost ~0.3 s on 41k rows).
         cur.execute(f"ANALYZE stg_u ({key})")
         step("deduplicate")
+        source.prepare(cur)
+        step("prepare")
+        while turn is not None and not turn(0.2):
+            _stop_if_cancelled(conn)
+        step("wait for the file before")
         rebuild = _drop_indexes_for_bulk(cur, source)
         result.loaded, result.updated = source.merge(cur, result.run_id)
         step("upsert")

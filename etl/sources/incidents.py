@@ -177,8 +177,10 @@ class Incidents(Source):
             "geom": point_wkt(point),
         }
 
-    def merge(self, cur, run_id: int) -> tuple[int, int]:
+    def prepare(self, cur) -> None:
         # The district is stored with the row, so that the derive after the load has none to rewrite.
         districts.fill_staged(cur, "crime_datetime", self.key)
+
+    def merge(self, cur, run_id: int) -> tuple[int, int]:
         return upsert(cur, "incident", COLUMNS, ("agency", "source_key"), run_id, carried=("district",))
 

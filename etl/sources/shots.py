@@ -103,8 +103,10 @@ class Shots(Source):
             "geom": point_wkt(point),
         }
 
-    def merge(self, cur, run_id: int) -> tuple[int, int]:
+    def prepare(self, cur) -> None:
         # The district is stored with the row, so that the derive after the load has none to rewrite.
         districts.fill_staged(cur, "alert_time", self.key)
+
+    def merge(self, cur, run_id: int) -> tuple[int, int]:
         return upsert(cur, "shot_alert", COLUMNS, ("agency", "source_key"), run_id,
                       extra_set="incident_id = NULL", carried=("district",))

@@ -69,6 +69,28 @@ def test_files_of_different_kinds_load_side_by_side_and_a_kind_keeps_the_order_g
     assert sql("SELECT count(*) FROM shot_alert") == [(3000,)]
 
 
+def test_a_later_file_of_a_kind_stages_beside_the_earlier_and_writes_after_it(empty_db, tmp_path, sql):
+    """With a free connection, the next incident file starts while the one before it loads: it reads and
+    stages its rows, then waits for that file to end before writing, so its corrections still win."""
+    from etl.batch import load_many
+
+    head, first_row = (FIXTURES / "incidents_2022.csv").read_text().splitlines()[:2]
+    big = tmp_path / "incidents_big.csv"
+    with big.open("w") as f:
+        f.write(head + "\n" + first_row + "\n")
+        for i in range(40_000):
+            f.write(first_row.replace(",22C01234,", f",22X{i:05d},").replace(",1,22X", f",{i + 2},22X", 1) + "\n")
+    fix = tmp_path / "incidents_fix.csv"
+    fix.write_text(head + "\n" + first_row.replace("1000 N MOUNT ST", "1010 N MOUNT ST") + "\n")
+    events: list[tuple[str, str]] = []
+    outcomes = load_many([(big, {}), (fix, {})], jobs=2, on_start=lambda p: events.append(("start", p.name)),
+                         on_done=lambda p, o, s: events.append(("done", p.name)))
+    assert events[:2] == [("start", "incidents_big.csv"), ("start", "incidents_fix.csv")]
+    assert outcomes[0].loaded == 40_001 and outcomes[1].updated == 1, outcomes
+    assert outcomes[1].seconds["wait for the file before"] > 0.1
+    assert sql("SELECT location FROM incident WHERE cc_number = '22C01234'") == [("1010 N MOUNT ST",)]
+
+
 def test_an_interrupt_stops_every_running_load_and_keeps_nothing_of_their_files(empty_db, tmp_path, sql):
     from etl import loader
     from etl.batch import load_many

@@ -128,10 +128,10 @@ def _load(path, dsn, monkeypatch, fast: bool, **options) -> dict:
     seen: dict = {}
     merge, fast_windows = loader._merge_staged, vector.fast_windows
 
-    def capture(conn, source, reader, result, rejects):
+    def capture(conn, source, reader, result, rejects, turn=None):
         seen["staged"] = conn.execute(f"SELECT {STAGED[source.kind]} FROM stg ORDER BY line_number").fetchall()
         seen["rejects"] = list(rejects)
-        return merge(conn, source, reader, result, rejects)
+        return merge(conn, source, reader, result, rejects, turn)
 
     def watched(*args, **kwargs):
         """The windows the loader staged, as one (None when the row path read the file)."""
