@@ -154,14 +154,14 @@ def install(app: Flask) -> None:
 
     @logins.user_loader
     def _load(user_id: str):
+        # A session that was ended (signed out, timed out) signs no one in, whatever cookie comes back.
+        if not session.get("sid"):
+            return None
         try:
-            acct = accounts.get_by_id(int(user_id))
+            acct = accounts.current(int(user_id), session["sid"])
         except (TypeError, ValueError):
             return None
         if acct is None or acct.disabled:
-            return None
-        # A session that was ended (signed out, timed out) signs no one in, whatever cookie comes back.
-        if not session.get("sid") or accounts.session_ended(session["sid"]):
             return None
         return User(acct)
 

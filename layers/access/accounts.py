@@ -329,6 +329,10 @@ def end_session(sid: str) -> None:
         conn.execute(text("INSERT INTO auth.ended_session (sid) VALUES (:s) ON CONFLICT DO NOTHING"), {"s": sid})
 
 
-def session_ended(sid: str) -> bool:
+def current(account_id: int, sid: str) -> Account | None:
+    """The account of a signed-in request: None when there is no such account or its session `sid` has
+    ended (signed out, timed out). One query per request."""
     with _web().connect() as conn:
-        return conn.execute(text("SELECT 1 FROM auth.ended_session WHERE sid = :s"), {"s": sid}).first() is not None
+        row = _row(conn, "id = :i AND NOT EXISTS (SELECT 1 FROM auth.ended_session e WHERE e.sid = :s)",
+                   {"i": int(account_id), "s": sid})
+    return Account.of(row) if row else None
