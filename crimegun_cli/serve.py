@@ -101,7 +101,7 @@ def demo(rebuild: bool, no_serve: bool) -> None:
     else:
         click.echo(f"Generating synthetic Baltimore {span[0]}-{span[1]} (seed {seed}, scale {scale:g}) ...")
         manifest = generate(out, seed=seed, years=span, scale=scale, progress=True)
-    from etl.loader import file_sha256
+    from etl.runs import file_sha256
 
     files = [out / f["path"] for f in manifest["files"]]
     done = loaded_hashes()

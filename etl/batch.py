@@ -27,8 +27,9 @@ from typing import Any
 
 from etl.detect import apply_mapping, detect
 from etl.errors import LoadError
-from etl.loader import BOUNDARY_SUFFIXES, LoadResult, cancel_running, load_file
+from etl.loader import BOUNDARY_SUFFIXES, LoadResult, load_file
 from etl.reader import CsvSource
+from etl.runs import cancel_running
 
 # The tables each kind's loads write (etl/derive.py reads the same map for its statistics).
 WRITES = {"incidents": {"incident"}, "shots": {"shot_alert"}, "dealers": {"dealer"},

@@ -112,7 +112,8 @@ def load_boundaries(path: Path, dsn: str, kind: str | None = None, name_field: s
     from shapely import make_valid
     from shapely.geometry import MultiPolygon, Polygon, box
 
-    from etl.loader import LoadResult, agency_region, fail_run, finish_run, record_rejects, start_run
+    from etl.loader import LoadResult, agency_region
+    from etl.runs import fail_run, finish_run, record_rejects, start_run
     from etl.sources.base import upsert
 
     if not path.exists():

@@ -6,15 +6,10 @@ the failure itself is recorded in `etl_run`.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import multiprocessing
 import os
-import re
-import socket
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -27,7 +22,7 @@ import psycopg
 
 from etl import vector
 from etl.detect import apply_mapping, detect
-from etl.errors import LoadError, RowError, public_reason
+from etl.errors import LoadError, RowError
 from etl.parse import (
     DEFAULT_REGION,
     FORMULA_START,
@@ -37,6 +32,15 @@ from etl.parse import (
     resolve_timezone,
 )
 from etl.reader import CsvSource, RawRow
+from etl.runs import (
+    cancelled,
+    fail_run,
+    finish_run,
+    record_rejects,
+    running_load,
+    start_run,
+    stop_if_cancelled,
+)
 from etl.sources import LoadContext, Source
 from layers import db, settings
 
@@ -46,8 +50,6 @@ MAX_FIELD = 64 * 1024
 # What is kept of a rejected row's raw text (the reason says what was wrong with the rest).
 MAX_RAW = 16 * 1024
 _FORMULA_FIRST = frozenset(FORMULA_START)
-INTERRUPTED = "interrupted (process ended before the load finished); nothing from it was kept"
-_RUNNING = re.compile(r"^loading: pid (\d+) on (\S+)")
 # Kinds whose files carry clock times, and the setting holding each one's default clock.
 CLOCK_SETTINGS = {"shots": "CGA_TZ_SHOTS", "incidents": "CGA_TZ_INCIDENTS"}
 # A load staging at least this many rows, and at least as many as the target table holds, rebuilds
@@ -100,67 +102,6 @@ def parse_mapping(text: str | None) -> dict[str, str]:
     return mapping
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, streamed: how a load recognizes a file it has already loaded."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _process_gone(pid: int, host: str) -> bool:
-    """True when the loader process `pid` on `host` no longer exists (only this host can tell)."""
-    if host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def fail_interrupted_runs(conn: psycopg.Connection) -> int:
-    """Mark runs left `running` by a loader that died (kill -9, crash, power loss) as failed.
-
-    A running load keeps a database session named `crimegun-load <run id>` in this database (another
-    database on the same server has run ids of its own); a run without one, or whose
-    loader process on this host is gone, can never finish. Its file's transaction died with it, so
-    nothing of it was kept. Returns how many runs were marked."""
-    with conn.transaction():
-        rows = conn.execute(
-            "SELECT r.id, r.message, EXISTS (SELECT 1 FROM pg_stat_activity a"
-            "  WHERE a.application_name = 'crimegun-load ' || r.id AND a.datname = current_database())"
-            " FROM etl_run r WHERE r.status = 'running'"
-        ).fetchall()
-        dead = []
-        for run_id, message, has_session in rows:
-            match = _RUNNING.match(message or "")
-            gone = match is not None and _process_gone(int(match.group(1)), match.group(2))
-            if gone or not has_session:
-                dead.append(run_id)
-        if dead:
-            conn.execute("UPDATE etl_run SET status = 'failed', finished_at = now(), message = %s"
-                         " WHERE id = ANY(%s) AND status = 'running'", (INTERRUPTED, dead))
-    return len(dead)
-
-
-def start_run(conn: psycopg.Connection, path: Path, kind: str, layout: str) -> int:
-    """Record the run as `running`, with the loader's pid and host, and name this session after it."""
-    fail_interrupted_runs(conn)
-    with conn.transaction():
-        run_id = conn.execute(
-            "INSERT INTO etl_run (status, kind, layout, file_path, file_sha256, file_bytes, rows_read, rows_loaded,"
-            " rows_updated, rows_duplicate, rows_rejected, message)"
-            " VALUES ('running', %s, %s, %s, %s, %s, 0, 0, 0, 0, 0, %s)"
-            " RETURNING id", (kind, layout, str(path), file_sha256(path), path.stat().st_size,
-                              f"loading: pid {os.getpid()} on {socket.gethostname()}")).fetchone()[0]
-        conn.execute("SELECT set_config('application_name', %s, false)", (f"crimegun-load {run_id}",))
-    return run_id
-
-
 def agency_region(conn: psycopg.Connection) -> Region:
     """Where the agency's points may lie: the loaded city outline (else districts) plus a margin,
     else the default box around Baltimore (etl/parse.py)."""
@@ -172,12 +113,6 @@ def agency_region(conn: psycopg.Connection) -> Region:
         return DEFAULT_REGION
     m = REGION_MARGIN
     return (row[0] - m, row[1] - m, row[2] + m, row[3] + m)
-
-
-def fail_run(dsn: str, run_id: int, message: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("UPDATE etl_run SET status = 'failed', finished_at = now(), message = %s WHERE id = %s",
-                     (message[:2000], run_id))
 
 
 def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | None = None,
@@ -215,19 +150,19 @@ def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | Non
         result.notes.append(f"times without a UTC offset read as {clock.strip()}")
     with psycopg.connect(dsn) as conn:
         result.run_id = start_run(conn, path, source.kind, layout.name)
-        with _live(conn):
+        with running_load(conn):
             try:
                 with conn.transaction():
                     ctx = LoadContext(agency, str(path), layout, agency_region(conn), tz)
                     _load_rows(conn, source, reader, header, ctx, result, turn)
             except BaseException as exc:
-                cancelled = isinstance(exc, psycopg.errors.QueryCanceled) and conn in _CANCELLED
-                message = ("interrupted" if isinstance(exc, KeyboardInterrupt) or cancelled
+                stopped = isinstance(exc, psycopg.errors.QueryCanceled) and cancelled(conn)
+                message = ("interrupted" if isinstance(exc, KeyboardInterrupt) or stopped
                            else (str(exc).splitlines() or [""])[0])
                 fail_run(dsn, result.run_id, message or type(exc).__name__)
                 if isinstance(exc, LoadError | KeyboardInterrupt | SystemExit | GeneratorExit):
                     raise
-                if cancelled:
+                if stopped:
                     raise LoadError(f"{path.name}: interrupted; nothing from this file was kept") from None
                 if isinstance(exc, psycopg.Error):
                     raise LoadError(f"{path.name}: the database refused the load ({message}); nothing from this "
@@ -235,41 +170,6 @@ def load_file(path: Path, kind: str | None = None, mapping: dict[str, str] | Non
                 raise LoadError(f"{path.name}: internal error ({type(exc).__name__}: {message}); nothing from this "
                                 "file was kept — please report it with the file") from None
     return result
-
-
-# The connections of the loads running in this process (several when etl/batch.py loads files side by
-# side): an interrupt cancels their statements, so each load rolls back at once instead of running on.
-_LIVE: set[psycopg.Connection] = set()
-_CANCELLED: set[psycopg.Connection] = set()
-_LIVE_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _live(conn: psycopg.Connection) -> Iterator[None]:
-    with _LIVE_LOCK:
-        _LIVE.add(conn)
-    try:
-        yield
-    finally:
-        with _LIVE_LOCK:
-            _LIVE.discard(conn)
-            _CANCELLED.discard(conn)
-
-
-def _stop_if_cancelled(conn: psycopg.Connection) -> None:
-    """Between statements: a cancel that found no statement running stops the load here."""
-    if conn in _CANCELLED:
-        raise psycopg.errors.QueryCanceled("interrupted")
-
-
-def cancel_running() -> int:
-    """Cancel the statement of every load running in this process (each then fails as interrupted,
-    keeping nothing of its file); return how many were running."""
-    with _LIVE_LOCK:
-        for conn in _LIVE:
-            _CANCELLED.add(conn)
-            conn.cancel_safe()
-        return len(_LIVE)
 
 
 class _Record(dict):
@@ -361,7 +261,7 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
         try:
             with conn.transaction():
                 for window in windows:
-                    _stop_if_cancelled(conn)
+                    stop_if_cancelled(conn)
                     result.read += window.read
                     records = ((RawRow(n, raw, fields), None) for n, fields, raw in window.fallback)
                     parsed = []
@@ -525,7 +425,7 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
 
     def step(name: str) -> None:
         nonlocal started
-        _stop_if_cancelled(conn)
+        stop_if_cancelled(conn)
         now = time.perf_counter()
         seconds[name] = seconds.get(name, 0.0) + now - started
         started = now
@@ -552,7 +452,7 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
         source.prepare(cur)
         step("prepare")
         while turn is not None and not turn(0.2):
-            _stop_if_cancelled(conn)
+            stop_if_cancelled(conn)
         step("wait for the file before")
         rebuild = _drop_indexes_for_bulk(cur, source)
         result.loaded, result.updated = source.merge(cur, result.run_id)
@@ -606,27 +506,3 @@ def _drop_indexes_for_bulk(cur: psycopg.Cursor, source: Source) -> list[str]:
             cur.execute(f"DROP INDEX {name}")
         statements += [definition for _, definition in indexes]
     return statements
-
-
-def record_rejects(cur: psycopg.Cursor, result: LoadResult, rejects: list[tuple[int, str, str]]) -> None:
-    """Store rejected rows (file, line, raw text, reason) and tally the reasons for the summary."""
-    if rejects:
-        with cur.copy("COPY etl_rejected_row (run_id, file_path, line_number, raw, reason, reason_public) "
-                      "FROM STDIN") as copy:
-            for line_number, raw, reason in rejects:
-                copy.write_row((result.run_id, result.path, line_number, raw, reason, public_reason(reason)))
-    result.rejected = len(rejects)
-    for _, _, reason in rejects:
-        # Group "CrimeDate '13/40/2019' is not a date" and its kin under one summary line.
-        short = re.sub(r"'[^']*'|\b\d+\b", "…", reason)
-        result.reasons[short] = result.reasons.get(short, 0) + 1
-
-
-def finish_run(conn: psycopg.Connection, result: LoadResult) -> None:
-    """Close the run inside the file's transaction: whatever was not loaded, updated or rejected was a duplicate."""
-    result.duplicate = result.read - result.rejected - result.loaded - result.updated
-    conn.execute(
-        "UPDATE etl_run SET status = 'succeeded', finished_at = now(), rows_read = %s, rows_loaded = %s,"
-        " rows_updated = %s, rows_duplicate = %s, rows_rejected = %s, message = %s WHERE id = %s",
-        (result.read, result.loaded, result.updated, result.duplicate, result.rejected,
-         "; ".join(getattr(result, "notes", [])) or None, result.run_id))

@@ -83,7 +83,7 @@ class FastRows:
 
     @staticmethod
     def joined(parts: list[FastRows]) -> FastRows:
-        """The windows of one file as one."""
+        """The windows of one file as one (what the tests compare with the row path)."""
         return FastRows(sum(p.read for p in parts), [s for p in parts for s in p.staged],
                         sum(p.certified for p in parts), [f for p in parts for f in p.fallback])
 
@@ -119,17 +119,6 @@ def supported(source, ctx, header: list[str]) -> bool:
     if source.kind == "incidents":  # rows without a case number take a content hash: left to the parser
         return "crimedatetime" in header and "ccnumber" in header
     return source.kind == "shots" and ctx.layout.name in ("shotspotter-chicago", "shotspotter-dc")
-
-
-def fast_rows(source, reader, header: list[str], ctx, max_field: int) -> FastRows | None:
-    """The whole file's records the fast way in one, or None when the row path must read it."""
-    windows = fast_windows(source, reader, header, ctx, max_field)
-    if windows is None:
-        return None
-    try:
-        return FastRows.joined(list(windows))
-    except NotFast:
-        return None
 
 
 def fast_windows(source, reader, header: list[str], ctx, max_field: int) -> Iterator[FastRows] | None:

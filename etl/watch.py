@@ -94,7 +94,8 @@ def scan_once(folder: Path, state: WatchState, settle: float, echo: Callable[[st
     """Load every ready file not loaded before; derive once for the batch. Returns the load results."""
     from etl.derive import derive
     from etl.errors import LoadError
-    from etl.loader import file_sha256, load_file
+    from etl.loader import load_file
+    from etl.runs import file_sha256
     from layers.etl_runs import loaded_hashes
 
     ready = ready_files(folder, state, settle)

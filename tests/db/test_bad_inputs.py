@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from etl.errors import LoadError
-from etl.loader import INTERRUPTED, load_file
+from etl.loader import load_file
 from etl.reader import normalize_header
+from etl.runs import INTERRUPTED
 from etl.sources import SOURCES
 from tests.conftest import FIXTURES
 

@@ -92,7 +92,7 @@ def test_a_later_file_of_a_kind_stages_beside_the_earlier_and_writes_after_it(em
 
 
 def test_an_interrupt_stops_every_running_load_and_keeps_nothing_of_their_files(empty_db, tmp_path, sql):
-    from etl import loader
+    from etl import runs
     from etl.batch import load_many
     from etl.errors import LoadError
 
@@ -101,15 +101,15 @@ def test_an_interrupt_stops_every_running_load_and_keeps_nothing_of_their_files(
     worker = threading.Thread(target=lambda: outcome.extend(load_many([(big, {})], jobs=2)))
     worker.start()
     deadline = time.monotonic() + 30
-    while not loader._LIVE and time.monotonic() < deadline:
+    while not runs._LIVE and time.monotonic() < deadline:
         time.sleep(0.001)
-    assert loader.cancel_running() == 1
+    assert runs.cancel_running() == 1
     worker.join(60)
     assert not worker.is_alive()
     assert isinstance(outcome[0], LoadError) and "interrupted; nothing from this file was kept" in str(outcome[0])
     assert sql("SELECT count(*) FROM shot_alert") == [(0,)]
     assert sql("SELECT status, message FROM etl_run") == [("failed", "interrupted")]
-    assert not loader._LIVE and not loader._CANCELLED
+    assert not runs._LIVE and not runs._CANCELLED
 
 
 def test_load_command_loads_side_by_side_and_prints_each_file_as_it_finishes(empty_db):

@@ -220,7 +220,7 @@ def test_a_loader_of_another_database_does_not_keep_a_dead_run_alive(empty_db, s
     server (another test, a benchmark) is not this database's run 1 still loading."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    from etl.loader import INTERRUPTED
+    from etl.runs import INTERRUPTED
     from tests.conftest import FIXTURES
 
     dsn = empty_db.replace("postgresql+psycopg://", "postgresql://", 1)

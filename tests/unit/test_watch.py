@@ -51,7 +51,7 @@ def test_a_database_that_is_away_means_backing_off(tmp_path, monkeypatch):
 
 
 def test_an_unreadable_file_is_reported_once_and_the_watch_goes_on(tmp_path, monkeypatch):
-    import etl.loader
+    import etl.runs
     import layers.etl_runs
 
     f = tmp_path / "alerts.csv"
@@ -60,7 +60,7 @@ def test_an_unreadable_file_is_reported_once_and_the_watch_goes_on(tmp_path, mon
     def unreadable(_path):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(etl.loader, "file_sha256", unreadable)
+    monkeypatch.setattr(etl.runs, "file_sha256", unreadable)
     monkeypatch.setattr(layers.etl_runs, "loaded_hashes", lambda: set())
     monkeypatch.setattr(w, "ready_files", lambda *_a, **_k: [f])
     said: list[str] = []
