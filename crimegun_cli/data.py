@@ -64,6 +64,11 @@ def _print_result(r) -> None:
         click.echo(f"      {note}")
 
 
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
 def load_files(paths: list[Path], kind: str | None = None, mapping: str | None = None, encoding: str = "utf-8",
                agency: str | None = None, boundary_kind: str | None = None, name_field: str | None = None,
                derive_after: bool = True, crs: str | None = None, valid_from=None,
@@ -90,7 +95,11 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
         else:
             _print_result(outcome)
 
-    outcomes = load_many([(p, options) for p in paths], jobs, on_start=started, on_done=finished)
+    def still(loading) -> None:
+        click.echo("  still loading: " + ", ".join(f"{path.name} ({_duration(seconds)})" for path, seconds in loading))
+
+    outcomes = load_many([(p, options) for p in paths], jobs, on_start=started, on_done=finished,
+                         on_wait=still if side_by_side else None)
     results = [o for o in outcomes if not isinstance(o, LoadError)]
     failures = [str(o) for o in outcomes if isinstance(o, LoadError)]
     if results and derive_after:

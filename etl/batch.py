@@ -37,6 +37,10 @@ WRITES = {"incidents": {"incident"}, "shots": {"shot_alert"}, "dealers": {"deale
           "nibin": {"ballistic_evidence", "nibin_lead"}, "boundaries": {"boundary"}}
 
 
+# Side by side, how often `load_many` says which files are still loading (a year of 100x incidents: minutes).
+HEARTBEAT = 30.0
+
+
 def default_jobs() -> int:
     """Files loaded at once by default: one per core, at most four (each load also keeps the database busy)."""
     return max(1, min(os.cpu_count() or 1, 4))
@@ -73,12 +77,14 @@ def _barrier(a: str | None, b: str | None) -> bool:
 
 def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
               on_start: Callable[[Path], None] | None = None,
-              on_done: Callable[[Path, LoadResult | LoadError, float], None] | None = None
+              on_done: Callable[[Path, LoadResult | LoadError, float], None] | None = None,
+              on_wait: Callable[[list[tuple[Path, float]]], None] | None = None
               ) -> list[LoadResult | LoadError]:
     """Load `files` ((path, load_file options) in order), up to `jobs` at a time; return each file's
     LoadResult, or the LoadError that stopped it, in the order given. `on_start` and `on_done` (with the
     file's seconds) are called as files start and finish. One file at a time, load_file shows its own
-    progress bar; side by side, the bars would overwrite each other, and `on_start` says what started.
+    progress bar; side by side, the bars would overwrite each other: `on_start` says what started, and
+    `on_wait` is told every HEARTBEAT seconds which files are still loading and for how long.
 
     A free connection goes first to a file whose predecessors have all ended; failing that, to the next
     file whose only unfinished predecessors write the same tables and are already loading: it reads and
@@ -124,9 +130,13 @@ def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
         early = [i for i in waiting if i not in ready and hard[i] <= done and before[i] <= started_ones]
         return (ready + early)[:free]
 
+    heartbeat = time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="load") as pool:
         try:
             while waiting or running:
+                if on_wait and running and time.perf_counter() - heartbeat >= HEARTBEAT:
+                    heartbeat = time.perf_counter()
+                    on_wait([(Path(files[i][0]), heartbeat - t) for i, t in sorted(running.values())])
                 for i in next_ones(jobs - len(running)):
                     waiting.remove(i)
                     started_ones.add(i)

@@ -122,3 +122,18 @@ def test_load_command_loads_side_by_side_and_prints_each_file_as_it_finishes(emp
     assert "Total: 2 file(s) loaded, 0 failed" in result.output
     bad = CliRunner().invoke(main, ["load", "--jobs", "0", str(FIXTURES / "shots_dc.csv")])
     assert bad.exit_code == 2 and "--jobs" in bad.output
+
+
+def test_side_by_side_the_command_says_which_files_are_still_loading(empty_db, tmp_path, monkeypatch):
+    """Side by side there are no progress bars; every HEARTBEAT seconds the command names the files still
+    loading and for how long, so a long load is not silent."""
+    from crimegun_cli import main
+    from etl import batch
+
+    monkeypatch.setattr(batch, "HEARTBEAT", 0.3)
+    big = _shots(tmp_path / "shots_big.csv", 60_000, "H")
+    result = CliRunner().invoke(main, ["load", "--no-derive", "--jobs", "2", str(big),
+                                       str(FIXTURES / "incidents_2022.csv")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "still loading:" in line]
+    assert lines and "shots_big.csv (" in lines[0] and lines[0].rstrip().endswith(" s)")
