@@ -25,16 +25,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from etl.derive import LOADED_TABLES
 from etl.detect import apply_mapping, detect
 from etl.errors import LoadError
 from etl.loader import BOUNDARY_SUFFIXES, LoadResult, load_file
 from etl.reader import CsvSource
 from etl.runs import cancel_running
 
-# The tables each kind's loads write (etl/derive.py reads the same map for its statistics).
-WRITES = {"incidents": {"incident"}, "shots": {"shot_alert"}, "dealers": {"dealer"},
-          "traces": {"trace", "recovery", "firearm", "pii.person", "dealer"},
-          "nibin": {"ballistic_evidence", "nibin_lead"}, "boundaries": {"boundary"}}
+# The tables each kind's loads write.
+WRITES = {kind: set(tables) for kind, tables in LOADED_TABLES.items()}
 
 
 # Side by side, how often `load_many` says which files are still loading (a year of 100x incidents: minutes).
@@ -62,12 +61,10 @@ def kind_of(path: Path, kind: str | None = None, mapping: dict[str, str] | None 
 
 
 def waits_for(kinds: list[str | None]) -> list[set[int]]:
-    """For each file, the earlier files it must wait for (see the module's docstring)."""
-    def apart(a: str | None, b: str | None) -> bool:
-        if a is None or b is None or "boundaries" in (a, b) or a not in WRITES or b not in WRITES:
-            return False
-        return not (WRITES[a] & WRITES[b])
-    return [{j for j in range(i) if not apart(kinds[j], kinds[i])} for i in range(len(kinds))]
+    """For each file, the earlier files it must wait for (see the module's docstring): those it must not
+    start before (`_barrier`), and those writing a table it writes."""
+    return [{j for j in range(i) if _barrier(kinds[j], kinds[i]) or WRITES[kinds[j]] & WRITES[kinds[i]]}
+            for i in range(len(kinds))]
 
 
 def _barrier(a: str | None, b: str | None) -> bool:

@@ -230,7 +230,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
     return timings
 
 
-# The tables each source kind's loads write; a table whose rows a load changed by more than STALE_SHARE of
+# The tables each source kind's loads write (etl/batch.py orders loads by them too); a table whose rows a load changed by more than STALE_SHARE of
 # what its statistics counted is analysed before the derive plans on it (autovacuum's own threshold).
 LOADED_TABLES = {"incidents": ("incident",), "shots": ("shot_alert",), "dealers": ("dealer",),
                  "traces": ("trace", "recovery", "firearm", "pii.person", "dealer"),
