@@ -125,6 +125,20 @@ def test_bulk_and_row_by_row_loads_store_and_count_the_same(empty_db, sql, tmp_p
     assert sql("SELECT count(*) FROM incident WHERE cc_number IS NOT NULL")[0][0] == len(bulk[2][1])
 
 
+@pytest.mark.parametrize(("added", "rebuilt"), [(320, True), (200, False)])
+def test_a_load_adding_most_of_what_the_table_holds_rebuilds_its_indexes(empty_db, sql, tmp_path, monkeypatch,
+                                                                       added, rebuilt):
+    """A second file adding at least BULK_SHARE of the rows the table holds (a second year as big as the
+    first) builds the indexes again; a smaller one updates them row by row."""
+    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
+    assert 200 / 400 < loader.BULK_SHARE < 320 / 400
+    load_file(_write(tmp_path / "first.csv", _rows(0, 400)), progress=False)
+    oids = _index_oids(sql)
+    load_file(_write(tmp_path / "second.csv", _rows(400, added)), progress=False)
+    assert (_index_oids(sql) != oids) is rebuilt
+    assert sql("SELECT count(*) FROM incident WHERE source_key LIKE '22C%%'")[0][0] > 400
+
+
 def test_a_failed_bulk_load_keeps_every_index_and_nothing_of_the_file(empty_db, sql, tmp_path, monkeypatch):
     indexes, oids = _indexes(sql), _index_oids(sql)
     monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
