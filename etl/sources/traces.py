@@ -20,6 +20,8 @@ from etl.parse import (
     upper,
 )
 from etl.sources.base import Layout, LoadContext, Source, schema_widths, upsert
+from layers import settings
+from layers.map_filters import TTC_BAND_SQL
 
 # Trace outcomes (docs/formats.md §1), after ATF's trace-result categories (domain.md §2.1).
 STATUSES = ("COMPLETED", "DEALER_ONLY", "NO_RECORD", "OUT_OF_BUSINESS", "PRE_1968", "TOO_OLD", "SERIAL_PROBLEM",
@@ -46,6 +48,10 @@ TRACE_COLUMNS = ("agency", "trace_number", "request_date", "priority", "ncic_cri
                  "dealer_zip", "reported_stolen", "stolen_from", "stolen_report_date")
 FIREARM_COLUMNS = ("firearm_key", "serial_number", "serial_obliterated", "serial_restored", "manufacturer", "model",
                    "caliber", "firearm_type", "country_of_origin", "importer")
+# Worked out from the file's values and the dealer list, stored with each trace (never compared: the
+# derive keeps them current when the dealer list changes).
+DERIVED_TRACE_COLUMNS = ("dealer_id", "ttc_days", "source_state", "source_in_state", "source_in_city",
+                         "possessor_is_purchaser")
 # Optional columns (docs/formats.md §1): files without them load as before, with these null.
 SIGNAL_COLUMNS = ("reported_stolen", "stolen_from", "stolen_report_date", "restored_serial")
 RECOVERY_COLUMNS = ("recovery_date", "recovery_street", "recovery_city", "recovery_state", "recovery_zip",
@@ -251,16 +257,27 @@ class Traces(Source):
             FROM stg_u WHERE dealer_ffl_key IS NOT NULL
             ORDER BY dealer_ffl_key, line_number DESC
             ON CONFLICT (ffl_key) DO NOTHING""", {"run_id": run_id})
+        # Each trace is stored with its source dealer and time-to-crime as the derive works them out
+        # (etl/derive.py, "trace dealers and time-to-crime"), and each recovery below with the gun's and the
+        # trace's values the map reads ("recovery markers"): the derive after the load then writes none of
+        # them (at 100x its first derive spent 136 s writing all 1.25 million of each again).
         cur.execute("""CREATE TEMP TABLE stg_trace ON COMMIT DROP AS
-            SELECT s.*, f.id AS firearm_id, pu.id AS purchaser_id, po.id AS possessor_id, a.id AS associate_id
+            SELECT s.*, f.id AS firearm_id, pu.id AS purchaser_id, po.id AS possessor_id, a.id AS associate_id,
+                   d.id AS dealer_id, s.recovery_date - s.purchase_date AS ttc_days,
+                   coalesce(d.premise_state, s.dealer_state) AS source_state,
+                   coalesce(d.premise_state, s.dealer_state) = %(state)s AS source_in_state,
+                   (d.premise_state = %(state)s AND d.lic_cnty = %(county)s) AS source_in_city,
+                   CASE WHEN po.id IS NOT NULL AND pu.id IS NOT NULL THEN po.id = pu.id END AS possessor_is_purchaser
             FROM stg_u s
             JOIN firearm f ON f.agency = s.agency AND f.firearm_key = s.firearm_key
             LEFT JOIN pii.person pu ON pu.agency = s.agency AND pu.person_key = s.purchaser_key
             LEFT JOIN pii.person po ON po.agency = s.agency AND po.person_key = s.possessor_key
-            LEFT JOIN pii.person a ON a.agency = s.agency AND a.person_key = s.associate_key""")
+            LEFT JOIN pii.person a ON a.agency = s.agency AND a.person_key = s.associate_key
+            LEFT JOIN dealer d ON d.ffl_key = s.dealer_ffl_key""",
+                    {"state": settings.get("CGA_HOME_STATE"), "county": settings.get("CGA_HOME_COUNTY_FIPS")})
         trace_cols = TRACE_COLUMNS + ("firearm_id", "purchaser_id", "possessor_id", "associate_id")
         inserted, updated = upsert(cur, "trace", trace_cols, ("agency", "trace_number"), run_id,
-                                   source="stg_trace")
+                                   source="stg_trace", carried=DERIVED_TRACE_COLUMNS)
         # Recoveries (one per trace); a changed recovery of an existing trace counts as an update. Each
         # is stored with its district by the derive's rule against the maps loaded so far (as incidents
         # and alerts are, etl/districts.py): the derive after the load then writes none of them (at 10x
@@ -272,18 +289,23 @@ class Traces(Source):
                        x.recovery_date, x.recovery_street AS street, x.recovery_city AS city,
                        x.recovery_state AS state, x.recovery_zip AS zip,
                        x.recovery_precision AS geocode_precision, x.geom,
-                       {districts.in_force("x.recovery_date")} AS district
+                       {districts.in_force("x.recovery_date")} AS district,
+                       f.firearm_type, {TTC_BAND_SQL} AS ttc_band, t.source_state, t.source_in_state
                 FROM (SELECT s.*, s.recovery_geom AS geom FROM stg_trace s) x
                 JOIN trace t ON t.agency = x.agency AND t.trace_number = x.trace_number
+                JOIN firearm f ON f.id = x.firearm_id
             ), up AS (
                 INSERT INTO recovery (trace_id, agency, firearm_id, possessor_id, case_number, recovery_date,
-                                      street, city, state, zip, geocode_precision, geom, district)
+                                      street, city, state, zip, geocode_precision, geom, district,
+                                      firearm_type, ttc_band, source_state, source_in_state)
                 SELECT * FROM src
                 ON CONFLICT (trace_id) DO UPDATE SET agency = EXCLUDED.agency, firearm_id = EXCLUDED.firearm_id,
                     possessor_id = EXCLUDED.possessor_id, case_number = EXCLUDED.case_number,
                     recovery_date = EXCLUDED.recovery_date, street = EXCLUDED.street, city = EXCLUDED.city,
                     state = EXCLUDED.state, zip = EXCLUDED.zip, geocode_precision = EXCLUDED.geocode_precision,
-                    geom = EXCLUDED.geom, district = EXCLUDED.district, incident_id = NULL
+                    geom = EXCLUDED.geom, district = EXCLUDED.district, incident_id = NULL,
+                    firearm_type = EXCLUDED.firearm_type, ttc_band = EXCLUDED.ttc_band,
+                    source_state = EXCLUDED.source_state, source_in_state = EXCLUDED.source_in_state
                 WHERE (recovery.firearm_id, recovery.possessor_id, recovery.case_number, recovery.recovery_date,
                        recovery.street, recovery.city, recovery.state, recovery.zip, recovery.geom)
                       IS DISTINCT FROM

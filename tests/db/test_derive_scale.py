@@ -12,7 +12,8 @@ from shapely.geometry import box
 
 from etl.derive import MATCH_METERS, MATCH_MINUTES, derive
 from etl.loader import load_file
-from layers import db
+from layers import db, settings
+from layers.map_filters import TTC_BAND_SQL
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.db
@@ -164,3 +165,47 @@ def test_trace_sources_are_those_of_the_plain_rule_and_only_a_changed_one_is_wri
     with psycopg.connect(dsn) as conn:
         assert conn.execute(stored).fetchall() == expected
         assert conn.execute("SELECT xmin::text FROM trace WHERE id = %s", (other,)).fetchone()[0] == untouched
+
+
+# The map's recovery markers by their rule: the gun's type, the trace's time-to-crime band and source state.
+EVERY_RECOVERY_MARKER = f"""
+    SELECT p.id, f.firearm_type, {TTC_BAND_SQL}, t.source_state, t.source_in_state
+    FROM recovery p JOIN trace t ON t.id = p.trace_id JOIN firearm f ON f.id = p.firearm_id ORDER BY p.id"""
+STORED_TRACE_SOURCE = """SELECT id, dealer_id, ttc_days, source_state, source_in_city, source_in_state,
+                                possessor_is_purchaser FROM trace ORDER BY id"""
+
+
+def test_the_trace_load_stores_sources_and_markers_derive_keeps(empty_db, sql):
+    """A trace is stored with its source dealer, time-to-crime and source state, and its recovery with the
+    map's marker values, as the derive's rules give them: the derive after the load rewrites no trace and no
+    recovery. A dealer list loaded afterwards still moves them (a trace-only dealer gets its license's state)."""
+    load_file(FIXTURES / "ffl_current.csv", progress=False)
+    load_file(FIXTURES / "traces_canonical.csv", progress=False)
+    home = settings.get("CGA_HOME_STATE")
+    rule = sql(f"""SELECT t.id, d.id, r.recovery_date - t.purchase_date, coalesce(d.premise_state, t.dealer_state),
+                          d.premise_state = '{home}' AND d.lic_cnty = '{settings.get("CGA_HOME_COUNTY_FIPS")}',
+                          coalesce(d.premise_state, t.dealer_state) = '{home}',
+                          CASE WHEN t.possessor_id IS NOT NULL AND t.purchaser_id IS NOT NULL
+                               THEN t.possessor_id = t.purchaser_id END
+                   FROM trace t JOIN recovery r ON r.trace_id = t.id LEFT JOIN dealer d ON d.ffl_key = t.dealer_ffl_key
+                   ORDER BY t.id""")
+    loaded = sql(STORED_TRACE_SOURCE)
+    assert loaded == rule
+    assert sum(d is not None for _, d, *_ in loaded) >= 2 and sum(n is not None for _, _, n, *_ in loaded) >= 2
+    markers = sql("SELECT id, firearm_type, ttc_band, source_state, source_in_state FROM recovery ORDER BY id")
+    assert markers == sql(EVERY_RECOVERY_MARKER) and {m[2] for m in markers} - {"unknown"}
+    versions = sql("SELECT 'trace', id, xmin::text FROM trace UNION ALL SELECT 'recovery', id, xmin::text "
+                   "FROM recovery ORDER BY 1, 2")
+    derive()
+    assert sql(STORED_TRACE_SOURCE) == loaded
+    assert sql("SELECT 'trace', id, xmin::text FROM trace UNION ALL SELECT 'recovery', id, xmin::text "
+               "FROM recovery ORDER BY 1, 2") == versions  # none written again
+    # Emptying the dealer list: the derive sends every trace back to the state on its trace.
+    with psycopg.connect(db.dsn(empty_db)) as conn:
+        conn.execute("UPDATE trace SET dealer_id = NULL")
+        conn.execute("DELETE FROM dealer")
+    derive(full=True)
+    moved = sql(STORED_TRACE_SOURCE)
+    assert moved != loaded and all(d is None for _, d, *_ in moved)
+    assert sql("SELECT id, firearm_type, ttc_band, source_state, source_in_state FROM recovery ORDER BY id") == \
+        sql(EVERY_RECOVERY_MARKER)
