@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import itertools
 import json
+import multiprocessing
+import os
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,8 @@ STREAMS = {"dealers": 1, "incidents": 2, "nibin": 3, "schemes": 4, "shots": 5, "
 OWNED_GLOBS = ("boundaries/*.geojson", "dealers/ffl_list.csv", "traces/etrace_*.csv",
                "incidents/part1_crime_*.csv", "shots/shotspotter_alerts.csv",
                "nibin/nibin_leads.csv", "ground_truth.json", "manifest.json")
+# Fewer incident rows than this (all years together) are written in this process, one year after another.
+SIDE_BY_SIDE_MIN_ROWS = 100_000
 
 
 def _rng(seed: int, stream: str, year: int = 0) -> np.random.Generator:
@@ -103,47 +110,48 @@ def _generate(out_dir: Path, seed: int, years: tuple[int, int], scale: float, pr
     bar.update(1)
 
     year_inc: dict[int, incidents.YearIncidents] = {}
-    row_id = 1
-    for year in all_years:
-        path = out_dir / "incidents" / f"part1_crime_{year}.csv"
-        inc, n = incidents.generate_year(_rng(seed, "incidents", year), year, scale, path, row_id)
-        row_id += n
-        year_inc[year] = inc
-        done(path, "incidents", n)
+    with _side_by_side(all_years, scale) as workers:
+        # The planted schemes need only the dealers: worked out beside the incident years.
+        schemes_args = (_rng(seed, "schemes"), dealers, years, scale, plan)
+        planting = workers.submit(schemes_mod.plant_schemes, *schemes_args) if workers else None
+        for year, path, inc, n in _incident_years(out_dir, seed, all_years, scale, workers):
+            year_inc[year] = inc
+            done(path, "incidents", n)
+            bar.update(1)
+        planted, truth = planting.result() if planting else schemes_mod.plant_schemes(*schemes_args)
+
+        events = pd.concat([inc.events for inc in year_inc.values()], ignore_index=True)
+        use = nibin.assign_guns(_rng(seed, "nibin"), events, end_day)
         bar.update(1)
 
-    events = pd.concat([inc.events for inc in year_inc.values()], ignore_index=True)
-    use = nibin.assign_guns(_rng(seed, "nibin"), events, end_day)
-    planted, truth = schemes_mod.plant_schemes(_rng(seed, "schemes"), dealers, years, scale, plan)
-    bar.update(1)
+        # The alerts need only the scenes: written beside the traces.
+        shots_path = out_dir / "shots" / "shotspotter_alerts.csv"
+        shots_args = (seed, all_years, scale, {year: year_inc[year].events for year in all_years}, shots_path)
+        alerting = workers.submit(_shot_years, *shots_args) if workers else None
+        shots_total = None if alerting else _shot_years(*shots_args)
 
-    path = out_dir / "shots" / "shotspotter_alerts.csv"
-    total, next_id = 0, 100_001
-    for i, year in enumerate(all_years):
-        n, next_id = shots.generate_year(_rng(seed, "shots", year), year, scale, year_inc[year].events,
-                                         path, next_id, append=i > 0)
-        total += n
-        bar.update(1)
-    done(path, "shots", total)
-
-    trace_files, internals, written, pool = [], [], [], None
-    planted_year = planted["recovery_day"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
-    rec_year = use.guns["recovery_day"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
-    has_rec = ~np.isnat(use.guns["recovery_day"].to_numpy())
-    for year in all_years:
-        rng = _rng(seed, "traces", year)
-        ty = traces.generate_year(rng, year, scale, dealers, year_inc[year],
-                                  planted[planted_year == year].reset_index(drop=True),
-                                  use.guns[has_rec & (rec_year == year)].reset_index(drop=True),
-                                  pool, end_day)
-        path = out_dir / "traces" / f"etrace_{year}.csv"
-        trace_files.append((path, write_csv(ty.written, path, traces.COLUMNS)))
-        internals.append(ty.internal[["kind", "scheme_id", "gun", "trace_number", "recovery_day"]])
-        written.append(ty.written[["trace_number", "serial_number", "restored_serial", "recovery_street",
-                                   "recovery_latitude", "recovery_longitude"]])
-        sample = traces.pool_sample(rng, ty.internal)
-        pool = sample if pool is None else pd.concat([pool, sample], ignore_index=True)
-        bar.update(1)
+        trace_files, internals, written, pool = [], [], [], None
+        planted_year = planted["recovery_day"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
+        rec_year = use.guns["recovery_day"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
+        has_rec = ~np.isnat(use.guns["recovery_day"].to_numpy())
+        for year in all_years:
+            rng = _rng(seed, "traces", year)
+            ty = traces.generate_year(rng, year, scale, dealers, year_inc[year],
+                                      planted[planted_year == year].reset_index(drop=True),
+                                      use.guns[has_rec & (rec_year == year)].reset_index(drop=True),
+                                      pool, end_day)
+            path = out_dir / "traces" / f"etrace_{year}.csv"
+            trace_files.append((path, write_csv(ty.written, path, traces.COLUMNS)))
+            internals.append(ty.internal[["kind", "scheme_id", "gun", "trace_number", "recovery_day"]])
+            written.append(ty.written[["trace_number", "serial_number", "restored_serial", "recovery_street",
+                                       "recovery_latitude", "recovery_longitude"]])
+            sample = traces.pool_sample(rng, ty.internal)
+            pool = sample if pool is None else pd.concat([pool, sample], ignore_index=True)
+            bar.update(1)
+        if alerting:
+            shots_total = alerting.result()
+        done(shots_path, "shots", shots_total)
+        bar.update(len(all_years))
     internal = pd.concat(internals, ignore_index=True)
 
     nib = internal[internal["kind"] == "nibin"]
@@ -167,6 +175,60 @@ def _generate(out_dir: Path, seed: int, years: tuple[int, int], scale: float, pr
     bar.update(1)
     bar.close()
     return manifest
+
+
+def _incident_year(seed: int, year: int, scale: float, path: Path, row_id: int
+                   ) -> tuple[incidents.YearIncidents, int]:
+    return incidents.generate_year(_rng(seed, "incidents", year), year, scale, path, row_id)
+
+
+def _shot_years(seed: int, all_years: list[int], scale: float, events: dict[int, pd.DataFrame],
+                path: Path) -> int:
+    """Write every year's alerts to one file (ids follow on from year to year); return the rows."""
+    total, next_id = 0, 100_001
+    for i, year in enumerate(all_years):
+        n, next_id = shots.generate_year(_rng(seed, "shots", year), year, scale, events[year], path, next_id,
+                                         append=i > 0)
+        total += n
+    return total
+
+
+def _incident_rows(all_years: list[int], scale: float) -> dict[int, int]:
+    return {year: sum(incidents.yearly_counts(year, scale).values()) for year in all_years}
+
+
+@contextmanager
+def _side_by_side(all_years: list[int], scale: float) -> Iterator[ProcessPoolExecutor | None]:
+    """Forked worker processes, one per core (at most one per year), when there are cores to spare and
+    enough rows to be worth it; else None (everything in this process). At 100x the incident years were
+    more than half of a 346 s run on one core."""
+    jobs = min(os.cpu_count() or 1, len(all_years))
+    if jobs < 2 or sum(_incident_rows(all_years, scale).values()) < SIDE_BY_SIDE_MIN_ROWS:
+        yield None
+        return
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _incident_years(out_dir: Path, seed: int, all_years: list[int], scale: float,
+                    pool: ProcessPoolExecutor | None) -> Iterator[tuple[int, Path, incidents.YearIncidents, int]]:
+    """(year, path, firearm scenes, rows) of each year's incident file, in year order.
+
+    The years are independent: each has its own random stream, and its row ids start after the rows of
+    the years before it, which the yearly counts give without generating them. In `pool`'s processes
+    they are written side by side; the files are byte-identical either way."""
+    rows = _incident_rows(all_years, scale)
+    args, row_id = [], 1
+    for year in all_years:
+        args.append((seed, year, scale, out_dir / "incidents" / f"part1_crime_{year}.csv", row_id))
+        row_id += rows[year]
+    results = pool.map(_incident_year, *zip(*args, strict=True)) if pool else itertools.starmap(_incident_year, args)
+    for (_, year, _, path, _), (inc, n) in zip(args, results, strict=True):
+        assert n == rows[year], f"{year}: {n} incident rows, the yearly counts say {rows[year]}"
+        yield year, path, inc, n
 
 
 def _write_ground_truth(out_dir: Path, truth: list[dict], internal: pd.DataFrame, use: nibin.GunUse,

@@ -86,3 +86,33 @@ def test_gc_thresholds_come_back_after_a_run():
     except RuntimeError:
         pass
     assert gc.get_threshold() == before
+
+
+def test_years_written_side_by_side_are_the_files_written_one_after_another(tmp_path, monkeypatch):
+    """Incident years, planted schemes and alerts made in worker processes: the same bytes, the same
+    manifest, as made in this process one after another."""
+    import hashlib
+    import json
+
+    from etl.synth import generate, generator
+
+    monkeypatch.setattr(generator.os, "cpu_count", lambda: 2)
+    made = {}
+    for name, least in (("one process", 10**12), ("side by side", 0)):
+        monkeypatch.setattr(generator, "SIDE_BY_SIDE_MIN_ROWS", least)
+        calls = []
+        real = generator.ProcessPoolExecutor
+
+        def counted(*args, _real=real, _calls=calls, **kwargs):
+            _calls.append(args)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(generator, "ProcessPoolExecutor", counted)
+        out = tmp_path / name.replace(" ", "_")
+        manifest = generate(out, seed=7, years=(2023, 2025), scale=0.05, progress=False)
+        assert bool(calls) is (least == 0), "the side-by-side run used worker processes, the other none"
+        made[name] = ({p.relative_to(out).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+                       for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"},
+                      json.dumps(manifest["files"]))
+    assert made["one process"] == made["side by side"]
+    assert len(made["one process"][0]) >= 12
