@@ -72,9 +72,11 @@ def _duration(seconds: float) -> str:
 def load_files(paths: list[Path], kind: str | None = None, mapping: str | None = None, encoding: str = "utf-8",
                agency: str | None = None, boundary_kind: str | None = None, name_field: str | None = None,
                derive_after: bool = True, crs: str | None = None, valid_from=None,
-               valid_to=None, timezone: str | None = None, jobs: int = 1) -> tuple[list, list[str]]:
+               valid_to=None, timezone: str | None = None, jobs: int = 1,
+               per_file: dict[Path, dict] | None = None) -> tuple[list, list[str]]:
     """Load `paths` (up to `jobs` side by side, etl/batch.py), print each file's accounting as it
-    finishes, then derive once; return the results in the order given and the failures."""
+    finishes, then derive once; return the results in the order given and the failures. `per_file`:
+    options of some files that differ from the others' (a kind, a boundary kind)."""
     from etl.batch import load_many
     from etl.derive import derive
     from etl.errors import LoadError
@@ -98,8 +100,9 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
     def still(loading) -> None:
         click.echo("  still loading: " + ", ".join(f"{path.name} ({_duration(seconds)})" for path, seconds in loading))
 
-    outcomes = load_many([(p, options) for p in paths], jobs, on_start=started, on_done=finished,
-                         on_wait=still if side_by_side else None)
+    per_file = per_file or {}
+    outcomes = load_many([(p, {**options, **per_file.get(p, {})}) for p in paths], jobs, on_start=started,
+                         on_done=finished, on_wait=still if side_by_side else None)
     results = [o for o in outcomes if not isinstance(o, LoadError)]
     failures = [str(o) for o in outcomes if isinstance(o, LoadError)]
     if results and derive_after:

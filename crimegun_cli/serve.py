@@ -110,15 +110,17 @@ def demo(rebuild: bool, no_serve: bool) -> None:
         click.echo(f"Reusing the synthetic Baltimore already loaded ({len(files)} files from {out}); "
                    "`make demo-rebuild` regenerates it.")
     else:
-        click.echo(f"Loading {len(todo)} file(s) through the ETL ...")
-        entries = {str(out / f["path"]): f for f in manifest["files"]}
-        for f in todo:
-            entry = entries[str(f)]
-            _, failed = load_files([f], kind=entry["kind"], boundary_kind=entry.get("boundary_kind"),
-                                   derive_after=False)
-            if failed:
-                raise click.ClickException(f"the demo data did not load: {failed[0]}")
+        from etl.batch import default_jobs
         from etl.derive import derive
+
+        jobs = default_jobs()
+        click.echo(f"Loading {len(todo)} file(s) through the ETL"
+                   + (f", up to {jobs} side by side ..." if jobs > 1 and len(todo) > 1 else " ..."))
+        entries = {out / f["path"]: f for f in manifest["files"]}
+        _, failed = load_files(todo, derive_after=False, jobs=jobs, per_file={
+            f: {"kind": entries[f]["kind"], "boundary_kind": entries[f].get("boundary_kind")} for f in todo})
+        if failed:
+            raise click.ClickException(f"the demo data did not load: {failed[0]}")
 
         click.echo("Deriving districts, time-to-crime, alert matches and NIBIN links ...")
         derive(full=True, echo=click.echo)
