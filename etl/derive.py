@@ -51,6 +51,14 @@ STEP_INPUTS_BY_NAME = {
 }
 
 
+def _update_districts(table: str, time_column: str, scope: str) -> list[str]:
+    """Statements storing the district of `table`'s rows matching `scope` (etl/districts.py), writing only
+    the rows whose district changes."""
+    *prepare, query = districts.of_rows(table, time_column, scope)
+    return [*prepare, f"""UPDATE {table} t SET district = s.district FROM ({query}) s
+                          WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""]
+
+
 def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool = False,
            echo: Callable[[str], None] | None = None) -> Derived:
     """Run every derivation; return seconds per step, with the clock check as `.clock_check`."""
@@ -112,7 +120,8 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 " OR s2.alert_time BETWEEN %(inc_lo)s::timestamptz - make_interval(mins => %(minutes)s) "
                 "AND %(inc_hi)s::timestamptz + make_interval(mins => %(minutes)s))" if lo else ")")
             params.update({"inc_lo": lo, "inc_hi": hi})
-        steps: list[tuple[str, str]] = [
+        # A step is one statement, or several run in turn.
+        steps: list[tuple[str, str | list[str]]] = [
             ("dealer flags", """
                 UPDATE dealer SET in_city = (premise_state = %(state)s AND lic_cnty = %(county)s)
                 WHERE in_city IS DISTINCT FROM (premise_state = %(state)s AND lic_cnty = %(county)s)"""),
@@ -143,10 +152,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 WHERE t.id = p.trace_id AND f.id = p.firearm_id
                   AND (p.firearm_type, p.ttc_band, p.source_state, p.source_in_state)
                       IS DISTINCT FROM (f.firearm_type, {TTC_BAND_SQL}, t.source_state, t.source_in_state)"""),
-            ("incident districts", f"""
-                UPDATE incident t SET district = s.district FROM (
-                    {districts.of_rows("incident", "crime_datetime", point_scope)}) s
-                WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
+            ("incident districts", _update_districts("incident", "crime_datetime", point_scope)),
             # Only recoveries whose district changes are written: rewriting every one of them (and its
             # indexes) took 4.6 s of a full derive at 10x, finding the few that change 1.6 s.
             ("recovery districts", f"""
@@ -160,10 +166,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 FROM incident i
                 WHERE r.case_number IS NOT NULL AND i.agency = r.agency AND i.cc_number = r.case_number
                   AND r.incident_id IS DISTINCT FROM i.id"""),
-            ("alert districts", f"""
-                UPDATE shot_alert t SET district = s.district FROM (
-                    {districts.of_rows("shot_alert", "alert_time", point_scope)}) s
-                WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""),
+            ("alert districts", _update_districts("shot_alert", "alert_time", point_scope)),
             ("alerts corroborating incidents", f"""
                 UPDATE shot_alert s SET incident_id = m.id
                 FROM shot_alert s2 CROSS JOIN LATERAL (
@@ -190,7 +193,8 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             if not needs(*STEP_INPUTS_BY_NAME[name]):
                 continue
             started = time.perf_counter()
-            conn.execute(sql, params)
+            for statement in [sql] if isinstance(sql, str) else sql:
+                conn.execute(statement, params)
             timings[name] = time.perf_counter() - started
             if echo:
                 echo(f"  derived {name} ({timings[name]:.1f}s)")

@@ -42,8 +42,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def _point() -> Geometry:
-    return Geometry("POINT", srid=4326, spatial_index=True)
+def _point(spatial_index: bool = True) -> Geometry:
+    return Geometry("POINT", srid=4326, spatial_index=spatial_index)
 
 
 class EtlRun(Base):
@@ -278,7 +278,9 @@ class Incident(Base):
     total_incidents: Mapped[int] = mapped_column(Integer, default=1)
     source_layout: Mapped[str] = mapped_column(String(32))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_run.id", ondelete="SET NULL"))
-    geom = mapped_column(_point())
+    # Only the shootings' points are searched by place (the partial index ix_map_incident_gun_geom below);
+    # an index of every incident's point cost each load more than any other (migration 0015).
+    geom = mapped_column(_point(spatial_index=False))
     # Derived: the district the point falls in (the reported one when there is no point).
     district: Mapped[str | None] = mapped_column(String(16))
 
