@@ -51,6 +51,12 @@ STEP_INPUTS_BY_NAME = {
 }
 
 
+# Recoveries (r2) whose incident the runs may have changed.
+RECOVERIES_TOUCHED = """(r2.trace_id IN (SELECT id FROM trace WHERE run_id = ANY(%(runs)s))
+    OR r2.incident_id IN (SELECT id FROM incident WHERE run_id = ANY(%(runs)s))
+    OR (r2.agency, r2.case_number) IN (SELECT agency, cc_number FROM incident WHERE run_id = ANY(%(runs)s)))"""
+
+
 def _update_districts(table: str, time_column: str, scope: str) -> list[str]:
     """Statements storing the district of `table`'s rows matching `scope` (etl/districts.py), writing only
     the rows whose district changes."""
@@ -161,11 +167,17 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                     FROM recovery x JOIN trace t ON t.id = x.trace_id
                     WHERE {scope.replace('x.run_id', 't.run_id')}) s
                 WHERE s.id = r.id AND r.district IS DISTINCT FROM s.district"""),
-            ("recovery incidents", """
-                UPDATE recovery r SET incident_id = i.id
-                FROM incident i
-                WHERE r.case_number IS NOT NULL AND i.agency = r.agency AND i.cc_number = r.case_number
-                  AND r.incident_id IS DISTINCT FROM i.id"""),
+            # The incident of a recovery's case: the firearm one, then the first recorded (as for NIBIN evidence
+            # below). Joined to every incident of the case, the update took whichever came first, and the
+            # next derive another one: at 100x, 12.7 s of the derive after 200 more incidents. Only recoveries
+            # these runs may have moved are looked at: their trace was loaded, an incident of their case was,
+            # or the incident they point to was.
+            ("recovery incidents", f"""
+                UPDATE recovery r SET incident_id = s.incident_id
+                FROM (SELECT r2.id, (SELECT i.id FROM incident i WHERE i.agency = r2.agency AND i.cc_number = r2.case_number
+                                     ORDER BY i.is_firearm DESC, i.id LIMIT 1) AS incident_id
+                      FROM recovery r2 WHERE {"TRUE" if full else RECOVERIES_TOUCHED}) s
+                WHERE s.id = r.id AND r.incident_id IS DISTINCT FROM s.incident_id"""),
             ("alert districts", _update_districts("shot_alert", "alert_time", point_scope)),
             ("alerts corroborating incidents", f"""
                 UPDATE shot_alert s SET incident_id = m.id

@@ -209,3 +209,22 @@ def test_the_trace_load_stores_sources_and_markers_derive_keeps(empty_db, sql):
     assert moved != loaded and all(d is None for _, d, *_ in moved)
     assert sql("SELECT id, firearm_type, ttc_band, source_state, source_in_state FROM recovery ORDER BY id") == \
         sql(EVERY_RECOVERY_MARKER)
+
+
+def test_a_recovery_links_to_one_incident_of_its_case_and_keeps_it(empty_db, sql, tmp_path):
+    """Two incidents share the recovery's case number (an assault and the shooting it became): the recovery
+    is tied to the firearm one, then the first recorded, and the same one after every derive (the link is not
+    written again)."""
+    header, shooting = (FIXTURES / "incidents_2022.csv").read_text().splitlines()[:2]
+    assault = shooting.replace(",9S,SHOOTING,O,FIREARM,", ",4E,COMMON ASSAULT,O,HANDS,")
+    (tmp_path / "incidents.csv").write_text(f"{header}\n{assault}\n{shooting.replace(',1,22C01234,', ',2,22C01234,')}\n")
+    load_file(tmp_path / "incidents.csv", progress=False)
+    load_file(FIXTURES / "traces_canonical.csv", progress=False)
+    derive()
+    linked = sql("SELECT r.id, i.crime_code FROM recovery r JOIN incident i ON i.id = r.incident_id "
+                 "WHERE r.case_number = '22C01234'")
+    assert [code for _, code in linked] == ["9S"]
+    versions = sql("SELECT id, xmin::text FROM recovery ORDER BY id")
+    for _ in range(3):
+        derive(full=True)
+        assert sql("SELECT id, xmin::text FROM recovery ORDER BY id") == versions
