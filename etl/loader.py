@@ -471,8 +471,9 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
 def _drop_indexes_for_bulk(cur: psycopg.Cursor, source: Source) -> list[str]:
     """For a load adding at least BULK_MIN_ROWS new rows and at least BULK_SHARE times as many as its
     target table holds (a first load, a rebuild, a second year as big as the first), drop the table's
-    secondary indexes inside the load's transaction and return the statements that build them again after the upsert: one sorted build
-    is several times faster than updating a dozen indexes row by row. The indexes behind constraints
+    secondary indexes inside the load's transaction and return the statements that build them again
+    after the upsert: one sorted build is several times faster than updating a dozen indexes row by
+    row. The indexes behind constraints
     (the key the upsert needs) stay, and a failed load gets them all back with its rollback.
     Readers wait for the load while the indexes are gone, so a table other sessions are using (the
     lock not granted within a second) keeps its indexes and is updated row by row."""
