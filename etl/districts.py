@@ -66,11 +66,20 @@ def of_rows(table: str, time_column: str, scope: str) -> list[str]:
                 WHERE {scope}""",
             f"CREATE INDEX ON {points} USING gist (geom)",
             f"ANALYZE {points}",
-            f"""SELECT x.id, coalesce(h.name, x.reported_district) AS district FROM {points} x LEFT JOIN (
-            SELECT DISTINCT ON (x.id) x.id, b.name
-            FROM district_piece b JOIN {points} x ON ST_Intersects(b.geom, x.geom)
-            WHERE (b.valid_from IS NULL OR b.valid_from <= x.day) AND (b.valid_to IS NULL OR x.day <= b.valid_to)
-            ORDER BY x.id, b.valid_from DESC NULLS LAST, b.name) h ON h.id = x.id"""]
+            f"""SELECT x.id, coalesce(h.name, x.reported_district) AS district FROM {points} x
+                LEFT JOIN ({_piece_per_point(points, "id", "x.day", "x.day")}) h ON h.id = x.id"""]
+
+
+def _piece_per_point(points: str, ident: str, day: str, carried: str) -> str:
+    """SQL: (ident, name) for each point of `points` (which has a spatial index) that a piece of the map in
+    force on its `day` holds, by the rule of `in_force`; `carried` are the columns `day` reads. LATERAL:
+    each piece of the map leads and reads its points from the index, one prepared polygon tested against
+    them in a row, whatever the estimates say."""
+    return f"""SELECT DISTINCT ON (x.{ident}) x.{ident}, b.name
+        FROM district_piece b CROSS JOIN LATERAL (
+            SELECT x.{ident}, {carried} FROM {points} x WHERE ST_Intersects(b.geom, x.geom)) x
+        WHERE (b.valid_from IS NULL OR b.valid_from <= {day}) AND (b.valid_to IS NULL OR {day} <= b.valid_to)
+        ORDER BY x.{ident}, b.valid_from DESC NULLS LAST, b.name"""
 
 
 def _local(time_column: str) -> str:
@@ -93,14 +102,10 @@ def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], tab
     cur.execute(f"""DELETE FROM district_piece b USING (SELECT min({day}) AS first, max({day}) AS last FROM {table} x) d
         WHERE b.valid_to < d.first OR b.valid_from > d.last""")
     cur.execute(f"CREATE INDEX ON {table} USING gist (geom)")
-    # LATERAL: the pieces lead and each reads its points from the index, whatever the estimates say.
     cur.execute(f"""CREATE TEMP TABLE {table}_district ON COMMIT DROP AS
-        SELECT x.*, coalesce(h.name, x.reported_district)::varchar(16) AS district FROM {table} x LEFT JOIN (
-            SELECT DISTINCT ON (x.line_number) x.line_number, b.name
-            FROM district_piece b CROSS JOIN LATERAL (
-                SELECT x.line_number, x.{time_column} FROM {table} x WHERE ST_Intersects(b.geom, x.geom)) x
-            WHERE (b.valid_from IS NULL OR b.valid_from <= {day}) AND (b.valid_to IS NULL OR {day} <= b.valid_to)
-            ORDER BY x.line_number, b.valid_from DESC NULLS LAST, b.name) h ON h.line_number = x.line_number
+        SELECT x.*, coalesce(h.name, x.reported_district)::varchar(16) AS district FROM {table} x
+        LEFT JOIN ({_piece_per_point(table, "line_number", day, f"x.{time_column}")}) h
+               ON h.line_number = x.line_number
         ORDER BY {", ".join(f"x.{c}" for c in key)}""")
     cur.execute(f"DROP TABLE {table}")
     cur.execute(f"ALTER TABLE {table}_district RENAME TO {table}")
