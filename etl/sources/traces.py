@@ -52,6 +52,24 @@ FIREARM_COLUMNS = ("firearm_key", "serial_number", "serial_obliterated", "serial
 # derive keeps them current when the dealer list changes).
 DERIVED_TRACE_COLUMNS = ("dealer_id", "ttc_days", "source_state", "source_in_state", "source_in_city",
                          "possessor_is_purchaser")
+
+
+def derived_trace_values(trace: str, dealer: str, recovery_date: str, purchaser_id: str, possessor_id: str
+                         ) -> dict[str, str]:
+    """SQL for each of DERIVED_TRACE_COLUMNS over a trace row (`trace`: its dealer_state and purchase_date),
+    its source dealer (`dealer`, by licence) and its recovery date: the rules the trace load stores them by
+    and the derive keeps them by (etl/derive.py), written once. Parameters %(state)s and %(county)s are
+    the home state and county."""
+    state = f"coalesce({dealer}.premise_state, {trace}.dealer_state)"
+    return {
+        "dealer_id": f"{dealer}.id",
+        "ttc_days": f"{recovery_date} - {trace}.purchase_date",
+        "source_state": state,
+        "source_in_state": f"{state} = %(state)s",
+        "source_in_city": f"({dealer}.premise_state = %(state)s AND {dealer}.lic_cnty = %(county)s)",
+        "possessor_is_purchaser": f"CASE WHEN {possessor_id} IS NOT NULL AND {purchaser_id} IS NOT NULL "
+                                  f"THEN {possessor_id} = {purchaser_id} END",
+    }
 # Optional columns (docs/formats.md §1): files without them load as before, with these null.
 SIGNAL_COLUMNS = ("reported_stolen", "stolen_from", "stolen_report_date", "restored_serial")
 RECOVERY_COLUMNS = ("recovery_date", "recovery_street", "recovery_city", "recovery_state", "recovery_zip",
@@ -261,13 +279,11 @@ class Traces(Source):
         # (etl/derive.py, "trace dealers and time-to-crime"), and each recovery below with the gun's and the
         # trace's values the map reads ("recovery markers"): the derive after the load then writes none of
         # them (at 100x its first derive spent 136 s writing all 1.25 million of each again).
-        cur.execute("""CREATE TEMP TABLE stg_trace ON COMMIT DROP AS
+        derived = ", ".join(f"{sql} AS {column}" for column, sql in
+                            derived_trace_values("s", "d", "s.recovery_date", "pu.id", "po.id").items())
+        cur.execute(f"""CREATE TEMP TABLE stg_trace ON COMMIT DROP AS
             SELECT s.*, f.id AS firearm_id, pu.id AS purchaser_id, po.id AS possessor_id, a.id AS associate_id,
-                   d.id AS dealer_id, s.recovery_date - s.purchase_date AS ttc_days,
-                   coalesce(d.premise_state, s.dealer_state) AS source_state,
-                   coalesce(d.premise_state, s.dealer_state) = %(state)s AS source_in_state,
-                   (d.premise_state = %(state)s AND d.lic_cnty = %(county)s) AS source_in_city,
-                   CASE WHEN po.id IS NOT NULL AND pu.id IS NOT NULL THEN po.id = pu.id END AS possessor_is_purchaser
+                   {derived}
             FROM stg_u s
             JOIN firearm f ON f.agency = s.agency AND f.firearm_key = s.firearm_key
             LEFT JOIN pii.person pu ON pu.agency = s.agency AND pu.person_key = s.purchaser_key
