@@ -61,6 +61,25 @@ def test_repeated_key_in_one_file_counts_as_duplicate(empty_db, tmp_path):
     assert (result.read, result.loaded, result.duplicate) == (3, 2, 1)
 
 
+def test_victims_of_one_incident_are_numbered_in_file_order_and_reload_as_duplicates(empty_db, sql, tmp_path):
+    lines = (FIXTURES / "incidents_2022.csv").read_text().splitlines()
+    victim = lines[1].replace("22C01234", "22C07777")
+    rows = [victim.replace(",M,24,", f",M,{age},") for age in (20, 30, 40)]
+    path = tmp_path / "victims.csv"
+    path.write_text("\n".join([lines[0], rows[0], lines[2], rows[1], rows[2]]) + "\n")
+    first = load_file(path, progress=False)
+    assert (first.read, first.loaded, first.duplicate) == (4, 4, 0)
+    stored = "SELECT source_key, victim_age FROM incident WHERE cc_number = '22C07777' ORDER BY source_key"
+    assert sql(stored) == [("22C07777:9S", 20), ("22C07777:9S:1", 30), ("22C07777:9S:2", 40)]
+    again = load_file(path, progress=False)
+    assert (again.loaded, again.updated, again.duplicate) == (0, 0, 4)
+    # The second victim's age corrected: that row is updated, the others are the same.
+    path.write_text("\n".join([lines[0], rows[0], lines[2], rows[1].replace(",M,30,", ",M,31,"), rows[2]]) + "\n")
+    corrected = load_file(path, progress=False)
+    assert (corrected.loaded, corrected.updated, corrected.duplicate) == (0, 1, 3)
+    assert sql(stored) == [("22C07777:9S", 20), ("22C07777:9S:1", 31), ("22C07777:9S:2", 40)]
+
+
 def test_failure_mid_file_leaves_database_as_before(empty_db, sql, tmp_path):
     load_file(FIXTURES / "incidents_api.csv", progress=False)
     before = _counts(sql)
