@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CG := .venv/bin/crimegun
 SCALES ?= 1
 
-.PHONY: demo demo-rebuild test lint bench a11y install install-test stop clean-data help
+.PHONY: demo demo-rebuild test lint bench a11y install install-test install-bench stop clean-data help
 
 help:
 	@echo "make demo          run the product on synthetic Baltimore at http://127.0.0.1:8050"
@@ -21,6 +21,9 @@ install:
 
 install-test:
 	@bash scripts/bootstrap.sh --browser
+
+install-bench:
+	@bash scripts/bootstrap.sh --bench
 
 demo: install
 	$(CG) demo
@@ -41,7 +44,7 @@ test: install-test lint
 	# A smoke run of the benchmark harness (tiny sizes: it checks the benchmark code and its report, not speed).
 	CGA_NO_SKIPS=1 CGA_BENCH_SMOKE=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/bench
 
-bench: install-test
+bench: install-bench
 	$(CG) demo --no-serve
 	CGA_BENCH_SCALES=$(SCALES) .venv/bin/python -m pytest -q -s -p no:cacheprovider tests/bench
 

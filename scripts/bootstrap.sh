@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Installs everything Crime Gun Atlas needs on a fresh Debian/Ubuntu machine, and nothing twice:
 #   system packages (PostgreSQL + PostGIS; Chromium, which renders chart exports and briefings on the
-#   server; chromedriver with --browser, for the browser tests),
+#   server; chromedriver with --browser, for the browser tests; with --bench also GDAL's ogr2ogr,
+#   which the loading benchmark measures the loader against),
 #   then a virtualenv in .venv with the project installed in editable mode.
 # Safe to re-run: each step checks before it acts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_browser=0
-[ "${1:-}" = "--browser" ] && want_browser=1
+want_bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) want_browser=1 ;;
+    --bench) want_browser=1; want_bench=1 ;;
+    *) echo "usage: $0 [--browser] [--bench]" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -19,6 +27,9 @@ ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || missing+
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ "$want_browser" = 1 ]; then
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fi
+if [ "$want_bench" = 1 ]; then
+  command -v ogr2ogr >/dev/null 2>&1 || missing+=(gdal-bin)
 fi
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 
