@@ -26,7 +26,7 @@ import psycopg
 from etl import districts
 from etl import index as trafficking_index
 from etl.clock import MATCH_METERS, MATCH_MINUTES, ClockCheck, clock_check
-from etl.sources.traces import DERIVED_TRACE_COLUMNS, derived_trace_values
+from etl.sources.traces import derived_trace_values
 from layers import daily, db, settings
 from layers.map_filters import TTC_BAND_SQL
 
@@ -129,22 +129,21 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             params.update({"inc_lo": lo, "inc_hi": hi})
         # Each trace's source dealer, time-to-crime and source state, by the rules the trace load stores them by.
         derived = derived_trace_values("t2", "d", "r.recovery_date", "t2.purchaser_id", "t2.possessor_id")
-        derived_columns = ", ".join(DERIVED_TRACE_COLUMNS)
         # A step is one statement, or several run in turn.
         steps: list[tuple[str, str | list[str]]] = [
             ("dealer flags", """
                 UPDATE dealer SET in_city = (premise_state = %(state)s AND lic_cnty = %(county)s)
                 WHERE in_city IS DISTINCT FROM (premise_state = %(state)s AND lic_cnty = %(county)s)"""),
             ("trace dealers and time-to-crime", f"""
-                UPDATE trace t SET ({derived_columns}) = ({", ".join(f"s.{c}" for c in DERIVED_TRACE_COLUMNS)})
+                UPDATE trace t SET ({", ".join(derived)}) = ({", ".join(f"s.{c}" for c in derived)})
                 FROM (SELECT t2.id, {", ".join(f"{sql} AS {c}" for c, sql in derived.items())}
                       FROM trace t2 JOIN recovery r ON r.trace_id = t2.id
                       LEFT JOIN dealer d ON d.ffl_key = t2.dealer_ffl_key) s
                 WHERE s.id = t.id
                   -- only the traces whose values change: each derive after a trace or dealer load wrote
                   -- every trace again (125,000 at 10x)
-                  AND ({", ".join(f"t.{c}" for c in DERIVED_TRACE_COLUMNS)}) IS DISTINCT FROM
-                      ({", ".join(f"s.{c}" for c in DERIVED_TRACE_COLUMNS)})"""),
+                  AND ({", ".join(f"t.{c}" for c in derived)}) IS DISTINCT FROM
+                      ({", ".join(f"s.{c}" for c in derived)})"""),
             # What the map's recovery markers and filters read, copied from the gun and the trace (0011).
             ("recovery markers", f"""
                 UPDATE recovery p SET firearm_type = f.firearm_type, ttc_band = {TTC_BAND_SQL},

@@ -52,6 +52,10 @@ FIREARM_COLUMNS = ("firearm_key", "serial_number", "serial_obliterated", "serial
 # derive keeps them current when the dealer list changes).
 DERIVED_TRACE_COLUMNS = ("dealer_id", "ttc_days", "source_state", "source_in_state", "source_in_city",
                          "possessor_is_purchaser")
+# Optional columns (docs/formats.md §1): files without them load as before, with these null.
+SIGNAL_COLUMNS = ("reported_stolen", "stolen_from", "stolen_report_date", "restored_serial")
+RECOVERY_COLUMNS = ("recovery_date", "recovery_street", "recovery_city", "recovery_state", "recovery_zip",
+                    "recovery_precision", "recovery_geom")
 
 
 def derived_trace_values(trace: str, dealer: str, recovery_date: str, purchaser_id: str, possessor_id: str
@@ -70,10 +74,6 @@ def derived_trace_values(trace: str, dealer: str, recovery_date: str, purchaser_
         "possessor_is_purchaser": f"CASE WHEN {possessor_id} IS NOT NULL AND {purchaser_id} IS NOT NULL "
                                   f"THEN {possessor_id} = {purchaser_id} END",
     }
-# Optional columns (docs/formats.md §1): files without them load as before, with these null.
-SIGNAL_COLUMNS = ("reported_stolen", "stolen_from", "stolen_report_date", "restored_serial")
-RECOVERY_COLUMNS = ("recovery_date", "recovery_street", "recovery_city", "recovery_state", "recovery_zip",
-                    "recovery_precision", "recovery_geom")
 
 
 def _staging() -> tuple[tuple[str, str], ...]:
