@@ -433,21 +433,20 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
         started = now
 
     with conn.cursor() as cur:
-        # Big kinds: repeated keys are found among the staged rows' keys and line numbers alone, and only
-        # the rows they concern are rewritten or removed, in place: sorting and copying every staged row,
-        # as a DISTINCT ON over the whole rows does, took 1.6-2.3 s of a 410k-row load (10x incidents),
-        # this 0.8 s. Their prepare step puts the rows in key order again, as they come below for the
-        # other kinds, whose upserts probe the tables' keys in that order.
-        if source.bulk_tables or source.repeats_are_distinct:
-            if source.repeats_are_distinct:
-                # Numbered in SQL, not in a Python dict that would grow with the file: the n-th row of a
-                # key becomes key:n-1 (then the last row of each numbered key is kept).
-                last = source.key[-1]
-                cur.execute(f"""UPDATE stg SET {last} = stg.{last} || ':' || (r.n - 1) FROM (
-                        SELECT line_number, n FROM (
-                            SELECT line_number, row_number() OVER (PARTITION BY {key} ORDER BY line_number) AS n
-                            FROM stg) o WHERE n > 1) r
-                    WHERE r.line_number = stg.line_number""")
+        if source.repeats_are_distinct:
+            # Numbered in SQL, not in a Python dict that would grow with the file: the n-th row of a key
+            # becomes key:n-1 (then the last row of each numbered key is kept).
+            last = source.key[-1]
+            cur.execute(f"""UPDATE stg SET {last} = stg.{last} || ':' || (r.n - 1) FROM (
+                    SELECT line_number, n FROM (
+                        SELECT line_number, row_number() OVER (PARTITION BY {key} ORDER BY line_number) AS n
+                        FROM stg) o WHERE n > 1) r
+                WHERE r.line_number = stg.line_number""")
+        if source.prepare_sorts_by_key:
+            # Repeated keys are found among the staged rows' keys and line numbers alone, and the earlier
+            # rows of a key removed in place: sorting and copying every staged row, as the DISTINCT ON
+            # below does, took 1.6-2.3 s of a 410k-row load (10x incidents), this 0.8 s. The prepare
+            # step puts the rows in key order again.
             cur.execute(f"""DELETE FROM stg USING (
                     SELECT line_number FROM (
                         SELECT line_number, row_number() OVER (PARTITION BY {key} ORDER BY line_number DESC) AS n
@@ -455,6 +454,7 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
                 WHERE r.line_number = stg.line_number""")
             cur.execute("ALTER TABLE stg RENAME TO stg_u")
         else:
+            # In key order: the upserts probe the tables' keys in the order the rows come.
             cur.execute(f"""CREATE TEMP TABLE stg_u ON COMMIT DROP AS
                 SELECT DISTINCT ON ({key}) line_number, {", ".join(c for c, _ in source.staging)} FROM stg
                 ORDER BY {key}, line_number DESC""")

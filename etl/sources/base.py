@@ -64,6 +64,9 @@ class Source:
     # Tables `merge` upserts into, keyed by `key`, whose secondary indexes a load adding as many rows
     # as the table holds rebuilds instead of updating them row by row (etl/loader.py, BULK_MIN_ROWS).
     bulk_tables: tuple[str, ...] = ()
+    # True when `prepare` rewrites `stg_u` in key order (etl/districts.py, fill_staged): the loader then
+    # removes repeated keys in place instead of copying the staged rows sorted by key for the upsert.
+    prepare_sorts_by_key: bool = False
 
     def widths(self) -> dict[str, int]:
         """{staging column: most characters its target column holds}; longer values reject the row."""

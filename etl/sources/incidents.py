@@ -118,6 +118,7 @@ class Incidents(Source):
     key = ("agency", "source_key")
     repeats_are_distinct = True  # e.g. one row per victim of the same shooting
     bulk_tables = ("incident",)
+    prepare_sorts_by_key = True  # fill_staged
 
     def widths(self) -> dict[str, int]:
         return schema_widths("incident", COLUMNS)

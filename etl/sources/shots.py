@@ -40,6 +40,7 @@ def normalize_type(value: str | None, field: str = "TYPE") -> str:
 
 class Shots(Source):
     bulk_tables = ("shot_alert",)  # a first load of many alerts builds the indexes once, after the insert
+    prepare_sorts_by_key = True  # fill_staged
     kind = "shots"
     layouts = (
         Layout("shotspotter-chicago", frozenset({"date", "unique_id", "incident_type_description"}),
