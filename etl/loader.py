@@ -252,36 +252,38 @@ def _load_rows(conn: psycopg.Connection, source: Source, reader: CsvSource, head
     conn.execute(f"CREATE TEMP TABLE stg (line_number integer, {cols}) ON COMMIT DROP")
     rejects: list[tuple[int, str, str]] = []
     started = time.perf_counter()
-    parallel = reader.path.stat().st_size >= PARALLEL_MIN_BYTES and PARSE_WORKERS > 1
-    parse = _parsed_in_parallel if parallel else _parsed
     # The big kinds' ordinary rows are staged column-wise (etl/vector.py), a window of the file at a time,
     # the rows it leaves parsed row by row; a window it cannot read undoes the windows before it (a
-    # savepoint) and the whole file is read row by row.
+    # savepoint) and the whole file is read row by row. One COPY takes all the windows, the next one
+    # computed in a thread while this one is written (vector._ahead); so the few rows left to the
+    # parser are parsed here, not in forked workers.
     windows = vector.fast_windows(source, reader, header, ctx, MAX_FIELD)
     staged = False
     if windows is not None:
         before = (result.read, result.neutralised)
         try:
-            with conn.transaction():
+            with conn.transaction(), conn.cursor() as cur, cur.copy(
+                    f"COPY stg (line_number, {', '.join(names)}) FROM STDIN (FORMAT csv, NULL '{vector.NULL}')"
+            ) as copy:
                 for window in windows:
                     stop_if_cancelled(conn)
                     result.read += window.read
                     records = ((RawRow(n, raw, fields), None) for n, fields, raw in window.fallback)
                     parsed = []
-                    for line_number, values, raw, reason in parse(source, reader, header, ctx, result, records):
+                    for line_number, values, raw, reason in _parsed(source, reader, header, ctx, result, records):
                         if reason is None:
                             parsed.append((line_number, values))
                         else:
                             rejects.append((line_number, _safe_raw(raw), reason))
-                    with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN"
-                                                        f" (FORMAT csv, NULL '{vector.NULL}')") as copy:
-                        for chunk in window.copy_csv(parsed):
-                            copy.write(chunk)
+                    for chunk in window.copy_csv(parsed):
+                        copy.write(chunk)
             staged = True
         except vector.NotFast:
             result.read, result.neutralised = before
             rejects.clear()
     if not staged:
+        parallel = reader.path.stat().st_size >= PARALLEL_MIN_BYTES and PARSE_WORKERS > 1
+        parse = _parsed_in_parallel if parallel else _parsed
         with conn.cursor() as cur, cur.copy(f"COPY stg (line_number, {', '.join(names)}) FROM STDIN") as copy:
             for line_number, values, raw, reason in parse(source, reader, header, ctx, result):
                 if reason is None:

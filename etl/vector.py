@@ -24,6 +24,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -127,7 +128,22 @@ def fast_windows(source, reader, header: list[str], ctx, max_field: int) -> Iter
     what the windows before it gave must then be dropped, and the file read row by row."""
     if not ENABLED or not supported(source, ctx, header):
         return None
-    return _windows(source, reader, header, ctx, max_field)
+    return _ahead(_windows(source, reader, header, ctx, max_field))
+
+
+_END = object()
+
+
+def _ahead(items: Iterator[FastRows]) -> Iterator[FastRows]:
+    """`items`, the next one computed in a thread while the caller writes this one: polars leaves the
+    interpreter lock while it works, so the file's next window is read and parsed while PostgreSQL
+    takes in the COPY of this one (a 10x incident year: 3.0-3.6 s of Python, ~2 s of COPY). One window
+    ahead at most, so memory stays bounded; a caller that stops early waits for that one window."""
+    with ThreadPoolExecutor(1, thread_name_prefix="crimegun-window") as pool:
+        coming = pool.submit(next, items, _END)
+        while (item := coming.result()) is not _END:
+            coming = pool.submit(next, items, _END)
+            yield item
 
 
 def _windows(source, reader, header: list[str], ctx, max_field: int) -> Iterator[FastRows]:
