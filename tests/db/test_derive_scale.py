@@ -57,6 +57,54 @@ def test_alert_matches_and_gun_links_are_those_of_the_plain_rules(synthetic_db):
                             "ORDER BY 1, 2").fetchall() == links
 
 
+def _copies(conn, table: str, time_column: str, row_id: int, rows: list[tuple[str, str, float, float]]) -> None:
+    """Insert copies of one row of `table` under new keys, times and points: (key, time, lon, lat)."""
+    columns = [c for (c,) in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_name <> 'id'",
+        (table,))]
+    chosen = {"source_key": "%(key)s", time_column: "%(at)s::timestamptz",
+              "geom": "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)"}
+    values = ", ".join(chosen.get(c, c) for c in columns)
+    for key, at, lon, lat in rows:
+        conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM {table} WHERE id = %(id)s",
+                     {"key": key, "at": at, "lon": lon, "lat": lat, "id": row_id})
+
+
+def test_alerts_all_around_a_cluster_of_shootings_match_as_the_plain_rule_says(empty_db, sql, tmp_path):
+    """Four shootings minutes and metres apart, 36 alerts around them on every side, within and beyond
+    the match window and distance: each alert gets what comparing every pair gives (the nearest in time,
+    then in space), or nothing."""
+    header, shooting = (FIXTURES / "incidents_2022.csv").read_text().splitlines()[:2]
+    (tmp_path / "one.csv").write_text(f"{header}\n{shooting}\n")
+    load_file(tmp_path / "one.csv", progress=False)
+    load_file(FIXTURES / "shots_chicago.csv", progress=False)
+    corner_lon, corner_lat, corner_at = -76.62, 39.30, "2022-03-01 00:00:00+00"
+    with psycopg.connect(db.dsn(empty_db), autocommit=True) as conn:
+        incident, agency = conn.execute("SELECT id, agency FROM incident WHERE is_firearm").fetchone()
+        alert = conn.execute("SELECT min(id) FROM shot_alert").fetchone()[0]
+        conn.execute("UPDATE shot_alert SET agency = %s", (agency,))
+        _copies(conn, "incident", "crime_datetime", incident, [
+            (f"EDGE-I{n}", corner_at, corner_lon + dx, corner_lat + dy)
+            for n, (dx, dy) in enumerate(((-0.0004, -0.0004), (0.0004, -0.0003), (-0.0003, 0.0004), (0.0012, 0.0011)))])
+        conn.execute("UPDATE incident SET crime_datetime = crime_datetime + make_interval(secs => (id % 5) * 400 - 800)"
+                     " WHERE source_key LIKE 'EDGE-I%'")
+        offsets = (-0.0031, -0.0016, -0.0002, 0.0002, 0.0016, 0.0031)
+        _copies(conn, "shot_alert", "alert_time", alert, [
+            (f"EDGE-A{n}", corner_at, corner_lon + dx, corner_lat + dy)
+            for n, (dx, dy) in enumerate((dx, dy) for dx in offsets for dy in offsets)])
+        conn.execute("UPDATE shot_alert SET alert_time = alert_time"
+                     " + make_interval(secs => (id % 9) * 450 - 1800 + (id % 2) * 5), incident_id = NULL"
+                     " WHERE source_key LIKE 'EDGE-A%'")
+    derive(full=True)
+    params = {"minutes": MATCH_MINUTES, "meters": MATCH_METERS}
+    expected = dict(sql(EVERY_ALERT_PAIR, params))
+    edge = {i for (i,) in sql("SELECT id FROM shot_alert WHERE source_key LIKE 'EDGE-A%'")}
+    matched = {a for a in expected if a in edge}
+    assert len(edge) == 36 and 10 <= len(matched) < 36  # some out of reach
+    assert len({expected[a] for a in matched}) >= 3
+    assert dict(sql("SELECT id, incident_id FROM shot_alert WHERE incident_id IS NOT NULL")) == expected
+
+
 # The district of every recovery: the piece of the map in force on its date that contains it (none without).
 EVERY_RECOVERY_DISTRICT = """
     SELECT r.id, (SELECT b.name FROM boundary b WHERE b.kind = 'district' AND ST_Intersects(b.geom, r.geom)
