@@ -24,7 +24,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -138,12 +138,18 @@ def _ahead(items: Iterator[FastRows]) -> Iterator[FastRows]:
     """`items`, the next one computed in a thread while the caller writes this one: polars leaves the
     interpreter lock while it works, so the file's next window is read and parsed while PostgreSQL
     takes in the COPY of this one (a 10x incident year: 3.0-3.6 s of Python, ~2 s of COPY). One window
-    ahead at most, so memory stays bounded; a caller that stops early waits for that one window."""
-    with ThreadPoolExecutor(1, thread_name_prefix="crimegun-window") as pool:
-        coming = pool.submit(next, items, _END)
+    ahead at most, so memory stays bounded; a caller that stops early waits for that one window, then
+    `items` is closed (its progress bar with it)."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="crimegun-window")
+    coming = pool.submit(next, items, _END)
+    try:
         while (item := coming.result()) is not _END:
             coming = pool.submit(next, items, _END)
             yield item
+    finally:
+        wait([coming])
+        pool.shutdown()
+        items.close()
 
 
 def _windows(source, reader, header: list[str], ctx, max_field: int) -> Iterator[FastRows]:

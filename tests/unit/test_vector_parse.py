@@ -8,6 +8,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -92,3 +93,35 @@ def test_plain_coordinates_are_certified_with_seven_decimals():
 def test_upper_is_the_parsers_upper(values):
     got = vector._upper(pl.DataFrame({"c": values}, schema={"c": pl.String}), "c")
     assert got.to_list() == [upper(v) for v in values]
+
+
+def test_windows_read_ahead_come_in_order_and_stop_cleanly():
+    """The next window is read in a thread while this one is written: windows come in order, a window
+    the fast way cannot read raises where it lies, and a caller that stops early leaves no thread
+    reading and the windows' source closed."""
+    import threading
+
+    from etl.vector import NotFast, _ahead
+
+    closed = []
+
+    def windows(n, fail_at=None):
+        try:
+            for i in range(n):
+                if i == fail_at:
+                    raise NotFast
+                yield i
+        finally:
+            closed.append(threading.current_thread().name)
+
+    assert list(_ahead(windows(5))) == [0, 1, 2, 3, 4]
+    got = []
+    with pytest.raises(NotFast):
+        for w in _ahead(windows(5, fail_at=3)):
+            got.append(w)
+    assert got == [0, 1, 2]
+    early = _ahead(windows(100))
+    assert next(early) == 0
+    early.close()
+    assert len(closed) == 3
+    assert not [t for t in threading.enumerate() if t.name.startswith("crimegun-window")]
