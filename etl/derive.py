@@ -103,9 +103,11 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                   "county": settings.get("CGA_HOME_COUNTY_FIPS"),
                   "meters": MATCH_METERS, "minutes": MATCH_MINUTES, "maps_run": maps_run or 0}
         # Fresh statistics first: right after a bulk load the planner knows nothing of the new rows.
+        started = time.perf_counter()
         stale = _stale_tables(conn, runs, full)
         for table in stale:
             conn.execute(f"ANALYZE {table}")
+        timings["statistics"] = time.perf_counter() - started
         districts.create_pieces(conn)
         # Only firearm incidents can be corroborated by an alert: a copy of just those, in time order, found
         # through a time index alone (an hour's window holds a handful of them). With a spatial index as
@@ -113,11 +115,14 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         # its corner: 58-70 s for the 275k alerts of 10x Baltimore, 2.2 s with the time index alone. Exact
         # ties (victims of one shooting: same time, same place) go to the first incident recorded.
         if needs("shots", "incidents"):
+            started = time.perf_counter()
             conn.execute("""CREATE TEMP TABLE gun_incident ON COMMIT DROP AS
                 SELECT id, agency, crime_datetime, geom FROM incident WHERE is_firearm AND geom IS NOT NULL
                 ORDER BY crime_datetime, id""")
             conn.execute("CREATE INDEX ON gun_incident (crime_datetime)")
             conn.execute("ANALYZE gun_incident")
+            # Every firearm incident, whatever the runs loaded: said apart, it is seen when it grows.
+            timings["firearm incidents to match alerts against"] = time.perf_counter() - started
         # Alerts to match: those loaded by the runs, and those near in time to the incidents they loaded.
         alert_scope = "TRUE"
         if not full:
