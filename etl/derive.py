@@ -121,7 +121,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 ORDER BY crime_datetime, id""")
             conn.execute("CREATE INDEX ON gun_incident (crime_datetime)")
             conn.execute("ANALYZE gun_incident")
-            # Every firearm incident, whatever the runs loaded: said apart, it is seen when it grows.
+            # Timed on its own: it copies every firearm incident, however few the runs loaded.
             timings["firearm incidents to match alerts against"] = time.perf_counter() - started
         # Alerts to match: those loaded by the runs, and those near in time to the incidents they loaded.
         alert_scope = "TRUE"

@@ -60,7 +60,8 @@ def test_alert_matches_and_gun_links_are_those_of_the_plain_rules(synthetic_db):
 def _copies(conn, table: str, time_column: str, row_id: int, rows: list[tuple[str, str, float, float]]) -> None:
     """Insert copies of one row of `table` under new keys, times and points: (key, time, lon, lat)."""
     columns = [c for (c,) in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_name <> 'id'",
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = 'public' AND table_name = %s AND column_name <> 'id'",
         (table,))]
     chosen = {"source_key": "%(key)s", time_column: "%(at)s::timestamptz",
               "geom": "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)"}
