@@ -14,6 +14,7 @@ from etl.derive import MATCH_METERS, MATCH_MINUTES, derive
 from etl.loader import load_file
 from layers import db, settings
 from layers.map_filters import TTC_BAND_SQL
+from tests.bench.scaling import columns as table_columns
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.db
@@ -59,10 +60,7 @@ def test_alert_matches_and_gun_links_are_those_of_the_plain_rules(synthetic_db):
 
 def _copies(conn, table: str, time_column: str, row_id: int, rows: list[tuple[str, str, float, float]]) -> None:
     """Insert copies of one row of `table` under new keys, times and points: (key, time, lon, lat)."""
-    columns = [c for (c,) in conn.execute(
-        "SELECT column_name FROM information_schema.columns"
-        " WHERE table_schema = 'public' AND table_name = %s AND column_name <> 'id'",
-        (table,))]
+    columns = [c for c in table_columns(conn, table) if c != "id"]
     chosen = {"source_key": "%(key)s", time_column: "%(at)s::timestamptz",
               "geom": "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)"}
     values = ", ".join(chosen.get(c, c) for c in columns)
