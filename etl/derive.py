@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import psycopg
 
@@ -109,21 +110,8 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             conn.execute(f"ANALYZE {table}")
         timings["statistics"] = time.perf_counter() - started
         districts.create_pieces(conn)
-        # Only firearm incidents can be corroborated by an alert: a copy of just those, in time order, found
-        # through a time index alone (an hour's window holds a handful of them). With a spatial index as
-        # well, every alert was planned as a bitmap AND of both, reading the entries of all the years near
-        # its corner: 58-70 s for the 275k alerts of 10x Baltimore, 2.2 s with the time index alone. Exact
-        # ties (victims of one shooting: same time, same place) go to the first incident recorded.
-        if needs("shots", "incidents"):
-            started = time.perf_counter()
-            conn.execute("""CREATE TEMP TABLE gun_incident ON COMMIT DROP AS
-                SELECT id, agency, crime_datetime, geom FROM incident WHERE is_firearm AND geom IS NOT NULL
-                ORDER BY crime_datetime, id""")
-            conn.execute("CREATE INDEX ON gun_incident (crime_datetime)")
-            conn.execute("ANALYZE gun_incident")
-            # Timed on its own: it copies every firearm incident, however few the runs loaded.
-            timings["firearm incidents to match alerts against"] = time.perf_counter() - started
-        # Alerts to match: those loaded by the runs, and those near in time to the incidents they loaded.
+        # Alerts to match: those loaded by the runs, and those near in time to the firearm incidents they loaded.
+        lo = hi = None
         alert_scope = "TRUE"
         if not full:
             lo, hi = conn.execute("SELECT min(crime_datetime), max(crime_datetime) FROM incident "
@@ -132,6 +120,22 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 " OR s2.alert_time BETWEEN %(inc_lo)s::timestamptz - make_interval(mins => %(minutes)s) "
                 "AND %(inc_hi)s::timestamptz + make_interval(mins => %(minutes)s))" if lo else ")")
             params.update({"inc_lo": lo, "inc_hi": hi})
+        # Only firearm incidents can be corroborated by an alert: a copy of just those, in time order, found
+        # through a time index alone (an hour's window holds a handful of them). With a spatial index as
+        # well, every alert was planned as a bitmap AND of both, reading the entries of all the years near
+        # its corner: 58-70 s for the 275k alerts of 10x Baltimore, 2.2 s with the time index alone. Exact
+        # ties (victims of one shooting: same time, same place) go to the first incident recorded.
+        if needs("shots", "incidents"):
+            started = time.perf_counter()
+            # A derive after a few loads copies only those the alerts to match can reach (_match_spans): at 100x
+            # the copy of all of them took more than 90 s of a derive after 200 more incidents.
+            spans = None if full else _match_spans(conn, runs, lo, hi)
+            conn.execute(f"""CREATE TEMP TABLE gun_incident ON COMMIT DROP AS
+                SELECT i.id, i.agency, i.crime_datetime, i.geom FROM incident i {"" if spans is None else _IN_SPANS}
+                WHERE i.is_firearm AND i.geom IS NOT NULL ORDER BY i.crime_datetime, i.id""", spans)
+            conn.execute("CREATE INDEX ON gun_incident (crime_datetime)")
+            conn.execute("ANALYZE gun_incident")
+            timings["firearm incidents to match alerts against"] = time.perf_counter() - started
         # Each trace's source dealer, time-to-crime and source state, by the rules the trace load stores them by.
         derived = derived_trace_values("t2", "d", "r.recovery_date", "t2.purchaser_id", "t2.possessor_id")
         # A step is one statement, or several run in turn.
@@ -267,6 +271,35 @@ def _stale_tables(conn: psycopg.Connection, runs: list[int], full: bool) -> list
     stale = {t for kind, n in changed for t in LOADED_TABLES[kind]
              if counted.get(t, -1) < 0 or n > STALE_SHARE * counted[t]}
     return sorted(stale)
+
+
+# The firearm incidents of the spans (_match_spans), found through the (agency, time) index: the spans of
+# one agency do not overlap, so the join gives each incident once.
+_IN_SPANS = """JOIN unnest(%(span_agency)s::text[], %(span_from)s::timestamptz[], %(span_to)s::timestamptz[])
+                   AS w(agency, t0, t1) ON i.agency = w.agency AND i.crime_datetime BETWEEN w.t0 AND w.t1"""
+
+
+def _match_spans(conn: psycopg.Connection, runs: list[int], lo, hi) -> dict[str, list]:
+    """The agencies and time spans holding every firearm incident an alert to match can reach
+    (MATCH_MINUTES either side of it), as _IN_SPANS's parameters. The alerts to match are the runs' own
+    and those within MATCH_MINUTES of the runs' firearm incidents (`lo` to `hi`), so the incidents lie
+    within one match window of the first and two of the second."""
+    window = timedelta(minutes=MATCH_MINUTES)
+    spans = [(agency, first - window, last + window) for agency, first, last in conn.execute(
+        "SELECT agency, min(alert_time), max(alert_time) FROM shot_alert WHERE run_id = ANY(%s) "
+        "AND alert_time IS NOT NULL GROUP BY agency", (runs,))]
+    if lo is not None:
+        spans += [(agency, lo - 2 * window, hi + 2 * window) for (agency,) in conn.execute(
+            "SELECT DISTINCT agency FROM shot_alert WHERE alert_time BETWEEN %s AND %s",
+            (lo - window, hi + window))]
+    merged: list[list] = []
+    for agency, first, last in sorted(spans):
+        if merged and merged[-1][0] == agency and first <= merged[-1][2]:
+            merged[-1][2] = max(merged[-1][2], last)
+        else:
+            merged.append([agency, first, last])
+    return {"span_agency": [m[0] for m in merged], "span_from": [m[1] for m in merged],
+            "span_to": [m[2] for m in merged]}
 
 
 def _period(conn: psycopg.Connection, runs: list[int], lo, hi) -> tuple | None:

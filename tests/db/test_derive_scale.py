@@ -104,6 +104,55 @@ def test_alerts_all_around_a_cluster_of_shootings_match_as_the_plain_rule_says(e
     assert dict(sql("SELECT id, incident_id FROM shot_alert WHERE incident_id IS NOT NULL")) == expected
 
 
+def _new_run(conn, kind: str) -> int:
+    return conn.execute("INSERT INTO etl_run (status, kind, layout, file_path, finished_at, rows_read, rows_loaded, "
+                        "rows_updated, rows_duplicate, rows_rejected) VALUES ('succeeded', %s, 'test', 'test', now(), "
+                        "1, 1, 0, 0, 0) RETURNING id", (kind,)).fetchone()[0]
+
+
+def test_a_derive_after_a_few_loads_matches_as_the_plain_rule_across_the_edges_of_what_they_loaded(
+        empty_db, sql, tmp_path):
+    """The derive after a load matches alerts against the firearm incidents near the loaded rows in time
+    only: an alert loaded 29 minutes after a shooting loaded long before still finds it, and an alert near
+    a newly loaded shooting goes to an older one nearer in time, lying beyond the new one's match window."""
+    header, shooting = (FIXTURES / "incidents_2022.csv").read_text().splitlines()[:2]
+    (tmp_path / "one.csv").write_text(f"{header}\n{shooting}\n")
+    load_file(tmp_path / "one.csv", progress=False)
+    load_file(FIXTURES / "shots_chicago.csv", progress=False)
+    params = {"minutes": MATCH_MINUTES, "meters": MATCH_METERS}
+    with psycopg.connect(db.dsn(empty_db), autocommit=True) as conn:
+        incident, agency, lon, lat = conn.execute(
+            "SELECT id, agency, ST_X(geom), ST_Y(geom) FROM incident WHERE is_firearm").fetchone()
+        alert = conn.execute("SELECT min(id) FROM shot_alert").fetchone()[0]
+        conn.execute("UPDATE shot_alert SET agency = %s", (agency,))
+    derive(full=True)
+    stored = "SELECT id, incident_id FROM shot_alert WHERE incident_id IS NOT NULL"
+    assert dict(sql(stored)) == dict(sql(EVERY_ALERT_PAIR, params))
+
+    def at(minutes: int) -> str:
+        return sql("SELECT (crime_datetime + make_interval(mins => %s))::text FROM incident WHERE id = %s",
+                   (minutes, incident))[0][0]
+
+    with psycopg.connect(db.dsn(empty_db), autocommit=True) as conn:  # an alert alone in a run of its own
+        _copies(conn, "shot_alert", "alert_time", alert, [("LATE-ALERT", at(29), lon + 0.001, lat)])
+        conn.execute("UPDATE shot_alert SET run_id = %s, incident_id = NULL WHERE source_key = 'LATE-ALERT'",
+                     (_new_run(conn, "shots"),))
+    derive()
+    assert sql("SELECT incident_id FROM shot_alert WHERE source_key = 'LATE-ALERT'") == [(incident,)]
+    with psycopg.connect(db.dsn(empty_db), autocommit=True) as conn:
+        # Hours later: an alert and a shooting 20 minutes after it, loaded before (the alert still unmatched),
+        # then a shooting 25 minutes before the alert, alone in a run of its own.
+        _copies(conn, "incident", "crime_datetime", incident, [("OLD-NEAR", at(225), lon, lat + 0.001)])
+        _copies(conn, "shot_alert", "alert_time", alert, [("WAITING", at(205), lon, lat + 0.0005)])
+        conn.execute("UPDATE shot_alert SET incident_id = NULL WHERE source_key = 'WAITING'")
+        _copies(conn, "incident", "crime_datetime", incident, [("NEW-FAR", at(180), lon, lat)])
+        conn.execute("UPDATE incident SET run_id = %s WHERE source_key = 'NEW-FAR'", (_new_run(conn, "incidents"),))
+    derive()
+    assert sql("SELECT i.source_key FROM shot_alert s JOIN incident i ON i.id = s.incident_id "
+               "WHERE s.source_key = 'WAITING'") == [("OLD-NEAR",)]
+    assert dict(sql(stored)) == dict(sql(EVERY_ALERT_PAIR, params))
+
+
 # The district of every recovery: the piece of the map in force on its date that contains it (none without).
 EVERY_RECOVERY_DISTRICT = """
     SELECT r.id, (SELECT b.name FROM boundary b WHERE b.kind = 'district' AND ST_Intersects(b.geom, r.geom)
