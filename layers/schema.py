@@ -403,3 +403,11 @@ Index("ix_view_shot_alert_square", _square(ShotAlert.geom), ShotAlert.alert_time
 Index("ix_view_incident_gun_square", _square(Incident.geom), Incident.crime_datetime.desc(), Incident.id.desc(),
       postgresql_where=_GUN_INCIDENT)
 Index("ix_view_recovery_square", _square(Recovery.geom), Recovery.recovery_date.desc(), Recovery.id.desc())
+
+# The rows each load wrote, found by run (migration 0016): the derive after a load looks up its runs' rows
+# in the big tables (their days, times, case numbers). A block-range index is a few kilobytes and costs a
+# load next to nothing; without it each lookup read the whole table.
+_RUN_RANGES = {"pages_per_range": 32, "autosummarize": "on"}
+for _table in (Incident, ShotAlert, Trace, Firearm):
+    Index(f"ix_{_table.__tablename__}_run_ranges", _table.run_id, postgresql_using="brin",
+          postgresql_with=_RUN_RANGES)
