@@ -10,7 +10,8 @@
 - NIBIN: evidence tied to incidents and guns, evidence fired by one gun grouped, firearm-incident links;
 - a check of the clocks: the share of shootings inside ShotSpotter coverage with a matching alert, and
   the whole-hour offset that would fix it when a file was read with the wrong clock (etl/clock.py).
-- the map's daily counts (layers/daily.py): the days the runs touched, by district, boundary and filter values.
+- the map's daily counts and density cells (layers/daily.py): the days the runs touched, by district, boundary
+  and filter values.
 Incremental: only rows from the given runs are recomputed, unless boundaries changed, and a step runs only
 when a run loaded a source kind it reads. The runs derived are those named plus every run loaded since the
 last derive (`derived.derive_state`), so a derive with nothing new to do returns at once.
@@ -225,7 +226,6 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             if full or period is not None:
                 timings.clock_check = clock_check(conn, period)
             timings["clock check"] = time.perf_counter() - started
-        cells_change = needs("shots", "incidents", "traces", "boundaries")
         if latest is not None:
             # The map's counts by day, district and boundary: only the days these runs touched.
             started = time.perf_counter()
@@ -236,15 +236,15 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("ANALYZE")
     # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow). They are
-    # refreshed whenever the data version moves (they record it); recounted only when a run loaded points.
+    # recounted by day with the daily counts above; here they are marked as holding the current data version.
     started = time.perf_counter()
     from layers.density import refresh_map_cells
 
     refresh_map_cells(db.engine(dsn.replace("postgresql://", "postgresql+psycopg://", 1)),
-                      cells=cells_change)
+                      cells=latest is None)
     timings["map cells"] = time.perf_counter() - started
     if echo:
-        echo(f"  refreshed map cells ({timings['map cells']:.1f}s)")
+        echo(f"  marked the map cells current ({timings['map cells']:.1f}s)")
     timings.update(trafficking_index.refresh(dsn, runs, full, echo))
     return timings
 

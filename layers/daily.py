@@ -7,7 +7,7 @@ state, privately made), the number of points; `derived.daily_area_count` the sam
 (each point in the first polygon of the kind, by name, that contains it: the choropleth's own rule).
 `derived.daily_place` (shooting locations), `derived.daily_source` (recoveries by dealer and time-to-crime) and
 `derived.daily_maker` (recoveries by manufacturer, migration 0009) hold what the district panel, the source
-ranking and the public charts' top makers list.
+ranking and the public charts' top makers list; `derived.map_cell_day` (migration 0017) the map's density cells.
 A day's counts are exactly what `map_filters.where_clause` selects for that day, because a layer's
 timestamps are compared with local midnights there and cast to the local date here.
 
@@ -61,6 +61,21 @@ FACTS = {
 TIME_SQL = {"alerts": "p.alert_time", "shootings": "p.crime_datetime", "recoveries": "p.recovery_date"}
 DAY_SQL = {"alerts": f"(p.alert_time AT TIME ZONE '{LOCAL_TZ}')::date",
            "shootings": f"(p.crime_datetime AT TIME ZONE '{LOCAL_TZ}')::date", "recoveries": "p.recovery_date"}
+
+# The map's density cells (derived.map_cell_day, migration 0017): the points with a place, by layer, local day,
+# district, kind and square of the zoom-14 grid of EPSG:3857 (layers/density.py: cell_size(BASE_ZOOM)), from
+# which coarser zooms roll up. Counted from the same points as the daily counts, so they are kept by day with them.
+CELL_SIZE = 156543.03392804097 / 2**14 * 40
+CELL_COLUMNS = "layer, day, district, kind, i, j"
+_CELL_BINS = (f"floor(6378137.0 * radians(ST_X(geom)) / {CELL_SIZE})::int AS i, "
+              f"floor(6378137.0 * ln(tan(pi() / 4 + radians(ST_Y(geom)) / 2)) / {CELL_SIZE})::int AS j")
+
+
+def cells_sql(facts: str) -> str:
+    """The statement adding the cells of the points `facts` selects (a FACTS query, or the daily_fact table)."""
+    return (f"INSERT INTO derived.map_cell_day ({CELL_COLUMNS}, n) SELECT layer, day, district, kind, {_CELL_BINS}, "
+            f"count(*)::int FROM {facts} x WHERE geom IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6")
+
 
 _scans_only: contextvars.ContextVar[bool] = contextvars.ContextVar("daily_scans_only", default=False)
 
@@ -214,6 +229,7 @@ def _insert(conn, layer: str, cond: str, params: dict, area_kinds: list[str]) ->
                  f"FROM ({facts}) x", params)
     conn.execute(f"INSERT INTO derived.daily_count ({dims}, n) SELECT {dims}, count(*)::int FROM daily_fact "
                  f"GROUP BY {dims}")
+    conn.execute(cells_sql("daily_fact"))
     if not area_kinds:
         return
     conn.execute("CREATE INDEX ON daily_fact USING gist (geom)")
@@ -324,6 +340,7 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
                 conn.execute("DELETE FROM derived.daily_count WHERE layer = %s AND day = ANY(%s)", (layer, days))
                 conn.execute("DELETE FROM derived.daily_area_count WHERE layer = %s AND day = ANY(%s)",
                              (layer, days))
+                conn.execute("DELETE FROM derived.map_cell_day WHERE layer = %s AND day = ANY(%s)", (layer, days))
                 lo, hi = min(days), max(days)
                 cond = (f"{TIME_SQL[layer]} >= (%(lo)s::timestamp AT TIME ZONE '{LOCAL_TZ}') "
                         f"AND {TIME_SQL[layer]} < ((%(hi)s::date + 1)::timestamp AT TIME ZONE '{LOCAL_TZ}') "
@@ -342,6 +359,7 @@ def refresh(conn, runs: list[int] | None = None, full: bool = False,
         if whole:
             conn.execute("DELETE FROM derived.daily_count WHERE layer = %s", (layer,))
             conn.execute("DELETE FROM derived.daily_area_count WHERE layer = %s", (layer,))
+            conn.execute("DELETE FROM derived.map_cell_day WHERE layer = %s", (layer,))
             _insert(conn, layer, "TRUE", {}, area_kinds)
             for of_layer, table, insert in one_layer:
                 if of_layer == layer:

@@ -7,10 +7,11 @@ Points are binned with the EPSG:3857 formulas directly on their lon/lat (cheaper
 every point), and only the few hundred cells are transformed back to WGS84. The box is widened to
 whole cells so edge cells are counted in full.
 
-At zoom BASE_ZOOM (14) and below, cells are rolled up from the materialized view `map_cell_day`
-(migration 0002: counts per local day, layer, district and kind at the zoom-14 grid) when it holds
-the current data version and the filters are ones it can answer; otherwise (stale view, or recovery
-filters on time-to-crime / source state) the points themselves are counted. Both give the same cells.
+At zoom BASE_ZOOM (14) and below, cells are rolled up from `derived.map_cell_day` (migration 0017:
+counts per local day, layer, district and kind at the zoom-14 grid, kept by day by the derive) when it
+holds the current data version and the filters are ones it can answer; otherwise (stale cells, or
+recovery filters on time-to-crime / source state) the points themselves are counted. Both give the
+same cells.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from layers.map_filters import LAYERS, MapFilters, narrowing, where_clause
 EARTH_R = 6378137.0
 CELL_PX = 40
 MAX_CELLS = 20000  # a safety limit on what one viewport can return
-BASE_ZOOM = 14     # the grid of map_cell_day (must match migration 0002)
-# What map_cell_day counts its points by besides layer, day and cell, named as the daily tables name them.
+BASE_ZOOM = 14     # the grid of derived.map_cell_day (layers/daily.py: CELL_SIZE)
+# What derived.map_cell_day counts its points by besides layer, day and cell, named as the daily tables name them.
 CELL_COLUMNS = frozenset({"district", "kind"})
 
 
@@ -83,7 +84,7 @@ def public_min() -> int:
 
 
 def precomputed(layer_key: str, filters: MapFilters, zoom: float) -> bool:
-    """Can map_cell_day answer this request (zoom at or below its grid, filters it holds, data current)?"""
+    """Can derived.map_cell_day answer this request (zoom at or below its grid, filters it holds, data current)?"""
     if round(zoom) > BASE_ZOOM:
         return False
     if any(c.daily_sql not in CELL_COLUMNS for c in narrowing(layer_key, filters)):
@@ -98,11 +99,17 @@ def precomputed(layer_key: str, filters: MapFilters, zoom: float) -> bool:
 
 
 def refresh_map_cells(engine, cells: bool = True) -> None:
-    """Recompute the pre-aggregated cells after a load (write path: pass the writing engine). `cells=False`
-    after loads that cannot move a cell (dealers, NIBIN leads): only the data version they hold moves on."""
+    """Record that the pre-aggregated cells hold the current data (write path: pass the writing engine),
+    recounting every cell first unless `cells=False`. etl/derive.py keeps the cells by day itself (through
+    layers/daily.py, with the daily counts) and passes False; a database filled some other way (the
+    benchmarks' copies built in SQL) is recounted whole."""
     with engine.begin() as conn:
         if cells:
-            conn.execute(text("REFRESH MATERIALIZED VIEW map_cell_day"))
+            conn.execute(text("DELETE FROM derived.map_cell_day"))
+            for layer in daily.LAYER_KEYS:
+                facts = daily.FACTS[layer].format(tz=daily.LOCAL_TZ, cond="TRUE")
+                conn.exec_driver_sql(daily.cells_sql(f"({facts})"))
+            conn.execute(text("ANALYZE derived.map_cell_day"))
         conn.execute(text("REFRESH MATERIALIZED VIEW map_cell_meta"))
 
 
@@ -118,7 +125,7 @@ def _precomputed_counts(layer_key: str, filters: MapFilters, box: tuple[float, f
     where, filter_params = daily.filter_sql(layer_key, filters)  # the daily tables' coding of the filters
     params.update(filter_params)
     conds = [where, "i BETWEEN :i0 AND :i1", "j BETWEEN :j0 AND :j1"]
-    sql = (f"SELECT floor(i / :m)::int AS i, floor(j / :m)::int AS j, sum(n)::int AS n FROM map_cell_day "
+    sql = (f"SELECT floor(i / :m)::int AS i, floor(j / :m)::int AS j, sum(n)::int AS n FROM derived.map_cell_day "
            f"WHERE {' AND '.join(conds)} GROUP BY 1, 2")
     return sql, params
 

@@ -4,13 +4,15 @@ at once; a full derive still does everything."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import psycopg
 import pytest
 
 from etl.derive import derive
-from layers.map_filters import TTC_BAND_SQL
+from layers import db, density
+from layers.map_filters import TTC_BAND_SQL, MapFilters
 from tests.conftest import build_synthetic_database, drop_database
 
 pytestmark = pytest.mark.db
@@ -67,6 +69,36 @@ def test_a_shotspotter_run_skips_what_does_not_read_alerts(city):
                 "NIBIN gun groups and firearm links", "incident districts"} & set(timings)
     again = derive(dsn=city)
     assert list(again) == ["nothing to derive"]
+
+
+CELLS = ("SELECT layer, day, district, kind, i, j, sum(n) FROM derived.map_cell_day GROUP BY 1, 2, 3, 4, 5, 6 "
+         "ORDER BY 1, 2, 3, 4, 5, 6")
+MOVED = ("SELECT id FROM incident WHERE is_firearm AND category IN ('shooting', 'homicide') AND geom IS NOT NULL "
+         "AND crime_datetime >= %s AND crime_datetime < %s ORDER BY id LIMIT 25")
+
+
+def test_a_run_recounts_the_map_cells_of_the_days_it_touched(city):
+    """The derive keeps the map's density cells by day: after a run moving some June shootings a kilometre
+    east, they are what recounting every point gives, and the map may use them."""
+    engine = db.engine(city.replace("postgresql://", "postgresql+psycopg://", 1))
+    for east in (0.012, -0.012):  # there and back, leaving the city as it was for the other tests
+        with psycopg.connect(city) as conn:
+            before = conn.execute(CELLS).fetchall()
+            run = _run(conn, "incidents")
+            conn.execute(f"UPDATE incident SET run_id = %s, geom = ST_Translate(geom, %s, 0) WHERE id IN ({MOVED})",
+                         (run, east, JUNE, JULY))
+            conn.commit()
+        derive(dsn=city, run_ids=[run])
+        with psycopg.connect(city) as conn:
+            kept = conn.execute(CELLS).fetchall()
+            days = conn.execute("SELECT count(DISTINCT day) FROM derived.map_cell_day WHERE layer = 'shootings'"
+                                ).fetchone()[0]
+        assert kept != before and days > 20
+        assert density.precomputed("shootings", MapFilters(dt.date(2023, 6, 1), dt.date(2023, 6, 30)), 12)
+        density.refresh_map_cells(engine, cells=True)
+        with psycopg.connect(city) as conn:
+            assert conn.execute(CELLS).fetchall() == kept
+    engine.dispose()
 
 
 # A recovery's copies of what its map marker and the map's filters read, against the gun and trace they copy.
