@@ -162,6 +162,42 @@ def test_an_incident_run_leaves_the_index_alone_unless_nibin_evidence_names_its_
     assert "trafficking index" in derive(dsn=city, run_ids=[run])
 
 
+GUN_SCENES = "SELECT firearm_id, incident_id, via, lead_id, lead_status FROM firearm_incident ORDER BY 1, 2"
+GROUPS = "NIBIN gun groups and firearm links"
+
+
+def test_an_incident_run_links_guns_to_scenes_again_only_when_it_moves_a_link(city):
+    """Guns are tied to scenes through the incidents of recoveries and NIBIN evidence: a run changing
+    incidents no recovery or evidence points to leaves the links alone; one that moves a recovery's
+    incident (its case number changed) links again, as a full derive would."""
+    with psycopg.connect(city) as conn:
+        before = conn.execute(GUN_SCENES).fetchall()
+        run = _run(conn, "incidents")
+        conn.execute(f"UPDATE incident SET run_id = %s, category = 'homicide' WHERE id IN (SELECT i.id FROM incident i "
+                     f"WHERE NOT {EVIDENCE_CASE} AND NOT EXISTS (SELECT 1 FROM recovery r WHERE r.agency = i.agency "
+                     "AND r.case_number = i.cc_number) LIMIT 50)", (run,))
+        conn.commit()
+    timings = derive(dsn=city, run_ids=[run])
+    assert "recovery incidents" in timings and GROUPS not in timings
+    with psycopg.connect(city) as conn:
+        assert conn.execute(GUN_SCENES).fetchall() == before
+        incident, case = conn.execute("SELECT i.id, i.cc_number FROM incident i JOIN recovery r ON r.incident_id = i.id "
+                                      f"WHERE NOT {EVIDENCE_CASE} ORDER BY i.id LIMIT 1").fetchone()
+    for cc in (case + "X", case):  # the case number changed, then put back
+        with psycopg.connect(city) as conn:
+            run = _run(conn, "incidents")
+            conn.execute("UPDATE incident SET run_id = %s, cc_number = %s WHERE id = %s", (run, cc, incident))
+            conn.commit()
+        assert GROUPS in derive(dsn=city, run_ids=[run])
+        with psycopg.connect(city) as conn:
+            linked = conn.execute(GUN_SCENES).fetchall()
+        assert (incident in {i for _, i, *_ in linked}) == (cc == case)
+        derive(dsn=city, full=True)
+        with psycopg.connect(city) as conn:
+            assert conn.execute(GUN_SCENES).fetchall() == linked
+    assert linked == before
+
+
 def test_the_derive_analyses_the_tables_a_run_changed_by_more_than_a_tenth(city):
     """A day's export changes a sliver of the incident table: its derive reads no statistics samples (left to
     autovacuum); a load changing more than a tenth of a table has it analysed before the derive plans on it."""
