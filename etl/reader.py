@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from etl.errors import LoadError
 
-# The reader takes any field (the loader rejects fields over MAX_FIELD); a smaller limit would make
+# The reader takes any field (etl/rowparse.py rejects fields over MAX_FIELD); a smaller limit would make
 # one huge cell a csv.Error that stops the whole file.
 csv.field_size_limit(1 << 30)
 

@@ -130,9 +130,9 @@ def _python_share(path) -> tuple[float, float]:
     and the vectorised way (etl/vector.py: the file's columns, then its left-over rows row by row)."""
     from etl import vector
     from etl.detect import detect
-    from etl.loader import MAX_FIELD, finish_values
     from etl.parse import DEFAULT_REGION
     from etl.reader import CsvSource
+    from etl.rowparse import MAX_FIELD, finish_values
     from etl.sources import LoadContext
 
     reader = CsvSource(path, progress=False)

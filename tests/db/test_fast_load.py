@@ -11,7 +11,7 @@ import threading
 import psycopg
 import pytest
 
-from etl import loader, vector
+from etl import loader, rowparse, vector
 from etl.errors import LoadError
 from etl.loader import load_file
 
@@ -206,9 +206,9 @@ def test_parsing_in_worker_processes_gives_what_parsing_here_gives(empty_db, sql
         with psycopg.connect(dsn) as conn:
             conn.execute("TRUNCATE incident, etl_rejected_row, etl_run RESTART IDENTITY CASCADE")
         monkeypatch.setattr(vector, "ENABLED", False)  # workers parse the row path's rows (not the fast path's)
-        monkeypatch.setattr(loader, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(loader, "PARSE_WORKERS", workers)
-        monkeypatch.setattr(loader, "_BATCH", 7)  # many batches, in flight and collected out of step
+        monkeypatch.setattr(rowparse, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(rowparse, "PARSE_WORKERS", workers)
+        monkeypatch.setattr(rowparse, "_BATCH", 7)  # many batches, in flight and collected out of step
         outcomes.append(_outcome(sql, load_file(path, progress=False)))
     assert outcomes[0] == outcomes[1]
     reasons = " ".join(r for _, r in outcomes[0][1])
@@ -222,9 +222,9 @@ def _die(_batch):
 
 def test_a_worker_that_dies_fails_the_load_and_keeps_nothing(empty_db, sql, tmp_path, monkeypatch):
     monkeypatch.setattr(vector, "ENABLED", False)
-    monkeypatch.setattr(loader, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(loader, "PARSE_WORKERS", 2)
-    monkeypatch.setattr(loader, "_parse_batch", _die)
+    monkeypatch.setattr(rowparse, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(rowparse, "PARSE_WORKERS", 2)
+    monkeypatch.setattr(rowparse, "_parse_batch", _die)
     with pytest.raises(LoadError, match="nothing from this file was kept"):
         load_file(_write(tmp_path / "inc.csv", _rows(0, 50)), progress=False)
     assert sql("SELECT count(*) FROM incident")[0][0] == 0
@@ -234,9 +234,9 @@ def test_a_worker_that_dies_fails_the_load_and_keeps_nothing(empty_db, sql, tmp_
 def test_the_fast_path_parses_its_left_over_rows_without_forking(empty_db, sql, tmp_path, monkeypatch):
     """The fast path computes the next window in a thread while this one is written: its few rows left
     to the parser are parsed in this process, never in workers forked beside that thread."""
-    monkeypatch.setattr(loader, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(loader, "PARSE_WORKERS", 2)
-    monkeypatch.setattr(loader, "_parse_batch", _die)
+    monkeypatch.setattr(rowparse, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(rowparse, "PARSE_WORKERS", 2)
+    monkeypatch.setattr(rowparse, "_parse_batch", _die)
     result = load_file(_write(tmp_path / "inc.csv", _rows(0, 250)), progress=False)  # rejects among them
     assert result.loaded > 0 and result.rejected > 0 and result.adds_up()
     assert sql("SELECT status FROM etl_run") == [("succeeded",)]

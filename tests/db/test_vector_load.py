@@ -10,7 +10,7 @@ import random
 import psycopg
 import pytest
 
-from etl import loader, vector
+from etl import loader, rowparse, vector
 from etl.loader import load_file
 from tests.conftest import FIXTURES, TABLES
 
@@ -313,5 +313,5 @@ def test_files_the_fast_path_cannot_map_to_lines_go_the_row_path(dsn, tmp_path, 
     elif damage == "stray quote":
         rows[7] = rows[7].replace("BLACK", 'BL"ACK')
     else:
-        rows[7] = rows[7].replace("BLACK", "B" * (loader.MAX_FIELD + 1))
+        rows[7] = rows[7].replace("BLACK", "B" * (rowparse.MAX_FIELD + 1))
     _same_both_ways(_write(tmp_path / "bad.csv", HEADER_2022, rows), dsn, monkeypatch, expect_fast=False)
