@@ -96,6 +96,7 @@ def test_change_text():
 def test_cells_nest_and_shrink_with_zoom():
     assert density.cell_size(12) == pytest.approx(2 * density.cell_size(13))
     assert density.cell_size(13.4) == density.cell_size(13)
+    assert density.daily.CELL_SIZE == density.cell_size(density.BASE_ZOOM)  # the grid the derive counts cells on
     # ~40 px cells: at zoom 12 in Baltimore about 1.2 km on the ground
     assert 1000 < density.ground_size_m(density.cell_size(12), 39.3) < 1500
     assert meters_per_pixel(12, 39.3) * density.CELL_PX == pytest.approx(
