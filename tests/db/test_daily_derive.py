@@ -164,6 +164,7 @@ def test_an_incident_run_leaves_the_index_alone_unless_nibin_evidence_names_its_
 
 GUN_SCENES = "SELECT firearm_id, incident_id, via, lead_id, lead_status FROM firearm_incident ORDER BY 1, 2"
 GROUPS = "NIBIN gun groups and firearm links"
+EVIDENCE_LINKS = "SELECT id, incident_id, firearm_id FROM ballistic_evidence ORDER BY id"
 
 
 def test_an_incident_run_links_guns_to_scenes_again_only_when_it_moves_a_link(city):
@@ -183,18 +184,26 @@ def test_an_incident_run_links_guns_to_scenes_again_only_when_it_moves_a_link(ci
         assert conn.execute(GUN_SCENES).fetchall() == before
         incident, case = conn.execute("SELECT i.id, i.cc_number FROM incident i JOIN recovery r ON r.incident_id = i.id "
                                       f"WHERE NOT {EVIDENCE_CASE} ORDER BY i.id LIMIT 1").fetchone()
-    for cc in (case + "X", case):  # the case number changed, then put back
-        with psycopg.connect(city) as conn:
-            run = _run(conn, "incidents")
-            conn.execute("UPDATE incident SET run_id = %s, cc_number = %s WHERE id = %s", (run, cc, incident))
-            conn.commit()
-        assert GROUPS in derive(dsn=city, run_ids=[run])
-        with psycopg.connect(city) as conn:
-            linked = conn.execute(GUN_SCENES).fetchall()
-        assert (incident in {i for _, i, *_ in linked}) == (cc == case)
-        derive(dsn=city, full=True)
-        with psycopg.connect(city) as conn:
-            assert conn.execute(GUN_SCENES).fetchall() == linked
+        named, named_case = conn.execute(f"SELECT i.id, i.cc_number FROM incident i WHERE {EVIDENCE_CASE} AND "
+                                         "NOT EXISTS (SELECT 1 FROM incident o WHERE o.agency = i.agency AND "
+                                         "o.cc_number = i.cc_number AND o.id <> i.id) ORDER BY i.id LIMIT 1").fetchone()
+    # A recovered gun's incident, then an incident NIBIN evidence names: each case number changed, then put back.
+    for moved, case_number in ((incident, case), (named, named_case)):
+        for cc in (case_number + "X", case_number):
+            with psycopg.connect(city) as conn:
+                run = _run(conn, "incidents")
+                conn.execute("UPDATE incident SET run_id = %s, cc_number = %s WHERE id = %s", (run, cc, moved))
+                conn.commit()
+            assert GROUPS in derive(dsn=city, run_ids=[run])
+            with psycopg.connect(city) as conn:
+                linked = conn.execute(GUN_SCENES).fetchall()
+                evidence = conn.execute(EVIDENCE_LINKS).fetchall()
+            assert (moved in {i for _, i, *_ in linked}) == (cc == case_number)
+            assert (moved in {i for _, i, _ in evidence}) == (moved == named and cc == case_number)
+            derive(dsn=city, full=True)
+            with psycopg.connect(city) as conn:
+                assert conn.execute(GUN_SCENES).fetchall() == linked
+                assert conn.execute(EVIDENCE_LINKS).fetchall() == evidence
     assert linked == before
 
 
