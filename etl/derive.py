@@ -55,13 +55,19 @@ STEP_INPUTS_BY_NAME = {
 
 
 # Recoveries (r2) whose incident the runs may have changed.
-RECOVERIES_TOUCHED = """(r2.trace_id IN (SELECT id FROM trace WHERE run_id = ANY(%(runs)s))
-    OR r2.incident_id IN (SELECT id FROM incident WHERE run_id = ANY(%(runs)s))
-    OR (r2.agency, r2.case_number) IN (SELECT agency, cc_number FROM incident WHERE run_id = ANY(%(runs)s)))"""
+# Rows of `alias` (a recovery or NIBIN evidence) tied to an incident the runs loaded: through the incident they
+# point to, or through the case number they name.
+def _run_incidents(alias: str) -> str:
+    return (f"{alias}.incident_id IN (SELECT id FROM incident WHERE run_id = ANY(%(runs)s))\n"
+            f"    OR ({alias}.agency, {alias}.case_number) IN (SELECT agency, cc_number FROM incident "
+            "WHERE run_id = ANY(%(runs)s))")
+
+
+RECOVERIES_TOUCHED = f"""(r2.trace_id IN (SELECT id FROM trace WHERE run_id = ANY(%(runs)s))
+    OR {_run_incidents("r2")})"""
 # NIBIN evidence (e2) whose incident or gun the runs may have changed.
-EVIDENCE_TOUCHED = """(e2.run_id = ANY(%(runs)s)
-    OR e2.incident_id IN (SELECT id FROM incident WHERE run_id = ANY(%(runs)s))
-    OR (e2.agency, e2.case_number) IN (SELECT agency, cc_number FROM incident WHERE run_id = ANY(%(runs)s))
+EVIDENCE_TOUCHED = f"""(e2.run_id = ANY(%(runs)s)
+    OR {_run_incidents("e2")}
     OR (e2.agency, e2.trace_number) IN (SELECT agency, trace_number FROM trace WHERE run_id = ANY(%(runs)s)))"""
 
 
@@ -135,7 +141,11 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             started = time.perf_counter()
             # A derive after a few loads copies only those the alerts to match can reach (_match_spans): at 100x
             # the copy of all of them took more than 90 s of a derive after 200 more incidents.
-            spans = [] if full else _match_spans(conn, runs, lo, hi)
+            # The first and last alert each agency's runs loaded (read once, for the clock check too).
+            run_alerts = [] if full else conn.execute(
+                "SELECT agency, min(alert_time), max(alert_time) FROM shot_alert WHERE run_id = ANY(%s) "
+                "AND alert_time IS NOT NULL GROUP BY agency", (runs,)).fetchall()
+            spans = [] if full else _match_spans(conn, run_alerts, lo, hi)
             in_spans = "TRUE" if full else " OR ".join(
                 ["(i.agency = %s AND i.crime_datetime BETWEEN %s AND %s)"] * len(spans)) or "FALSE"
             conn.execute(f"""CREATE TEMP TABLE gun_incident ON COMMIT DROP AS
@@ -240,7 +250,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 echo(f"  derived NIBIN gun groups and firearm links ({timings['NIBIN gun groups and firearm links']:.1f}s)")
         if needs("shots", "incidents"):
             started = time.perf_counter()
-            period = None if full else _period(conn, runs, lo, hi)
+            period = None if full else _period(run_alerts, lo, hi)
             if full or period is not None:
                 timings.clock_check = clock_check(conn, period)
             timings["clock check"] = time.perf_counter() - started
@@ -291,17 +301,15 @@ def _stale_tables(conn: psycopg.Connection, runs: list[int], full: bool) -> list
     return sorted(stale)
 
 
-def _match_spans(conn: psycopg.Connection, runs: list[int], lo, hi) -> list[tuple]:
+def _match_spans(conn: psycopg.Connection, run_alerts: list[tuple], lo, hi) -> list[tuple]:
     """(agency, first, last) spans, not overlapping within an agency, holding every firearm incident an
-    alert to match can reach (MATCH_MINUTES either side of it). The alerts to match are the runs' own and
-    those within MATCH_MINUTES of the runs' firearm incidents (`lo` to `hi`), so the incidents lie within one
+    alert to match can reach (MATCH_MINUTES either side of it). The alerts to match are the runs' own
+    (`run_alerts`: agency, first, last) and those within MATCH_MINUTES of the runs' firearm incidents (`lo` to `hi`), so the incidents lie within one
     match window of the first and two of the second. They are passed as constants, each span an index
     search of (agency, time). Joined to the spans as a table, the planner could not see how narrow they are
     (at 10x it expected 91,000 incidents in a nine-hour span holding 1,900), and at 100x the copy took 12 s."""
     window = timedelta(minutes=MATCH_MINUTES)
-    spans = [(agency, first - window, last + window) for agency, first, last in conn.execute(
-        "SELECT agency, min(alert_time), max(alert_time) FROM shot_alert WHERE run_id = ANY(%s) "
-        "AND alert_time IS NOT NULL GROUP BY agency", (runs,))]
+    spans = [(agency, first - window, last + window) for agency, first, last in run_alerts]
     if lo is not None:
         spans += [(agency, lo - 2 * window, hi + 2 * window) for (agency,) in conn.execute(
             "SELECT DISTINCT agency FROM shot_alert WHERE alert_time BETWEEN %s AND %s",
@@ -315,11 +323,11 @@ def _match_spans(conn: psycopg.Connection, runs: list[int], lo, hi) -> list[tupl
     return [tuple(m) for m in merged]
 
 
-def _period(conn: psycopg.Connection, runs: list[int], lo, hi) -> tuple | None:
-    """First and last time of the alerts the runs loaded and of their firearm incidents (`lo`, `hi`, read
-    once for the alert matching); None when they loaded neither (the clock check then judges nothing)."""
-    times = [t for t in (lo, hi, *conn.execute("SELECT min(alert_time), max(alert_time) FROM shot_alert "
-                                               "WHERE run_id = ANY(%s)", (runs,)).fetchone()) if t is not None]
+def _period(run_alerts: list[tuple], lo, hi) -> tuple | None:
+    """First and last time of the alerts the runs loaded (`run_alerts`: agency, first, last) and of their
+    firearm incidents (`lo`, `hi`), both read for the alert matching; None when they loaded neither (the
+    clock check then judges nothing)."""
+    times = [t for t in (lo, hi, *(t for _, first, last in run_alerts for t in (first, last))) if t is not None]
     return (min(times), max(times)) if times else None
 
 
