@@ -48,8 +48,9 @@ ENABLED = True
 # The fast path holds a window of the file's lines (WINDOW_CHARS characters of whole lines) and the COPY
 # text of its certified rows in memory, and computes the columns of CHUNK_ROWS lines at a time. A year of
 # 10x incidents (410k rows, 103 MB) peaks at 359 MB with 8M-character windows, 624 MB with 32M, in the same
-# 2.8-2.9 s; reading the next window ahead (_ahead) took the whole load's peak from 368 to 386 MB. Before windows the whole file was held, so a file over 256 MB was read row by row: every
-# yearly incident file at 100x, and 10x's five years in one file (2M rows: staged in 42 s, now 16 s).
+# 2.8-2.9 s; reading the next window ahead (_ahead) took the whole load's peak from 368 to 386 MB. Before
+# windows the whole file was held, so a file over 256 MB was read row by row: every yearly incident file at
+# 100x, and 10x's five years in one file (2M rows: staged in 42 s, now 16 s).
 WINDOW_CHARS = 8 << 20
 CHUNK_ROWS = 50_000
 _DELIMITER = {",": ",", "\t": r"\t", "|": r"\|", ";": ";"}
