@@ -108,6 +108,14 @@ def build_synthetic_database(name: str, out: Path, seed: int, scale: float, year
     return url
 
 
+def add_run(conn, kind: str, rows: int = 0) -> int:
+    """A succeeded run of `kind` that read and loaded `rows` rows, as if a load had just finished (psycopg
+    connection): rows a test writes by hand under its id are what `derive` then takes as newly loaded."""
+    return conn.execute("INSERT INTO etl_run (status, kind, layout, file_path, finished_at, rows_read, rows_loaded, "
+                        "rows_updated, rows_duplicate, rows_rejected) VALUES ('succeeded', %s, 'test', 'test', now(), "
+                        "%s, %s, 0, 0, 0) RETURNING id", (kind, rows, rows)).fetchone()[0]
+
+
 def drop_database(url: str) -> None:
     from layers import cluster, db
 

@@ -15,7 +15,7 @@ import pytest
 from etl.derive import derive
 from layers import access, daily, district_panel, public_stats, viewport
 from layers.map_filters import MapFilters
-from tests.conftest import build_synthetic_database, drop_database, project_database, query_runner
+from tests.conftest import add_run, build_synthetic_database, drop_database, project_database, query_runner
 
 pytestmark = pytest.mark.db
 
@@ -181,18 +181,12 @@ def test_public_charts_equal_the_scans(city, viewer):
                 assert fast == slow
 
 
-def _run(conn, kind: str) -> int:
-    return conn.execute("INSERT INTO etl_run (status, kind, layout, file_path, finished_at, rows_read, rows_loaded, "
-                        "rows_updated, rows_duplicate, rows_rejected) VALUES ('succeeded', %s, 'test', 'test', now(), "
-                        "0, 0, 0, 0, 0) RETURNING id", (kind,)).fetchone()[0]
-
-
 def test_incremental_refresh_recomputes_only_the_touched_days(city):
     """A run adding alerts on two days and moving one shooting to another day: derive recomputes those days
     (the moved record's old day through the totals check) and the counts equal the scans again."""
     q = query_runner(city)
     with psycopg.connect(dsn(city)) as conn:
-        run = _run(conn, "shots")
+        run = add_run(conn, "shots")
         conn.execute("""
             INSERT INTO shot_alert (agency, source_key, alert_time, alert_type, rounds, geom, source_layout, run_id)
             SELECT agency, md5(source_key || '-again'), alert_time + interval '1 day', alert_type,
@@ -233,7 +227,7 @@ def test_derive_with_nothing_new_returns_at_once(city):
 def test_stale_daily_counts_are_not_used(city):
     """A run not yet derived: readers scan (and get the new rows) until derive catches up."""
     with psycopg.connect(dsn(city)) as conn:
-        run = _run(conn, "shots")
+        run = add_run(conn, "shots")
         conn.execute("""INSERT INTO shot_alert (agency, source_key, alert_time, alert_type, rounds, geom,
                         source_layout, run_id) SELECT agency, md5(source_key || '-stale'), alert_time, alert_type,
                         rounds, geom, source_layout, %s FROM shot_alert WHERE alert_time::date = '2023-09-05'""", (run,))
@@ -320,7 +314,7 @@ def test_makers_follow_a_traces_run(city):
             "AND o.recovery_date <> p.recovery_date)) ORDER BY count(*) DESC, 1 LIMIT 1")[0][0]
     start, end = dt.date(2023, 1, 1), dt.date(2023, 12, 31)
     with psycopg.connect(dsn(city)) as conn:
-        run = _run(conn, "traces")
+        run = add_run(conn, "traces")
         conn.execute("UPDATE firearm f SET manufacturer = 'ACME DAILY TEST', run_id = %s FROM recovery p "
                      "WHERE p.firearm_id = f.id AND p.recovery_date = %s", (run, day))
         conn.commit()
@@ -332,7 +326,7 @@ def test_makers_follow_a_traces_run(city):
         fast, slow = both(public_stats.top_makers, start, end, None, limit=1000)
     assert fast == slow and "ACME DAILY TEST" in {r["manufacturer"] for r in fast}
     with psycopg.connect(dsn(city)) as conn:
-        run = _run(conn, "traces")
+        run = add_run(conn, "traces")
         moved = conn.execute("SELECT p.id FROM recovery p JOIN firearm f ON f.id = p.firearm_id "
                              "WHERE f.manufacturer = 'ACME DAILY TEST' ORDER BY p.id LIMIT 1").fetchone()[0]
         conn.execute("UPDATE recovery SET recovery_date = recovery_date + 60 WHERE id = %s", (moved,))

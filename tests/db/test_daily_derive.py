@@ -13,7 +13,7 @@ import pytest
 from etl.derive import derive
 from layers import db, density
 from layers.map_filters import TTC_BAND_SQL, MapFilters
-from tests.conftest import build_synthetic_database, drop_database
+from tests.conftest import add_run, build_synthetic_database, drop_database
 
 pytestmark = pytest.mark.db
 
@@ -24,12 +24,6 @@ def city(database_url, tmp_path_factory):
                                    scale=0.04, years=(2023, 2023))
     yield url.replace("postgresql+psycopg://", "postgresql://", 1)
     drop_database(url)
-
-
-def _run(conn, kind: str) -> int:
-    return conn.execute("INSERT INTO etl_run (status, kind, layout, file_path, finished_at, rows_read, rows_loaded, "
-                        "rows_updated, rows_duplicate, rows_rejected) VALUES ('succeeded', %s, 'test', 'test', now(), "
-                        "0, 0, 0, 0, 0) RETURNING id", (kind,)).fetchone()[0]
 
 
 MATCHED = "SELECT count(*) FROM shot_alert WHERE incident_id IS NOT NULL AND alert_time >= %s AND alert_time < %s"
@@ -43,7 +37,7 @@ def test_an_incident_run_matches_the_alerts_near_its_incidents_only(city):
         assert june and everything > june, "the synthetic city must have alerts matched in and outside June"
         # As if the alerts had been loaded before the incidents: nothing matched yet.
         conn.execute("UPDATE shot_alert SET incident_id = NULL")
-        run = _run(conn, "incidents")
+        run = add_run(conn, "incidents")
         conn.execute("UPDATE incident SET run_id = %s WHERE crime_datetime >= %s AND crime_datetime < %s",
                      (run, JUNE, JULY))
         conn.commit()
@@ -61,7 +55,7 @@ def test_an_incident_run_matches_the_alerts_near_its_incidents_only(city):
 
 def test_a_shotspotter_run_skips_what_does_not_read_alerts(city):
     with psycopg.connect(city) as conn:
-        run = _run(conn, "shots")
+        run = add_run(conn, "shots")
         conn.commit()
     timings = derive(dsn=city, run_ids=[run])
     assert {"alert districts", "alerts corroborating incidents", "daily counts", "clock check"} <= set(timings)
@@ -84,7 +78,7 @@ def test_a_run_recounts_the_map_cells_of_the_days_it_touched(city):
     for east in (0.012, -0.012):  # there and back, leaving the city as it was for the other tests
         with psycopg.connect(city) as conn:
             before = conn.execute(CELLS).fetchall()
-            run = _run(conn, "incidents")
+            run = add_run(conn, "incidents")
             conn.execute(f"UPDATE incident SET run_id = %s, geom = ST_Translate(geom, %s, 0) WHERE id IN ({MOVED})",
                          (run, east, JUNE, JULY))
             conn.commit()
@@ -114,7 +108,7 @@ def test_a_dealer_or_trace_run_carries_its_changes_to_the_recovery_markers(city)
         dealer, recovery, state = conn.execute(
             "SELECT d.id, p.id, d.premise_state FROM recovery p JOIN trace t ON t.id = p.trace_id "
             "JOIN dealer d ON d.id = t.dealer_id WHERE d.premise_state = 'MD' LIMIT 1").fetchone()
-        run = _run(conn, "dealers")
+        run = add_run(conn, "dealers")
         conn.execute("UPDATE dealer SET premise_state = 'PA', run_id = %s WHERE id = %s", (run, dealer))
         conn.commit()
     assert "recovery markers" in derive(dsn=city, run_ids=[run])
@@ -123,7 +117,7 @@ def test_a_dealer_or_trace_run_carries_its_changes_to_the_recovery_markers(city)
                             (recovery,)).fetchone() == ("PA", False)
         assert conn.execute(MARKERS_DISAGREE).fetchone()[0] == 0
         firearm = conn.execute("SELECT firearm_id FROM recovery WHERE id = %s", (recovery,)).fetchone()[0]
-        run = _run(conn, "traces")
+        run = add_run(conn, "traces")
         conn.execute("UPDATE firearm SET firearm_type = 'DERRINGER' WHERE id = %s", (firearm,))
         conn.execute("UPDATE dealer SET premise_state = %s WHERE id = %s", (state, dealer))
         conn.commit()
@@ -147,7 +141,7 @@ def test_an_incident_run_leaves_the_index_alone_unless_nibin_evidence_names_its_
     with psycopg.connect(city) as conn:
         before = conn.execute(SCORES).fetchall()
         assert before and conn.execute(f"SELECT count(*) FROM incident i WHERE {EVIDENCE_CASE}").fetchone()[0]
-        run = _run(conn, "incidents")
+        run = add_run(conn, "incidents")
         conn.execute(f"UPDATE incident SET run_id = %s, category = 'homicide' WHERE id IN "
                      f"(SELECT i.id FROM incident i WHERE NOT {EVIDENCE_CASE} LIMIT 50)", (run,))
         conn.commit()
@@ -155,7 +149,7 @@ def test_an_incident_run_leaves_the_index_alone_unless_nibin_evidence_names_its_
     index.refresh(city, full=True)
     with psycopg.connect(city) as conn:
         assert conn.execute(SCORES).fetchall() == before, "what the run changed reaches no score"
-        run = _run(conn, "incidents")
+        run = add_run(conn, "incidents")
         conn.execute(f"UPDATE incident SET run_id = %s WHERE id = (SELECT i.id FROM incident i WHERE {EVIDENCE_CASE} "
                      "LIMIT 1)", (run,))
         conn.commit()
@@ -173,7 +167,7 @@ def test_an_incident_run_links_guns_to_scenes_again_only_when_it_moves_a_link(ci
     incident (its case number changed) links again, as a full derive would."""
     with psycopg.connect(city) as conn:
         before = conn.execute(GUN_SCENES).fetchall()
-        run = _run(conn, "incidents")
+        run = add_run(conn, "incidents")
         conn.execute(f"UPDATE incident SET run_id = %s, category = 'homicide' WHERE id IN (SELECT i.id FROM incident i "
                      f"WHERE NOT {EVIDENCE_CASE} AND NOT EXISTS (SELECT 1 FROM recovery r WHERE r.agency = i.agency "
                      "AND r.case_number = i.cc_number) LIMIT 50)", (run,))
@@ -191,7 +185,7 @@ def test_an_incident_run_links_guns_to_scenes_again_only_when_it_moves_a_link(ci
     for moved, case_number in ((incident, case), (named, named_case)):
         for cc in (case_number + "X", case_number):
             with psycopg.connect(city) as conn:
-                run = _run(conn, "incidents")
+                run = add_run(conn, "incidents")
                 conn.execute("UPDATE incident SET run_id = %s, cc_number = %s WHERE id = %s", (run, cc, moved))
                 conn.commit()
             assert GROUPS in derive(dsn=city, run_ids=[run])
@@ -212,19 +206,14 @@ def test_the_derive_analyses_the_tables_a_run_changed_by_more_than_a_tenth(city)
     autovacuum); a load changing more than a tenth of a table has it analysed before the derive plans on it."""
     from etl.derive import LOADED_TABLES, _stale_tables
 
-    def run(conn, kind: str, rows: int) -> int:
-        return conn.execute("INSERT INTO etl_run (status, kind, layout, file_path, finished_at, rows_read, "
-                            "rows_loaded, rows_updated, rows_duplicate, rows_rejected) VALUES ('succeeded', %s, 't', "
-                            "'t', now(), %s, %s, 0, 0, 0) RETURNING id", (kind, rows, rows)).fetchone()[0]
-
     with psycopg.connect(city) as conn:
         conn.execute("ANALYZE incident")
         counted = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'incident'::regclass").fetchone()[0]
         assert counted > 1000
-        small, big = run(conn, "incidents", int(0.05 * counted)), run(conn, "incidents", int(0.2 * counted))
+        small, big = add_run(conn, "incidents", int(0.05 * counted)), add_run(conn, "incidents", int(0.2 * counted))
         assert _stale_tables(conn, [small], full=False) == []
         assert _stale_tables(conn, [small, big], full=False) == ["incident"]
         every = sorted({t for tables in LOADED_TABLES.values() for t in tables})
         assert _stale_tables(conn, [small], full=True) == every
-        assert _stale_tables(conn, [run(conn, "something new", 1)], full=False) == every
+        assert _stale_tables(conn, [add_run(conn, "something new", 1)], full=False) == every
         conn.rollback()

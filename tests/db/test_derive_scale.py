@@ -15,7 +15,7 @@ from etl.loader import load_file
 from layers import db, settings
 from layers.map_filters import TTC_BAND_SQL
 from tests.bench.scaling import columns as table_columns
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, add_run
 
 pytestmark = pytest.mark.db
 
@@ -104,12 +104,6 @@ def test_alerts_all_around_a_cluster_of_shootings_match_as_the_plain_rule_says(e
     assert dict(sql("SELECT id, incident_id FROM shot_alert WHERE incident_id IS NOT NULL")) == expected
 
 
-def _new_run(conn, kind: str) -> int:
-    return conn.execute("INSERT INTO etl_run (status, kind, layout, file_path, finished_at, rows_read, rows_loaded, "
-                        "rows_updated, rows_duplicate, rows_rejected) VALUES ('succeeded', %s, 'test', 'test', now(), "
-                        "1, 1, 0, 0, 0) RETURNING id", (kind,)).fetchone()[0]
-
-
 def test_a_derive_after_a_few_loads_matches_as_the_plain_rule_across_the_edges_of_what_they_loaded(
         empty_db, sql, tmp_path):
     """The derive after a load matches alerts against the firearm incidents near the loaded rows in time
@@ -136,7 +130,7 @@ def test_a_derive_after_a_few_loads_matches_as_the_plain_rule_across_the_edges_o
     with psycopg.connect(db.dsn(empty_db), autocommit=True) as conn:  # an alert alone in a run of its own
         _copies(conn, "shot_alert", "alert_time", alert, [("LATE-ALERT", at(29), lon + 0.001, lat)])
         conn.execute("UPDATE shot_alert SET run_id = %s, incident_id = NULL WHERE source_key = 'LATE-ALERT'",
-                     (_new_run(conn, "shots"),))
+                     (add_run(conn, "shots", rows=1),))
     derive()
     assert sql("SELECT incident_id FROM shot_alert WHERE source_key = 'LATE-ALERT'") == [(incident,)]
     with psycopg.connect(db.dsn(empty_db), autocommit=True) as conn:
@@ -146,7 +140,7 @@ def test_a_derive_after_a_few_loads_matches_as_the_plain_rule_across_the_edges_o
         _copies(conn, "shot_alert", "alert_time", alert, [("WAITING", at(205), lon, lat + 0.0005)])
         conn.execute("UPDATE shot_alert SET incident_id = NULL WHERE source_key = 'WAITING'")
         _copies(conn, "incident", "crime_datetime", incident, [("NEW-FAR", at(180), lon, lat)])
-        conn.execute("UPDATE incident SET run_id = %s WHERE source_key = 'NEW-FAR'", (_new_run(conn, "incidents"),))
+        conn.execute("UPDATE incident SET run_id = %s WHERE source_key = 'NEW-FAR'", (add_run(conn, "incidents", rows=1),))
     derive()
     assert sql("SELECT i.source_key FROM shot_alert s JOIN incident i ON i.id = s.incident_id "
                "WHERE s.source_key = 'WAITING'") == [("OLD-NEAR",)]
