@@ -38,6 +38,8 @@ def db_stop() -> None:
 @db.command("status")
 def db_status() -> None:
     """Say where the database is, whether it runs, and its schema revision."""
+    from sqlalchemy import text
+
     from layers import cluster, migrate
     from layers.db import engine
 
@@ -53,6 +55,12 @@ def db_status() -> None:
         click.echo(f"URL:               {st.url}")
     if st.running:
         click.echo(f"Schema revision:   {migrate.current_revision(engine()) or 'none (run crimegun db upgrade)'}")
+        with engine().connect() as conn:
+            aside = conn.execute(text("SELECT table_name, count(*) FROM etl_deferred_index GROUP BY 1 ORDER BY 1")
+                                 ).all() if conn.execute(text("SELECT to_regclass('etl_deferred_index')")).scalar() else []
+        for table, n in aside:
+            click.echo(f"Indexes set aside: {n} of {table}, by a batch of loads (loading now, or stopped: the next "
+                       "load or `crimegun derive` builds them again)")
     else:
         sys.exit(1)
 

@@ -102,7 +102,7 @@ def load_files(paths: list[Path], kind: str | None = None, mapping: str | None =
 
     per_file = per_file or {}
     outcomes = load_many([(p, {**options, **per_file.get(p, {})}) for p in paths], jobs, on_start=started,
-                         on_done=finished, on_wait=still if side_by_side else None)
+                         on_done=finished, on_wait=still if side_by_side else None, on_note=click.echo)
     results = [o for o in outcomes if not isinstance(o, LoadError)]
     failures = [str(o) for o in outcomes if isinstance(o, LoadError)]
     if results and derive_after:

@@ -25,12 +25,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
+from etl import deferred, loader
 from etl.derive import LOADED_TABLES
 from etl.detect import apply_mapping, detect
 from etl.errors import LoadError
 from etl.loader import BOUNDARY_SUFFIXES, LoadResult, load_file
 from etl.reader import CsvSource
 from etl.runs import cancel_running
+from etl.sources import SOURCES
+from layers import db
 
 # The tables each kind's loads write.
 WRITES = {kind: set(tables) for kind, tables in LOADED_TABLES.items()}
@@ -72,11 +77,42 @@ def _barrier(a: str | None, b: str | None) -> bool:
     return a is None or b is None or "boundaries" in (a, b) or a not in WRITES or b not in WRITES
 
 
+def estimated_rows(path: Path) -> int:
+    """About how many lines a file holds: those of its first megabyte, scaled to its size (0 if unreadable).
+    A compressed file is under-counted, so its batch sets no indexes aside that it should not."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except OSError:
+        return 0
+    return head.count(b"\n") * size // max(len(head), 1)
+
+
+def tables_to_set_aside(files: list[tuple[Path, dict[str, Any]]], kinds: list[str | None], dsn: str) -> list[str]:
+    """The tables whose secondary indexes the batch builds once, after its last file (etl/deferred.py): those
+    two or more of its files fill in bulk, together at least BULK_MIN_ROWS rows and BULK_SHARE times as
+    many as the table holds, by the same rule a single load uses to build them after its insert."""
+    files_of: dict[str, list[Path]] = {}
+    for (path, _), kind in zip(files, kinds, strict=True):
+        source = SOURCES.get(kind or "")
+        for table in source.bulk_tables if source else ():
+            files_of.setdefault(table, []).append(Path(path))
+    big = {table: sum(estimated_rows(p) for p in paths) for table, paths in files_of.items() if len(paths) > 1}
+    big = {table: rows for table, rows in big.items() if rows >= loader.BULK_MIN_ROWS}
+    if not big:
+        return []
+    with psycopg.connect(dsn) as conn:
+        held = dict(conn.execute("SELECT relname, greatest(reltuples, 0) FROM pg_class WHERE oid = ANY(%s::regclass[])",
+                                 (list(big),)).fetchall())
+    return sorted(table for table, rows in big.items() if rows >= loader.BULK_SHARE * held.get(table, 0))
+
+
 def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
               on_start: Callable[[Path], None] | None = None,
               on_done: Callable[[Path, LoadResult | LoadError, float], None] | None = None,
-              on_wait: Callable[[list[tuple[Path, float]]], None] | None = None
-              ) -> list[LoadResult | LoadError]:
+              on_wait: Callable[[list[tuple[Path, float]]], None] | None = None,
+              on_note: Callable[[str], None] | None = None) -> list[LoadResult | LoadError]:
     """Load `files` ((path, load_file options) in order), up to `jobs` at a time; return each file's
     LoadResult, or the LoadError that stopped it, in the order given. `on_start` and `on_done` (with the
     file's seconds) are called as files start and finish. One file at a time, load_file shows its own
@@ -85,9 +121,31 @@ def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
 
     A free connection goes first to a file whose predecessors have all ended; failing that, to the next
     file whose only unfinished predecessors write the same tables and are already loading: it reads and
-    stages its rows meanwhile and waits for them only to write (load_file's `turn`)."""
+    stages its rows meanwhile and waits for them only to write (load_file's `turn`).
+
+    Several big files filling one table load without its secondary indexes, built once after the last
+    (`tables_to_set_aside`, etl/deferred.py); `on_note` is told when they are set aside and built again."""
     jobs = max(1, jobs or default_jobs())
     kinds = [kind_of(Path(p), o.get("kind"), o.get("mapping"), o.get("encoding", "utf-8")) for p, o in files]
+    dsns = {o.get("dsn") or db.dsn() for _, o in files}
+    if len(dsns) != 1:
+        return _load_many(files, kinds, jobs, on_start, on_done, on_wait)
+    dsn = dsns.pop()
+    try:
+        deferred.restore_orphans(dsn, on_note)
+        tables = tables_to_set_aside(files, kinds, dsn)
+    except psycopg.OperationalError:
+        tables = []  # the database cannot be reached: each load says so
+    if not tables:
+        return _load_many(files, kinds, jobs, on_start, on_done, on_wait)
+    with deferred.batch(dsn, tables, on_note):
+        return _load_many(files, kinds, jobs, on_start, on_done, on_wait)
+
+
+def _load_many(files: list[tuple[Path, dict[str, Any]]], kinds: list[str | None], jobs: int,
+               on_start: Callable[[Path], None] | None,
+               on_done: Callable[[Path, LoadResult | LoadError, float], None] | None,
+               on_wait: Callable[[list[tuple[Path, float]]], None] | None) -> list[LoadResult | LoadError]:
     before = waits_for(kinds)
     hard = [{j for j in before[i] if _barrier(kinds[j], kinds[i])} for i in range(len(files))]
     ended = [threading.Event() for _ in files]

@@ -25,7 +25,7 @@ from datetime import timedelta
 
 import psycopg
 
-from etl import districts
+from etl import deferred, districts
 from etl import index as trafficking_index
 from etl.clock import MATCH_METERS, MATCH_MINUTES, ClockCheck, clock_check
 from etl.sources.traces import derived_trace_values
@@ -86,6 +86,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
     timings = Derived()
     started = time.perf_counter()
     asked_full = full
+    deferred.restore_orphans(dsn, echo)  # indexes a stopped batch of loads set aside (etl/deferred.py)
     with psycopg.connect(dsn) as conn:
         runs, full, latest = _pending(conn, run_ids or [], full)
     if latest is not None and not runs and not full:

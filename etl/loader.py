@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from etl import rowparse, vector
+from etl import deferred, rowparse, vector
 from etl.detect import apply_mapping, detect
 from etl.errors import LoadError
 from etl.parse import (
@@ -268,34 +268,39 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
         while turn is not None and not turn(0.2):
             stop_if_cancelled(conn)
         step("wait for the file before")
-        rebuild = _drop_indexes_for_bulk(cur, source)
+        rebuild = _set_aside_for_bulk(cur, source)
         result.loaded, result.updated = source.merge(cur, result.run_id)
         step("upsert")
-        for statement in rebuild:
-            cur.execute(statement)
+        for table, name, statement in rebuild:
+            deferred.put_back(cur, table, name, statement)
         step("build indexes again")
         record_rejects(cur, result, rejects)
     finish_run(conn, result)
     step("rejects and accounting")
 
 
-def _drop_indexes_for_bulk(cur: psycopg.Cursor, source: Source) -> list[str]:
+def _set_aside_for_bulk(cur: psycopg.Cursor, source: Source) -> list[tuple[str, str, str]]:
     """For a load adding at least BULK_MIN_ROWS new rows and at least BULK_SHARE times as many as its
     target table holds (a first load, a rebuild, a second year as big as the first), drop the table's
-    secondary indexes inside the load's transaction and return the statements that build them again
-    after the upsert: one sorted build is several times faster than updating a dozen indexes row by
-    row. The indexes behind constraints
-    (the key the upsert needs) stay, and a failed load gets them all back with its rollback.
-    Readers wait for the load while the indexes are gone, so a table other sessions are using (the
-    lock not granted within a second) keeps its indexes and is updated row by row."""
+    secondary indexes and its run foreign key inside the load's transaction and return (table, name,
+    statement) of each, to put back after the upsert (etl/deferred.py): one sorted build is several times
+    faster than updating a dozen indexes row by row, and one check of the key over the table than a check
+    per row. The indexes behind constraints (the key the upsert needs) stay, and a failed load gets
+    everything back with its rollback. Readers wait for the load while the indexes are gone, so a table
+    other sessions are using (the lock not granted within a second) keeps them and is updated row by row.
+    A table whose indexes a batch set aside (etl/batch.py) is locked and filled the same way."""
     if not source.bulk_tables:
         return []
     staged = cur.execute("SELECT count(*) FROM stg_u").fetchone()[0]
     if staged < BULK_MIN_ROWS:
         return []
     match = " AND ".join(f"t.{c} = s.{c}" for c in source.key)
-    statements = []
+    put_back: list[tuple[str, str, str]] = []
     for table in source.bulk_tables:
+        if deferred.is_deferred(cur, table):
+            # A batch set the indexes aside (etl/deferred.py): insert under the lock, as a bulk load does.
+            deferred.lock_exclusive(cur, table)
+            continue
         held = cur.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass",
                            (table,)).fetchone()[0]
         if staged < held * BULK_SHARE:
@@ -304,20 +309,10 @@ def _drop_indexes_for_bulk(cur: psycopg.Cursor, source: Source) -> list[str]:
                           ).fetchone()[0]
         if new < BULK_MIN_ROWS or new < held * BULK_SHARE:
             continue
-        indexes = cur.execute(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-            " WHERE i.indrelid = %s::regclass AND NOT EXISTS"
-            " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (table,)).fetchall()
-        if not indexes:
+        items = deferred.set_aside(cur.connection, table)
+        if not items or not deferred.lock_exclusive(cur, table):
             continue
-        try:
-            with cur.connection.transaction():
-                cur.execute("SET LOCAL lock_timeout = '1s'")
-                cur.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        except psycopg.errors.LockNotAvailable:
-            continue
-        cur.execute("SET LOCAL lock_timeout TO DEFAULT")
-        for name, _ in indexes:
-            cur.execute(f"DROP INDEX {name}")
-        statements += [definition for _, definition in indexes]
-    return statements
+        for name, statement in items:
+            deferred.drop(cur, table, name, statement)
+        put_back += [(table, name, statement) for name, statement in items]
+    return put_back

@@ -67,6 +67,18 @@ class EtlRun(Base):
     message: Mapped[str | None] = mapped_column(Text)
 
 
+class EtlDeferredIndex(Base):
+    """A secondary index or run foreign key set aside while a batch of big loads fills its table
+    (etl/deferred.py), and the statement that builds it again; one left by a batch that stopped is built again
+    by the next load or derive."""
+
+    __tablename__ = "etl_deferred_index"
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    table_name: Mapped[str] = mapped_column(Text)
+    statement: Mapped[str] = mapped_column(Text)
+    deferred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class EtlRejectedRow(Base):
     """An input row that was not loaded, with where it came from and why."""
 

@@ -170,10 +170,20 @@ def _update_then_insert(cur: psycopg.Cursor, table: str, columns: Sequence[str],
         sets += ", " + extra_set
     old = ", ".join(f"t.{c}" for c in compared)
     new = ", ".join(f"s.{c}" for c in compared)
-    cur.execute(f"UPDATE {table} AS t SET {sets} FROM {source} s WHERE {match} AND ({old}) IS DISTINCT FROM ({new})",
-                {"run_id": run_id})
-    updated = cur.rowcount
+    # The new rows first, each key probed in the table's key index (in the staged rows' key order). Planned
+    # as hash joins, the update and this read the whole table each: at 10x, a fifth incident year into four
+    # spent 4.3 s updating nothing and 2.0 s finding the new rows.
+    cur.execute("SET LOCAL enable_hashjoin = off")
+    cur.execute("SET LOCAL enable_mergejoin = off")
     fresh = _scratch(cur, table, f"SELECT s.* FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})",
                      conflict)
+    cur.execute("RESET enable_hashjoin")
+    cur.execute("RESET enable_mergejoin")
+    updated = 0
+    if cur.execute(f"SELECT (SELECT count(*) FROM {source}) > (SELECT count(*) FROM {fresh})").fetchone()[0]:
+        # Some keys are stored already (a later export of a period loaded before): those whose content changed.
+        cur.execute(f"UPDATE {table} AS t SET {sets} FROM {source} s WHERE {match} AND ({old}) IS DISTINCT FROM ({new})",
+                    {"run_id": run_id})
+        updated = cur.rowcount
     cur.execute(f"INSERT INTO {table} ({cols}, run_id) SELECT {cols}, %(run_id)s FROM {fresh}", {"run_id": run_id})
     return cur.rowcount, updated

@@ -1,0 +1,139 @@
+"""A batch of big files filling one table (etl/batch.py, etl/deferred.py): the table's secondary indexes and
+run foreign key are set aside before the first file and put back once after the last, whatever happens to
+the files; a batch that stops leaves a record the next load or derive builds them from."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from etl import batch, deferred, loader
+from tests.db.test_fast_load import _counts, _indexes, _rows, _stored, _write
+
+pytestmark = pytest.mark.db
+
+
+def _shape(sql) -> tuple[int, list[tuple]]:
+    """How many indexes the incident table has, and its foreign keys with whether they were checked."""
+    indexes = sql("SELECT count(*) FROM pg_index WHERE indrelid = 'incident'::regclass")[0][0]
+    return indexes, sql("SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'incident'::regclass"
+                        " AND contype = 'f' ORDER BY 1")
+
+
+def _files(tmp_path) -> list:
+    """Three incident files: the second changes rows of the first and repeats others, the third adds more."""
+    return [_write(tmp_path / "a.csv", _rows(0, 400)),
+            _write(tmp_path / "b.csv", _rows(0, 100, hour=4) + _rows(100, 100) + _rows(400, 300)),
+            _write(tmp_path / "c.csv", _rows(700, 400))]
+
+
+def _load(files, sql, seen: list | None = None):
+    """Load the files as one batch, one at a time; note the table's shape as each file starts."""
+    return batch.load_many([(p, {"progress": False}) for p in files], jobs=1,
+                           on_start=(lambda _p: seen.append(_shape(sql))) if seen is not None else None)
+
+
+def test_a_batch_of_big_files_builds_the_indexes_once_after_the_last_and_stores_the_same(
+        empty_db, sql, tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
+    indexes, shape = _indexes(sql), _shape(sql)
+    assert shape[1] == [("fk_incident_run_id_etl_run", True)]
+    files = _files(tmp_path)
+
+    # The same files with nothing set aside for the batch (each file on its own rules, etl/loader.py).
+    monkeypatch.setattr(batch, "tables_to_set_aside", lambda *_args: [])
+    one_by_one = [_counts(r) for r in _load(files, sql)]
+    stored = _stored(sql)
+    monkeypatch.undo()
+    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
+
+    with psycopg.connect(empty_db.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        conn.execute("TRUNCATE incident, etl_rejected_row, etl_run RESTART IDENTITY CASCADE")
+    seen: list = []
+    results = _load(files, sql, seen)
+    assert [_counts(r) for r in results] == one_by_one
+    assert one_by_one[1][2] > 0 and one_by_one[1][3] > 0, "the second file updates rows and repeats others"
+    assert _stored(sql) == stored
+    # As each file started the table had only the keys the upsert needs: nothing was built in between.
+    assert seen == [(2, [])] * 3
+    assert _indexes(sql) == indexes and _shape(sql) == shape
+    assert sql("SELECT count(*) FROM etl_deferred_index") == [(0,)]
+    # Every row still names the run that loaded it, and the key holds for them.
+    assert sql("SELECT count(*) FROM incident i LEFT JOIN etl_run r ON r.id = i.run_id WHERE r.id IS NULL") == [(0,)]
+
+
+def test_a_small_batch_into_a_big_table_keeps_the_indexes(empty_db, sql, database_url, tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
+    batch.load_many([(_write(tmp_path / "big.csv", _rows(0, 2000)), {"progress": False})], jobs=1)
+    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        conn.execute("ANALYZE incident")
+    shape = _shape(sql)
+    seen: list = []
+    _load([_write(tmp_path / "x.csv", _rows(3000, 200)), _write(tmp_path / "y.csv", _rows(4000, 200))], sql, seen)
+    assert seen == [shape, shape], "400 rows into 2,000: the indexes are kept up row by row"
+
+
+def test_a_failed_file_in_the_batch_keeps_nothing_of_its_own_and_the_indexes_come_back(
+        empty_db, sql, tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
+    indexes, shape = _indexes(sql), _shape(sql)
+    record = loader.record_rejects
+    calls = []
+
+    def second_fails(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return record(*args)
+
+    monkeypatch.setattr(loader, "record_rejects", second_fails)
+    results = _load(_files(tmp_path), sql)
+    assert [type(r).__name__ for r in results] == ["LoadResult", "LoadError", "LoadResult"]
+    assert "nothing from this file was kept" in str(results[1])
+    assert sql("SELECT count(*) FROM incident WHERE run_id = %s", (results[0].run_id,)) == [(results[0].loaded,)]
+    assert _indexes(sql) == indexes and _shape(sql) == shape
+    assert sql("SELECT count(*) FROM etl_deferred_index") == [(0,)]
+
+
+def test_what_a_stopped_batch_set_aside_is_built_by_the_next_derive_unless_a_batch_still_runs(
+        empty_db, sql, database_url, tmp_path, monkeypatch):
+    from crimegun_cli import main
+    from etl.derive import derive
+
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    indexes, shape = _indexes(sql), _shape(sql)
+    kept = loader.load_file(_write(tmp_path / "a.csv", _rows(0, 300)), progress=False)
+    gone = loader.load_file(_write(tmp_path / "b.csv", _rows(300, 300)), progress=False)
+    # A batch sets the indexes aside, then stops (killed): its record stays, its advisory lock goes.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert deferred._defer(conn, "incident") == len(indexes) - 2 + 1
+    assert _shape(sql) == (2, [])
+    out = CliRunner().invoke(main, ["db", "status"], env={"DATABASE_URL": database_url})
+    assert f"Indexes set aside: {len(indexes) - 1} of incident" in out.output
+    # While the key is aside, the run of the second file is deleted: its rows lose their run, as the key's
+    # ON DELETE SET NULL would have done, and the key is checked again.
+    sql("DELETE FROM etl_run WHERE id = %s RETURNING id", (gone.run_id,))
+
+    # A batch still running (holding the shared lock) is left to build them itself.
+    with psycopg.connect(dsn, autocommit=True) as running:
+        running.execute("SELECT pg_advisory_lock_shared(%s)", (deferred.LOCK_KEY,))
+        assert deferred.restore_orphans(dsn) == 0
+        assert _shape(sql) == (2, [])
+
+    said: list[str] = []
+    derive(dsn, echo=said.append)
+    assert any("set aside by a load that stopped" in line for line in said)
+    assert _indexes(sql) == indexes and _shape(sql) == shape
+    assert sql("SELECT count(*) FROM etl_deferred_index") == [(0,)]
+    assert sql("SELECT run_id, count(*) FROM incident GROUP BY 1 ORDER BY 1 NULLS LAST") == [
+        (kept.run_id, kept.loaded), (None, gone.loaded)]
+
+    # Stopped between adding the key back (unchecked) and checking it: the next derive checks it.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        deferred._defer(conn, "incident")
+        conn.execute("ALTER TABLE incident ADD CONSTRAINT fk_incident_run_id_etl_run FOREIGN KEY (run_id)"
+                     " REFERENCES etl_run (id) ON DELETE SET NULL NOT VALID")
+    assert _shape(sql) == (2, [("fk_incident_run_id_etl_run", False)])
+    derive(dsn)
+    assert _indexes(sql) == indexes and _shape(sql) == shape
