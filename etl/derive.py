@@ -25,7 +25,7 @@ from datetime import timedelta
 
 import psycopg
 
-from etl import deferred, districts
+from etl import case_links, deferred, districts
 from etl import index as trafficking_index
 from etl.clock import MATCH_METERS, MATCH_MINUTES, ClockCheck, clock_check
 from etl.sources.traces import derived_trace_values
@@ -52,38 +52,6 @@ STEP_INPUTS_BY_NAME = {
     "alerts corroborating incidents": ("shots", "incidents"),
     "evidence incidents and guns": ("nibin", "incidents", "traces"),
 }
-
-
-# Recoveries (r2) whose incident the runs may have changed.
-# Rows of `alias` (a recovery or NIBIN evidence) tied to an incident the runs loaded: through the incident they
-# point to, or through the case number they name.
-def _run_incidents(alias: str) -> str:
-    return (f"{alias}.incident_id IN (SELECT id FROM incident WHERE run_id = ANY(%(runs)s))\n"
-            f"    OR ({alias}.agency, {alias}.case_number) IN (SELECT agency, cc_number FROM incident "
-            "WHERE run_id = ANY(%(runs)s))")
-
-
-RECOVERIES_TOUCHED = f"""(r2.trace_id IN (SELECT id FROM trace WHERE run_id = ANY(%(runs)s))
-    OR {_run_incidents("r2")})"""
-# NIBIN evidence (e2) whose incident or gun the runs may have changed.
-EVIDENCE_TOUCHED = f"""(e2.run_id = ANY(%(runs)s)
-    OR {_run_incidents("e2")}
-    OR (e2.agency, e2.trace_number) IN (SELECT agency, trace_number FROM trace WHERE run_id = ANY(%(runs)s)))"""
-
-
-def _case_incident(table: str, alias: str, full: bool) -> tuple[str, str]:
-    """(value, join): the incident of the case a row of `table` (as `alias`) names, the firearm one, then the
-    first recorded. After a load, for the few rows it may have moved: one index lookup each. On a full derive,
-    for every row: the case numbers of the whole table matched in one join that reads the incidents once, the
-    same incident picked by the same order (at 10x from a cold cache, 2.2 s -> 0.3 s for 50,000 recoveries;
-    at 100x the lookups took 88 s of the first derive)."""
-    if not full:
-        return (f"(SELECT i.id FROM incident i WHERE i.agency = {alias}.agency AND i.cc_number = {alias}.case_number "
-                f"ORDER BY i.is_firearm DESC, i.id LIMIT 1)"), ""
-    return "ci.incident_id", (
-        f"LEFT JOIN (SELECT DISTINCT ON (x.id) x.id, i.id AS incident_id FROM {table} x JOIN incident i "
-        f"ON i.agency = x.agency AND i.cc_number = x.case_number ORDER BY x.id, i.is_firearm DESC, i.id) ci "
-        f"ON ci.id = {alias}.id")
 
 
 def _update_districts(table: str, time_column: str, scope: str) -> list[str]:
@@ -173,8 +141,6 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             timings["firearm incidents to match alerts against"] = time.perf_counter() - started
         # Each trace's source dealer, time-to-crime and source state, by the rules the trace load stores them by.
         derived = derived_trace_values("t2", "d", "r.recovery_date", "t2.purchaser_id", "t2.possessor_id")
-        recovery_case = _case_incident("recovery", "r2", full)
-        evidence_case = _case_incident("ballistic_evidence", "e2", full)
         # A step is one statement, or several run in turn.
         steps: list[tuple[str, str | list[str]]] = [
             ("dealer flags", """
@@ -207,16 +173,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                     FROM recovery x JOIN trace t ON t.id = x.trace_id
                     WHERE {scope.replace('x.run_id', 't.run_id')}) s
                 WHERE s.id = r.id AND r.district IS DISTINCT FROM s.district"""),
-            # The incident of a recovery's case: the firearm one, then the first recorded (as for NIBIN evidence
-            # below). Joined to every incident of the case, the update took whichever came first, and the
-            # next derive another one: at 100x, 12.7 s of the derive after 200 more incidents. Only recoveries
-            # these runs may have moved are looked at: their trace was loaded, an incident of their case was,
-            # or the incident they point to was.
-            ("recovery incidents", f"""
-                UPDATE recovery r SET incident_id = s.incident_id
-                FROM (SELECT r2.id, {recovery_case[0]} AS incident_id
-                      FROM recovery r2 {recovery_case[1]} WHERE {"TRUE" if full else RECOVERIES_TOUCHED}) s
-                WHERE s.id = r.id AND r.incident_id IS DISTINCT FROM s.incident_id"""),
+            ("recovery incidents", case_links.recovery_incidents(full)),
             ("alert districts", _update_districts("shot_alert", "alert_time", point_scope)),
             ("alerts corroborating incidents", f"""
                 UPDATE shot_alert s SET incident_id = m.id
@@ -230,16 +187,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                     ORDER BY abs(extract(epoch FROM i.crime_datetime - s2.alert_time)), i.geom <-> s2.geom, i.id
                     LIMIT 1) m
                 WHERE s.id = s2.id AND s.incident_id IS NULL AND {alert_scope}"""),
-            # Only evidence these runs may have moved: loaded by them, or naming a case or trace they loaded, or
-            # pointing to an incident they loaded (every NIBIN record: 5.0 s of the derive after 200 more
-            # incidents at 100x).
-            ("evidence incidents and guns", f"""
-                UPDATE ballistic_evidence e SET incident_id = s.incident_id, firearm_id = s.firearm_id
-                FROM (SELECT e2.id, {evidence_case[0]} AS incident_id, t.firearm_id
-                      FROM ballistic_evidence e2 {evidence_case[1]}
-                      LEFT JOIN trace t ON t.agency = e2.agency AND t.trace_number = e2.trace_number
-                      WHERE {"TRUE" if full else EVIDENCE_TOUCHED}) s
-                WHERE s.id = e.id AND (e.incident_id, e.firearm_id) IS DISTINCT FROM (s.incident_id, s.firearm_id)"""),
+            ("evidence incidents and guns", case_links.evidence_incidents_and_guns(full)),
         ]
         written: dict[str, int] = {}  # rows each step wrote
         for name, sql in steps:
