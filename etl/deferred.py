@@ -7,7 +7,7 @@ year built them over two years' rows, and the later years, smaller than the tabl
 row by row. `etl/batch.py` sets them aside here before the first file of such a batch and builds them once
 after the last; each file then inserts under an exclusive lock without them (the loader's bulk path).
 The run foreign key is set aside with them and checked once over the table at the end (row by row, it took
-half of a first load's insert). At 10x Baltimore, five incident years into an empty table as one batch
+half of a first load's insert); a single load keeps it (see `set_aside`). At 10x Baltimore, five incident years into an empty table as one batch
 (old and new code in turn, another benchmark running on the machine): 162 s, of which 126 s inserting and
 building indexes; set aside for the batch 131 s, of which 71 s.
 
@@ -30,19 +30,22 @@ LOCK_KEY = 0x43474144  # "CGAD"
 BUILD_MEMORY = "1GB"
 
 
-def set_aside(conn: psycopg.Connection, table: str) -> list[tuple[str, str]]:
+def set_aside(conn: psycopg.Connection, table: str, keys: bool = True) -> list[tuple[str, str]]:
     """(name, statement building it again) of what a bulk insert into `table` need not keep up row by row:
-    its secondary indexes (those no constraint stands behind), then its foreign key to the run that loaded
-    each row (checked once over the table when put back: per row, it took half of a first load's insert)."""
+    its secondary indexes (those no constraint stands behind), then (`keys`) its foreign key to the run that
+    loaded each row (checked once over the table when put back: per row, it took half of a first load's
+    insert). Dropping or adding that key locks the run table against every load's start and end until the
+    transaction commits: only a batch, which commits at once, sets it aside; inside a load's transaction it
+    deadlocked a load beside it (holding its own table, waiting to close its run)."""
     indexes = conn.execute(
         "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
         " WHERE i.indrelid = %s::regclass AND NOT EXISTS"
         " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1", (table,)).fetchall()
-    keys = conn.execute(
+    found = conn.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'"
         " AND confrelid = 'etl_run'::regclass AND conkey = ARRAY[(SELECT attnum FROM pg_attribute"
-        " WHERE attrelid = %s::regclass AND attname = 'run_id')] ORDER BY 1", (table, table)).fetchall()
-    return [*indexes, *((name, f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}") for name, definition in keys)]
+        " WHERE attrelid = %s::regclass AND attname = 'run_id')] ORDER BY 1", (table, table)).fetchall() if keys else []
+    return [*indexes, *((name, f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}") for name, definition in found)]
 
 
 def drop(cur: psycopg.Cursor, table: str, name: str, statement: str) -> None:
@@ -51,8 +54,7 @@ def drop(cur: psycopg.Cursor, table: str, name: str, statement: str) -> None:
 
 def put_back(cur: psycopg.Cursor, table: str, name: str, statement: str) -> None:
     """Build an index again, or add the run foreign key again and check it over the table in one pass
-    (in the caller's transaction: adding the key locks the run table, and so the start and end of other
-    loads, until it commits)."""
+    (in the caller's transaction)."""
     if _is_key(statement):
         cur.execute(statement + " NOT VALID")
         check_key(cur, table, name)

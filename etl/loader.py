@@ -282,11 +282,10 @@ def _merge_staged(conn: psycopg.Connection, source: Source, reader: CsvSource, r
 def _set_aside_for_bulk(cur: psycopg.Cursor, source: Source) -> list[tuple[str, str, str]]:
     """For a load adding at least BULK_MIN_ROWS new rows and at least BULK_SHARE times as many as its
     target table holds (a first load, a rebuild, a second year as big as the first), drop the table's
-    secondary indexes and its run foreign key inside the load's transaction and return (table, name,
-    statement) of each, to put back after the upsert (etl/deferred.py): one sorted build is several times
-    faster than updating a dozen indexes row by row, and one check of the key over the table than a check
-    per row. The indexes behind constraints (the key the upsert needs) stay, and a failed load gets
-    everything back with its rollback. Readers wait for the load while the indexes are gone, so a table
+    secondary indexes inside the load's transaction and return (table, name, statement) of each, to build
+    again after the upsert (etl/deferred.py): one sorted build is several times faster than updating a
+    dozen indexes row by row. The indexes behind constraints (the key the upsert needs) and the run foreign
+    key stay, and a failed load gets everything back with its rollback. Readers wait for the load while the indexes are gone, so a table
     other sessions are using (the lock not granted within a second) keeps them and is updated row by row.
     A table whose indexes a batch set aside (etl/batch.py) is locked and filled the same way."""
     if not source.bulk_tables:
@@ -309,7 +308,7 @@ def _set_aside_for_bulk(cur: psycopg.Cursor, source: Source) -> list[tuple[str, 
                           ).fetchone()[0]
         if new < BULK_MIN_ROWS or new < held * BULK_SHARE:
             continue
-        items = deferred.set_aside(cur.connection, table)
+        items = deferred.set_aside(cur.connection, table, keys=False)
         if not items or not deferred.lock_exclusive(cur, table):
             continue
         for name, statement in items:

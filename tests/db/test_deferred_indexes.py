@@ -137,3 +137,18 @@ def test_what_a_stopped_batch_set_aside_is_built_by_the_next_derive_unless_a_bat
     assert _shape(sql) == (2, [("fk_incident_run_id_etl_run", False)])
     derive(dsn)
     assert _indexes(sql) == indexes and _shape(sql) == shape
+
+
+def test_a_single_bulk_load_keeps_the_run_key_and_a_load_beside_it_finishes(empty_db, sql, tmp_path, monkeypatch):
+    """Dropping the run key inside a load's transaction locks the run table until it commits: an alert load
+    doing so deadlocked with the incident load beside it, which held its table and waited to close its run.
+    A single load builds its indexes again but keeps the key; both loads of a side-by-side batch finish."""
+    from tests.db.test_batch_load import _shots
+
+    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
+    key = "SELECT oid FROM pg_constraint WHERE conname = %s"
+    before = {t: sql(key, (f"fk_{t}_run_id_etl_run",)) for t in ("incident", "shot_alert")}
+    results = batch.load_many([(_write(tmp_path / "inc.csv", _rows(0, 600)), {"progress": False}),
+                               (_shots(tmp_path / "shots.csv", 600), {"progress": False})], jobs=2)
+    assert [type(r).__name__ for r in results] == ["LoadResult", "LoadResult"]
+    assert {t: sql(key, (f"fk_{t}_run_id_etl_run",)) for t in before} == before
