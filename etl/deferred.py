@@ -32,14 +32,14 @@ BUILD_MEMORY = "1GB"
 
 def set_aside(conn: psycopg.Connection, table: str, keys: bool = True) -> list[tuple[str, str]]:
     """(name, statement building it again) of what a bulk insert into `table` need not keep up row by row:
-    its secondary indexes (those no constraint stands behind), then (`keys`) its foreign key to the run that
-    loaded each row (checked once over the table when put back: per row, it took half of a first load's
-    insert). Dropping or adding that key locks the run table against every load's start and end until the
+    its secondary indexes (those no constraint stands behind, and not unique: uniqueness is always kept),
+    then (`keys`) its foreign key to the run that loaded each row (checked once over the table when put
+    back: per row, it took half of a first load's insert). Dropping or adding that key locks the run table against every load's start and end until the
     transaction commits: only a batch, which commits at once, sets it aside; inside a load's transaction it
     deadlocked a load beside it (holding its own table, waiting to close its run)."""
     indexes = conn.execute(
         "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-        " WHERE i.indrelid = %s::regclass AND NOT EXISTS"
+        " WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT EXISTS"
         " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1", (table,)).fetchall()
     found = conn.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'"
@@ -110,8 +110,9 @@ def is_deferred(cur: psycopg.Cursor, table: str) -> bool:
 
 @contextmanager
 def batch(dsn: str, tables: list[str], echo: Callable[[str], None] | None = None) -> Iterator[list[str]]:
-    """Within this block the secondary indexes of `tables` are set aside (those whose lock is granted
-    within a second: yielded); they are built again when it ends, however it ends."""
+    """Within this block the secondary indexes and run keys of `tables` are set aside (of the tables whose
+    lock is granted within a second: yielded); they are put back when it ends, however it ends. If putting
+    them back fails, they stay recorded for the next load or derive, and `echo` says so."""
     with psycopg.connect(dsn, autocommit=True) as hold:
         hold.execute("SELECT pg_advisory_lock_shared(%s)", (LOCK_KEY,))
         deferred = []
@@ -126,6 +127,10 @@ def batch(dsn: str, tables: list[str], echo: Callable[[str], None] | None = None
         finally:
             try:
                 restore(hold, deferred, echo)
+            except psycopg.Error as exc:
+                if echo:
+                    echo(f"  could not build the indexes set aside again ({str(exc).strip().splitlines()[0]}); "
+                         "the next load or `crimegun derive` tries again")
             except KeyboardInterrupt:
                 if echo:
                     echo("  interrupted: the next load or derive builds the indexes set aside again")
@@ -133,7 +138,7 @@ def batch(dsn: str, tables: list[str], echo: Callable[[str], None] | None = None
 
 
 def _defer(conn: psycopg.Connection, table: str) -> int:
-    """Drop the table's secondary indexes, recording them, in one transaction; return how many."""
+    """Drop the table's secondary indexes and run key, recording them, in one transaction; return how many."""
     with conn.transaction(), conn.cursor() as cur:
         if not lock_exclusive(cur, table):
             return 0

@@ -152,3 +152,25 @@ def test_a_single_bulk_load_keeps_the_run_key_and_a_load_beside_it_finishes(empt
                                (_shots(tmp_path / "shots.csv", 600), {"progress": False})], jobs=2)
     assert [type(r).__name__ for r in results] == ["LoadResult", "LoadResult"]
     assert {t: sql(key, (f"fk_{t}_run_id_etl_run",)) for t in before} == before
+
+
+def test_indexes_that_cannot_be_built_at_the_end_of_a_batch_stay_recorded_and_the_loads_stand(
+        empty_db, sql, database_url, tmp_path, monkeypatch):
+    from etl.derive import derive
+
+    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
+    indexes, shape = _indexes(sql), _shape(sql)
+    put_back = deferred.put_back
+
+    def disk_full(*_args):
+        raise psycopg.errors.DiskFull("could not extend file: No space left on device")
+
+    monkeypatch.setattr(deferred, "put_back", disk_full)
+    said: list[str] = []
+    results = batch.load_many([(p, {"progress": False}) for p in _files(tmp_path)], jobs=1, on_note=said.append)
+    assert [type(r).__name__ for r in results] == ["LoadResult"] * 3
+    assert any("could not build the indexes set aside again (could not extend file" in line for line in said)
+    assert _shape(sql) == (2, []) and sql("SELECT count(*) FROM etl_deferred_index")[0][0] == len(indexes) - 1
+    monkeypatch.setattr(deferred, "put_back", put_back)
+    derive(database_url.replace("postgresql+psycopg://", "postgresql://", 1))
+    assert _indexes(sql) == indexes and _shape(sql) == shape
