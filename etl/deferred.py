@@ -200,5 +200,10 @@ def restore_orphans(dsn: str, echo: Callable[[str], None] | None = None) -> int:
             if echo:
                 echo("  indexes set aside by a load that stopped before its end:")
             return restore(conn, None, echo)
+        except psycopg.Error as exc:
+            if echo:
+                echo(f"  could not build the indexes set aside again ({str(exc).strip().splitlines()[0]}); "
+                     "the next load or `crimegun derive` tries again")
+            return 0
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
