@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +137,12 @@ def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
         tables = tables_to_set_aside(files, kinds, dsn)
     except psycopg.OperationalError:
         tables = []  # the database cannot be reached: each load says so
-    if not tables:
-        return _load_many(files, kinds, jobs, on_start, on_done, on_wait)
-    with deferred.batch(dsn, tables, on_note):
+    with ExitStack() as stack:
+        if tables:
+            try:
+                stack.enter_context(deferred.batch(dsn, tables, on_note))
+            except psycopg.OperationalError:
+                pass  # the database went away since: nothing was set aside, and each load says so
         return _load_many(files, kinds, jobs, on_start, on_done, on_wait)
 
 

@@ -179,3 +179,22 @@ def test_indexes_that_cannot_be_built_at_the_end_of_a_batch_stay_recorded_and_th
     monkeypatch.setattr(deferred, "put_back", put_back)
     derive(dsn)
     assert _indexes(sql) == indexes and _shape(sql) == shape
+
+
+def test_a_batch_whose_database_goes_away_before_it_sets_anything_aside_loads_as_single_files(
+        empty_db, sql, tmp_path, monkeypatch):
+    """Between choosing the tables and opening the batch's own connection the server may stop: the batch
+    then sets nothing aside, and each file loads (or says the database cannot be reached) on its own."""
+    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
+    indexes, shape = _indexes(sql), _shape(sql)
+    opened: list = []
+
+    def unreachable(dsn, tables, echo=None):
+        opened.append(tables)
+        raise psycopg.OperationalError("connection refused")
+    monkeypatch.setattr(deferred, "batch", unreachable)
+    results = _load(_files(tmp_path), sql)
+    assert opened == [["incident"]], "the batch would have set the incident indexes aside"
+    assert [type(r).__name__ for r in results] == ["LoadResult"] * 3
+    assert sql("SELECT count(*) FROM incident") == [(sum(r.loaded for r in results),)] and results[2].loaded > 0
+    assert _indexes(sql) == indexes and _shape(sql) == shape
