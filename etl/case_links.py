@@ -12,21 +12,28 @@ derive after 200 more incidents at 100x). The statements take the derive's `%(ru
 from __future__ import annotations
 
 
-def _run_incidents(alias: str) -> str:
-    """Rows of `alias` (a recovery or NIBIN evidence) tied to an incident the runs loaded: through the incident
-    they point to, or through the case number they name."""
-    return (f"{alias}.incident_id IN (SELECT id FROM incident WHERE run_id = ANY(%(runs)s))\n"
-            f"    OR ({alias}.agency, {alias}.case_number) IN (SELECT agency, cc_number FROM incident "
-            "WHERE run_id = ANY(%(runs)s))")
+def _run_incidents(table: str) -> list[str]:
+    """Queries for the ids of `table` rows (recovery or NIBIN evidence) tied to an incident the runs loaded:
+    through the incident they point to, or through the case number they name."""
+    return [f"SELECT x.id FROM {table} x JOIN incident i ON i.id = x.incident_id WHERE i.run_id = ANY(%(runs)s)",
+            f"SELECT x.id FROM {table} x JOIN incident i ON i.agency = x.agency AND i.cc_number = x.case_number "
+            "WHERE i.run_id = ANY(%(runs)s)"]
 
 
+# The rows a run may have moved, as a union of queries each starting from the run's own rows (found by run
+# through block-range indexes) and reaching the table through an index. Written as one condition with ORs
+# over the table, the same test read every row: at 100x, 3.9 s (recoveries) and 3.6 s (evidence) of the
+# derive after 200 more incidents.
 # Recoveries (r2) whose incident the runs may have changed.
-RECOVERIES_TOUCHED = f"""(r2.trace_id IN (SELECT id FROM trace WHERE run_id = ANY(%(runs)s))
-    OR {_run_incidents("r2")})"""
+RECOVERIES_TOUCHED = "r2.id IN (" + "\n    UNION ".join([
+    "SELECT x.id FROM recovery x JOIN trace t ON t.id = x.trace_id WHERE t.run_id = ANY(%(runs)s)",
+    *_run_incidents("recovery")]) + ")"
 # NIBIN evidence (e2) whose incident or gun the runs may have changed.
-EVIDENCE_TOUCHED = f"""(e2.run_id = ANY(%(runs)s)
-    OR {_run_incidents("e2")}
-    OR (e2.agency, e2.trace_number) IN (SELECT agency, trace_number FROM trace WHERE run_id = ANY(%(runs)s)))"""
+EVIDENCE_TOUCHED = "e2.id IN (" + "\n    UNION ".join([
+    "SELECT x.id FROM ballistic_evidence x WHERE x.run_id = ANY(%(runs)s)",
+    *_run_incidents("ballistic_evidence"),
+    "SELECT x.id FROM ballistic_evidence x JOIN trace t ON t.agency = x.agency AND t.trace_number = x.trace_number "
+    "WHERE t.run_id = ANY(%(runs)s)"]) + ")"
 
 
 def _case_incident(table: str, alias: str, full: bool) -> tuple[str, str]:

@@ -238,7 +238,8 @@ class Recovery(Base):
     trace_id: Mapped[int] = mapped_column(ForeignKey("trace.id", ondelete="CASCADE"), unique=True)
     firearm_id: Mapped[int] = mapped_column(ForeignKey("firearm.id"), index=True)
     possessor_id: Mapped[int | None] = mapped_column(ForeignKey(f"{PII_SCHEMA}.person.id"))
-    case_number: Mapped[str | None] = mapped_column(String(32))
+    # Indexed (migration 0019): the derive after an incident load finds the recoveries of its cases.
+    case_number: Mapped[str | None] = mapped_column(String(32), index=True)
     recovery_date: Mapped[dt.date] = mapped_column(Date)
     street: Mapped[str | None] = mapped_column(Text)
     city: Mapped[str | None] = mapped_column(Text)
@@ -420,6 +421,6 @@ Index("ix_view_recovery_square", _square(Recovery.geom), Recovery.recovery_date.
 # in the big tables (their days, times, case numbers). A block-range index is a few kilobytes and costs a
 # load next to nothing; without it each lookup read the whole table.
 _RUN_RANGES = {"pages_per_range": 32, "autosummarize": "on"}
-for _table in (Incident, ShotAlert, Trace, Firearm):
+for _table in (Incident, ShotAlert, Trace, Firearm, BallisticEvidence):  # NIBIN evidence: migration 0019
     Index(f"ix_{_table.__tablename__}_run_ranges", _table.run_id, postgresql_using="brin",
           postgresql_with=_RUN_RANGES)
