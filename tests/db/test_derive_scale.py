@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from shapely.geometry import box
 
+from etl import derive as derive_module
 from etl.derive import MATCH_METERS, MATCH_MINUTES, derive
 from etl.loader import load_file
 from layers import db, settings
@@ -69,10 +70,18 @@ def _copies(conn, table: str, time_column: str, row_id: int, rows: list[tuple[st
                      {"key": key, "at": at, "lon": lon, "lat": lat, "id": row_id})
 
 
-def test_alerts_all_around_a_cluster_of_shootings_match_as_the_plain_rule_says(empty_db, sql, tmp_path):
+@pytest.fixture(params=["by time", "by square and time"])
+def matching(request, monkeypatch):
+    """Alerts matched through the time index alone (a city as sparse as Baltimore), and through the squares
+    around each alert (a denser one: etl/derive.py `_dense`)."""
+    monkeypatch.setattr(derive_module, "DENSE_PER_HOUR", float("inf") if request.param == "by time" else 0.0)
+    return request.param
+
+
+def test_alerts_all_around_a_cluster_of_shootings_match_as_the_plain_rule_says(empty_db, sql, tmp_path, matching):
     """Four shootings minutes and metres apart, 36 alerts around them on every side, within and beyond
     the match window and distance: each alert gets what comparing every pair gives (the nearest in time,
-    then in space), or nothing."""
+    then in space), or nothing. The cluster sits on the corner of four 0.01-degree squares."""
     header, shooting = (FIXTURES / "incidents_2022.csv").read_text().splitlines()[:2]
     (tmp_path / "one.csv").write_text(f"{header}\n{shooting}\n")
     load_file(tmp_path / "one.csv", progress=False)
@@ -105,7 +114,7 @@ def test_alerts_all_around_a_cluster_of_shootings_match_as_the_plain_rule_says(e
 
 
 def test_a_derive_after_a_few_loads_matches_as_the_plain_rule_across_the_edges_of_what_they_loaded(
-        empty_db, sql, tmp_path):
+        empty_db, sql, tmp_path, matching):
     """The derive after a load matches alerts against the firearm incidents near the loaded rows in time
     only: an alert loaded 29 minutes after a shooting loaded long before still finds it, and an alert near
     a newly loaded shooting goes to an older one nearer in time, lying beyond the new one's match window."""
