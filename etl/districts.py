@@ -16,15 +16,20 @@ from __future__ import annotations
 
 import psycopg
 
+from layers import grid
 from layers.map_filters import LOCAL_TZ  # the zone of the records' local dates, as the map counts them
+
+# The number of a district map (the polygons of one validity), over the boundary table's district rows.
+_MAP = "dense_rank() OVER (ORDER BY valid_from NULLS FIRST, valid_to NULLS LAST)::int"
 
 
 def create_pieces(conn: psycopg.Connection | psycopg.Cursor) -> None:
     """Temporary `district_piece`: the district polygons cut into pieces of at most 64 vertices, indexed.
     Point-in-polygon against small pieces is far cheaper than against whole districts."""
     conn.execute("DROP TABLE IF EXISTS district_piece")
-    conn.execute("""CREATE TEMP TABLE district_piece ON COMMIT DROP AS
-        SELECT name, valid_from, valid_to, ST_Subdivide(geom, 64) AS geom FROM boundary WHERE kind = 'district'""")
+    conn.execute(f"""CREATE TEMP TABLE district_piece ON COMMIT DROP AS
+        SELECT {_MAP} AS map, name, valid_from, valid_to, ST_Subdivide(geom, 64) AS geom
+        FROM boundary WHERE kind = 'district'""")
     conn.execute("CREATE INDEX ON district_piece USING gist (geom)")
     conn.execute("ANALYZE district_piece")
 
@@ -86,83 +91,45 @@ def _local(time_column: str) -> str:
     return f"x.{time_column} AT TIME ZONE {LOCAL_TZ!r}"
 
 
-# A big load places its points by a grid first: a CELL-degree square that one district's pieces meet and no
-# district's outline crosses lies wholly in that district, so its points need no polygon test; only points in
-# squares an outline crosses (about a sixth of Baltimore's squares at this size) are tested against the pieces.
-CELL = 0.002
-# Staged rows from which a load places its points by the grid (a smaller one: each piece finds its points).
-CELLS_FROM = 50_000
-
-
 def _maps(cur: psycopg.Cursor) -> list[tuple]:
-    """The district maps of `district_piece` (one per validity), numbered from 1 in a fixed order, each with
-    the first and the end of the instants of its local dates (None: open)."""
-    return cur.execute(f"""SELECT row_number() OVER (ORDER BY valid_from NULLS FIRST, valid_to NULLS LAST)::int,
-            valid_from, valid_to, valid_from::timestamp AT TIME ZONE {LOCAL_TZ!r},
-            (valid_to + 1)::timestamp AT TIME ZONE {LOCAL_TZ!r}
-        FROM (SELECT DISTINCT valid_from, valid_to FROM district_piece) m ORDER BY 1""").fetchall()
+    """The district maps of `district_piece`: (number, first and end of the instants of its local dates (None:
+    open))."""
+    return cur.execute(f"""SELECT DISTINCT map, valid_from::timestamp AT TIME ZONE {LOCAL_TZ!r},
+            (valid_to + 1)::timestamp AT TIME ZONE {LOCAL_TZ!r} FROM district_piece ORDER BY 1""").fetchall()
 
 
-def create_cells(cur: psycopg.Cursor, maps: list[tuple]) -> None:
-    """Temporary `district_cell` (from `district_piece`): for each of the `maps` (`_maps`: pieces of one
-    validity) the CELL-degree squares over its extent that some piece meets, each with `whole` (one district's
-    pieces meet it and no district's outline crosses it: every point in it is that district's, `name`) or not.
-    Each square is widened by a nanodegree, so a point a rounding error outside it still counts as in it."""
+def create_cells(cur: psycopg.Cursor) -> None:
+    """Temporary `district_cell`: the grid's squares of each map of `district_piece` (layers/grid.py)."""
     cur.execute("DROP TABLE IF EXISTS district_outline")
-    cur.execute("""CREATE TEMP TABLE district_outline ON COMMIT DROP AS
-        SELECT valid_from, valid_to, ST_Subdivide(ST_Boundary(geom), 64) AS geom FROM boundary WHERE kind = 'district'""")
+    cur.execute(f"""CREATE TEMP TABLE district_outline ON COMMIT DROP AS
+        SELECT map, ST_Subdivide(ST_Boundary(geom), 64) AS geom
+        FROM (SELECT {_MAP} AS map, geom FROM boundary WHERE kind = 'district') b""")
     cur.execute("CREATE INDEX ON district_outline USING gist (geom)")
-    cur.execute("DROP TABLE IF EXISTS district_cell")
-    cur.execute(f"""CREATE TEMP TABLE district_cell ON COMMIT DROP AS
-        WITH numbered (map, valid_from, valid_to) AS (SELECT * FROM unnest(%s::int[], %s::date[], %s::date[])),
-        map AS (
-            SELECT n.map, n.valid_from, n.valid_to,
-                   floor(min(ST_XMin(b.geom)) / {CELL})::int AS i0, floor(max(ST_XMax(b.geom)) / {CELL})::int AS i1,
-                   floor(min(ST_YMin(b.geom)) / {CELL})::int AS j0, floor(max(ST_YMax(b.geom)) / {CELL})::int AS j1
-            FROM numbered n JOIN district_piece b
-              ON b.valid_from IS NOT DISTINCT FROM n.valid_from AND b.valid_to IS NOT DISTINCT FROM n.valid_to
-            GROUP BY 1, 2, 3),
-        square AS (
-            SELECT m.map, m.valid_from, m.valid_to, i, j,
-                   ST_Expand(ST_MakeEnvelope(i * {CELL}, j * {CELL}, (i + 1) * {CELL}, (j + 1) * {CELL}, 4326), 1e-9) AS box
-            FROM map m, generate_series(m.i0, m.i1) i, generate_series(m.j0, m.j1) j)
-        SELECT q.map, q.i, q.j, p.names[1] AS name,
-               cardinality(p.names) = 1 AND NOT EXISTS (
-                   SELECT 1 FROM district_outline o WHERE ST_Intersects(o.geom, q.box)
-                     AND o.valid_from IS NOT DISTINCT FROM q.valid_from AND o.valid_to IS NOT DISTINCT FROM q.valid_to) AS whole
-        FROM square q CROSS JOIN LATERAL (
-            SELECT array_agg(DISTINCT b.name ORDER BY b.name) AS names FROM district_piece b
-            WHERE ST_Intersects(b.geom, q.box)
-              AND b.valid_from IS NOT DISTINCT FROM q.valid_from AND b.valid_to IS NOT DISTINCT FROM q.valid_to) p
-        WHERE p.names IS NOT NULL""", ([m[0] for m in maps], [m[1] for m in maps], [m[2] for m in maps]))
-    cur.execute("ANALYZE district_cell")
+    grid.create_cells(cur, "district_cell", "district_piece", "district_outline", "map")
 
 
 def _by_cell(maps: list[tuple], time_column: str) -> tuple[str, str]:
-    """(join, value) for rows x whose time (timestamptz) is column `time_column`: the join to their square of
-    `district_cell` on the map in force at that time when exactly one is, and the SQL of the name of their
-    district piece by the rule of `in_force`: from the square where it is whole or meets no piece, else (and
-    for rows in force of no map or of several) tested against the pieces."""
+    """(join, value) for rows x whose time (timestamptz) is column `time_column`: the join to their square on
+    the map in force at that time when exactly one is, and the SQL of the name of their district piece by the
+    rule of `in_force`: from the square where it is whole or meets no piece, else (and for rows in force of no
+    map or of several) tested against the pieces."""
     t = f"x.{time_column}"
 
     def within(lo, hi) -> str:
         bounds = ([f"{t} >= TIMESTAMPTZ '{lo.isoformat()}'"] if lo is not None else []) + (
             [f"{t} < TIMESTAMPTZ '{hi.isoformat()}'"] if hi is not None else [])
         return " AND ".join(bounds) or f"{t} IS NOT NULL"
-    conditions = [(n, within(lo, hi)) for n, _, _, lo, hi in maps]
+    conditions = [(n, within(lo, hi)) for n, lo, hi in maps]
     one = " + ".join(f"(CASE WHEN {c} THEN 1 ELSE 0 END)" for _, c in conditions) or "0"
     map_of = f"(CASE WHEN {one} = 1 THEN (CASE {' '.join(f'WHEN {c} THEN {n}' for n, c in conditions)} END) END)"
-    join = (f"LEFT JOIN district_cell c ON c.map = {map_of} AND c.i = floor(ST_X(x.geom) / {CELL})::int "
-            f"AND c.j = floor(ST_Y(x.geom) / {CELL})::int")
-    return join, (f"CASE WHEN {map_of} IS NOT NULL AND coalesce(c.whole, TRUE) THEN c.name "
-                  f"ELSE {in_force(_local(time_column))} END")
+    return grid.square_join("district_cell", "map", map_of), grid.placed(map_of, in_force(_local(time_column)))
 
 
 def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], table: str = "stg_u") -> None:
     """Add a `district` column to the staged rows of a load, by `of_point` (the upsert stores it with the
     row); without a district map loaded yet it is the reported district, as the derive has it.
 
-    From CELLS_FROM staged rows, each point is placed by its square of the grid (`create_cells`), and only
+    From grid.CELLS_FROM staged rows, each point is placed by its square of the grid (layers/grid.py), and only
     those in squares an outline crosses are tested against the pieces (at 100x, placing a year's 4.1 million
     incidents took 40-49 s the way below). Fewer rows get a spatial index and each piece of the map finds its
     points through it: one prepared polygon tested against its points in a row. Searching the pieces once per
@@ -176,8 +143,8 @@ def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], tab
     cur.execute(f"""DELETE FROM district_piece b USING (SELECT min({day}) AS first, max({day}) AS last FROM {table} x) d
         WHERE b.valid_to < d.first OR b.valid_from > d.last""")
     maps = _maps(cur)
-    if maps and cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0] >= CELLS_FROM:
-        create_cells(cur, maps)
+    if maps and cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0] >= grid.CELLS_FROM:
+        create_cells(cur)
         join, value = _by_cell(maps, time_column)
         district = f"coalesce({value}, x.reported_district)"
     else:

@@ -1,0 +1,55 @@
+"""Placing many points in polygons by a grid of squares first (the districts of a big load, etl/districts.py;
+the neighbourhoods and CSAs of the daily counts, layers/daily.py).
+
+A CELL-degree square that the pieces of one polygon name meet and no polygon's outline crosses lies wholly in
+that polygon: every point in it takes that name without a polygon test, through a hash join on the square's
+numbers. Only points in squares an outline crosses are tested against the pieces (in Baltimore about a sixth
+of the district map's squares; more for the 278 neighbourhoods). Building the squares costs a few tenths of a
+second per map, so callers use the grid only for many points (CELLS_FROM).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CELL = 0.002
+# Points from which callers place them by the grid; fewer: each piece finds its points through an index.
+CELLS_FROM = 200_000
+
+
+def create_cells(cur: Any, table: str, pieces: str, outlines: str, group: str) -> None:
+    """Temporary `table` (group, i, j, name, whole): for each `group` of the `pieces` (a table of group, name
+    and polygon pieces, spatially indexed) the squares over its extent that some piece meets, `whole` when the
+    pieces meeting it all bear one name and no line of `outlines` (group and the polygons' outlines, spatially
+    indexed) of its group crosses it. Each square is widened by a nanodegree, so a point a rounding error
+    outside it still counts as in it."""
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(f"""CREATE TEMP TABLE {table} ON COMMIT DROP AS
+        WITH extent AS (
+            SELECT {group} AS grp, floor(min(ST_XMin(geom)) / {CELL})::int AS i0, floor(max(ST_XMax(geom)) / {CELL})::int AS i1,
+                   floor(min(ST_YMin(geom)) / {CELL})::int AS j0, floor(max(ST_YMax(geom)) / {CELL})::int AS j1
+            FROM {pieces} GROUP BY 1),
+        square AS (
+            SELECT e.grp, i, j,
+                   ST_Expand(ST_MakeEnvelope(i * {CELL}, j * {CELL}, (i + 1) * {CELL}, (j + 1) * {CELL}, 4326), 1e-9) AS box
+            FROM extent e, generate_series(e.i0, e.i1) i, generate_series(e.j0, e.j1) j)
+        SELECT q.grp AS {group}, q.i, q.j, p.names[1] AS name,
+               cardinality(p.names) = 1 AND NOT EXISTS (
+                   SELECT 1 FROM {outlines} o WHERE o.{group} = q.grp AND ST_Intersects(o.geom, q.box)) AS whole
+        FROM square q CROSS JOIN LATERAL (
+            SELECT array_agg(DISTINCT b.name ORDER BY b.name) AS names FROM {pieces} b
+            WHERE b.{group} = q.grp AND ST_Intersects(b.geom, q.box)) p
+        WHERE p.names IS NOT NULL""")
+    cur.execute(f"ANALYZE {table}")
+
+
+def square_join(table: str, group: str, group_sql: str) -> str:
+    """SQL joining row x (with a point `geom`) to its square of `table` in the group `group_sql` gives."""
+    return (f"LEFT JOIN {table} c ON c.{group} = {group_sql} AND c.i = floor(ST_X(x.geom) / {CELL})::int "
+            f"AND c.j = floor(ST_Y(x.geom) / {CELL})::int")
+
+
+def placed(group_sql: str, exact: str) -> str:
+    """SQL: the name of row x's polygon: its square's where the square is whole or meets no piece of the group
+    (then none), else `exact` (a test against the pieces); `exact` too when `group_sql` is NULL."""
+    return f"CASE WHEN {group_sql} IS NOT NULL AND coalesce(c.whole, TRUE) THEN c.name ELSE {exact} END"
