@@ -54,10 +54,10 @@ STEP_INPUTS_BY_NAME = {
 }
 
 
-def _update_districts(table: str, time_column: str, scope: str) -> list[str]:
-    """Statements storing the district of `table`'s rows matching `scope` (etl/districts.py), writing only
-    the rows whose district changes."""
-    *prepare, query = districts.of_rows(table, time_column, scope)
+def _update_districts(table: str, time_column: str, scope: str, listed: list[tuple] | None) -> list[str]:
+    """Statements storing the district of `table`'s rows matching `scope` (etl/districts.py; by the grid of
+    `listed` maps if given), writing only the rows whose district changes."""
+    *prepare, query = districts.of_rows(table, time_column, scope, listed)
     return [*prepare, f"""UPDATE {table} t SET district = s.district FROM ({query}) s
                           WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""]
 
@@ -106,6 +106,8 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             conn.execute(f"ANALYZE {table}")
         timings["statistics"] = time.perf_counter() - started
         districts.create_pieces(conn)
+        # Every point's district to find again (a new map, or everything asked for): by the grid when many.
+        listed = districts.grid_for(conn, ["incident", "shot_alert", "recovery"]) if boundaries_changed else None
         # Alerts to match: those loaded by the runs, and those near in time to the firearm incidents they loaded.
         lo = hi = None
         alert_scope = "TRUE"
@@ -144,6 +146,8 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             timings["firearm incidents to match alerts against"] = time.perf_counter() - started
         else:
             by_square = False
+        recovery_cell, recovery_district = (districts.by_cell(listed, date="x.recovery_date") if listed
+                                            else ("", districts.in_force("x.recovery_date")))
         # Each trace's source dealer, time-to-crime and source state, by the rules the trace load stores them by.
         derived = derived_trace_values("t2", "d", "r.recovery_date", "t2.purchaser_id", "t2.possessor_id")
         # A step is one statement, or several run in turn.
@@ -169,17 +173,17 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 WHERE t.id = p.trace_id AND f.id = p.firearm_id
                   AND (p.firearm_type, p.ttc_band, p.source_state, p.source_in_state)
                       IS DISTINCT FROM (f.firearm_type, {TTC_BAND_SQL}, t.source_state, t.source_in_state)"""),
-            ("incident districts", _update_districts("incident", "crime_datetime", point_scope)),
+            ("incident districts", _update_districts("incident", "crime_datetime", point_scope, listed)),
             # Only recoveries whose district changes are written: rewriting every one of them (and its
             # indexes) took 4.6 s of a full derive at 10x, finding the few that change 1.6 s.
             ("recovery districts", f"""
                 UPDATE recovery r SET district = s.district FROM (
-                    SELECT x.id, {districts.in_force("x.recovery_date")} AS district
-                    FROM recovery x JOIN trace t ON t.id = x.trace_id
+                    SELECT x.id, {recovery_district} AS district
+                    FROM recovery x JOIN trace t ON t.id = x.trace_id {recovery_cell}
                     WHERE {scope.replace('x.run_id', 't.run_id')}) s
                 WHERE s.id = r.id AND r.district IS DISTINCT FROM s.district"""),
             ("recovery incidents", case_links.recovery_incidents(full)),
-            ("alert districts", _update_districts("shot_alert", "alert_time", point_scope)),
+            ("alert districts", _update_districts("shot_alert", "alert_time", point_scope, listed)),
             ("alerts corroborating incidents", f"""
                 UPDATE shot_alert s SET incident_id = m.id
                 FROM shot_alert s2 CROSS JOIN LATERAL (

@@ -55,14 +55,17 @@ def of_point(time_column: str) -> str:
     return f"coalesce({in_force(_local(time_column))}, x.reported_district)"
 
 
-def of_rows(table: str, time_column: str, scope: str) -> list[str]:
+def of_rows(table: str, time_column: str, scope: str, listed: list[tuple] | None = None) -> list[str]:
     """SQL statements whose last is a query of (id, district) of the rows x of `table` matching `scope`,
-    by the rule of `of_point`. The rows' points are first copied into a temporary table with a spatial
+    by the rule of `of_point`. With the maps of a grid (`grid_for`), the rows are placed by it. Else the rows' points are first copied into a temporary table with a spatial
     index (a sorted build), then each piece of the map finds its points through that index and is tested
     against them in a row, which PostGIS does far faster than searching the pieces once per point (all 2
     million incidents of 10x Baltimore, after a new map or with `derive --full`: 18.5 s, the copy and its
     index included, against 27 s). The copy is needed for incidents, whose table keeps no index of all its
     points (migration 0015); joining the table through that index took 12 s."""
+    if listed:
+        join, value = by_cell(listed, time_column)
+        return [f"SELECT x.id, coalesce({value}, x.reported_district) AS district FROM {table} x {join} WHERE {scope}"]
     points = f"{table}_point"
     # Each row's local day is worked out once, in the copy, not once per piece its point is tested against.
     return [f"DROP TABLE IF EXISTS {points}",
@@ -91,11 +94,22 @@ def _local(time_column: str) -> str:
     return f"x.{time_column} AT TIME ZONE {LOCAL_TZ!r}"
 
 
-def _maps(cur: psycopg.Cursor) -> list[tuple]:
-    """The district maps of `district_piece`: (number, first and end of the instants of its local dates (None:
-    open))."""
-    return cur.execute(f"""SELECT DISTINCT map, valid_from::timestamp AT TIME ZONE {LOCAL_TZ!r},
+def maps(cur: psycopg.Cursor) -> list[tuple]:
+    """The district maps of `district_piece`: (number, first and last local date, first and end of the instants
+    of those dates (None: open))."""
+    return cur.execute(f"""SELECT DISTINCT map, valid_from, valid_to, valid_from::timestamp AT TIME ZONE {LOCAL_TZ!r},
             (valid_to + 1)::timestamp AT TIME ZONE {LOCAL_TZ!r} FROM district_piece ORDER BY 1""").fetchall()
+
+
+def grid_for(conn: psycopg.Connection | psycopg.Cursor, tables: list[str]) -> list[tuple] | None:
+    """The maps (`maps`), with `district_cell` created, when one of `tables` holds enough rows (by its
+    statistics) to place its points by the grid (layers/grid.py); else None."""
+    rows = conn.execute("SELECT max(greatest(reltuples, 0)) FROM pg_class WHERE oid = ANY(%s::regclass[])", (tables,)).fetchone()[0]
+    listed = maps(conn)
+    if not listed or (rows or 0) < grid.CELLS_FROM:
+        return None
+    create_cells(conn)
+    return listed
 
 
 def create_cells(cur: psycopg.Cursor) -> None:
@@ -108,21 +122,26 @@ def create_cells(cur: psycopg.Cursor) -> None:
     grid.create_cells(cur, "district_cell", "district_piece", "district_outline", "map")
 
 
-def _by_cell(maps: list[tuple], time_column: str) -> tuple[str, str]:
-    """(join, value) for rows x whose time (timestamptz) is column `time_column`: the join to their square on
-    the map in force at that time when exactly one is, and the SQL of the name of their district piece by the
-    rule of `in_force`: from the square where it is whole or meets no piece, else (and for rows in force of no
-    map or of several) tested against the pieces."""
-    t = f"x.{time_column}"
+def by_cell(listed: list[tuple], time_column: str | None = None, date: str | None = None) -> tuple[str, str]:
+    """(join, value) for rows x whose time is column `time_column` (a timestamptz), or whose local date is
+    `date` (SQL): the join to their square on the map in force then when exactly one is, and the SQL of the
+    name of their district piece by the rule of `in_force`: from the square where it is whole or meets no
+    piece, else (and for rows in force of no map or of several) tested against the pieces."""
+    t = f"x.{time_column}" if time_column else date
 
-    def within(lo, hi) -> str:
-        bounds = ([f"{t} >= TIMESTAMPTZ '{lo.isoformat()}'"] if lo is not None else []) + (
-            [f"{t} < TIMESTAMPTZ '{hi.isoformat()}'"] if hi is not None else [])
+    def within(first, last, start, end) -> str:
+        if time_column:
+            bounds = ([f"{t} >= TIMESTAMPTZ '{start.isoformat()}'"] if start is not None else []) + (
+                [f"{t} < TIMESTAMPTZ '{end.isoformat()}'"] if end is not None else [])
+        else:
+            bounds = ([f"{t} >= DATE '{first.isoformat()}'"] if first is not None else []) + (
+                [f"{t} <= DATE '{last.isoformat()}'"] if last is not None else [])
         return " AND ".join(bounds) or f"{t} IS NOT NULL"
-    conditions = [(n, within(lo, hi)) for n, lo, hi in maps]
+    conditions = [(n, within(*bounds)) for n, *bounds in listed]
     one = " + ".join(f"(CASE WHEN {c} THEN 1 ELSE 0 END)" for _, c in conditions) or "0"
     map_of = f"(CASE WHEN {one} = 1 THEN (CASE {' '.join(f'WHEN {c} THEN {n}' for n, c in conditions)} END) END)"
-    return grid.square_join("district_cell", "map", map_of), grid.placed(map_of, in_force(_local(time_column)))
+    exact = in_force(_local(time_column) if time_column else date)
+    return grid.square_join("district_cell", "map", map_of), grid.placed(map_of, exact)
 
 
 def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], table: str = "stg_u") -> None:
@@ -142,10 +161,10 @@ def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], tab
     # Only the maps in force on some staged day take part (a year's file meets one map, not both).
     cur.execute(f"""DELETE FROM district_piece b USING (SELECT min({day}) AS first, max({day}) AS last FROM {table} x) d
         WHERE b.valid_to < d.first OR b.valid_from > d.last""")
-    maps = _maps(cur)
-    if maps and cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0] >= grid.CELLS_FROM:
+    listed = maps(cur)
+    if listed and cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0] >= grid.CELLS_FROM:
         create_cells(cur)
-        join, value = _by_cell(maps, time_column)
+        join, value = by_cell(listed, time_column)
         district = f"coalesce({value}, x.reported_district)"
     else:
         cur.execute(f"CREATE INDEX ON {table} USING gist (geom)")

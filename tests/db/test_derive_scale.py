@@ -13,7 +13,7 @@ from shapely.geometry import box
 from etl import derive as derive_module
 from etl.derive import MATCH_METERS, MATCH_MINUTES, derive
 from etl.loader import load_file
-from layers import db, settings
+from layers import db, grid, settings
 from layers.map_filters import TTC_BAND_SQL
 from tests.bench.scaling import columns as table_columns
 from tests.conftest import FIXTURES, add_run
@@ -204,10 +204,15 @@ STORED_DISTRICT = """SELECT 'incident', source_key, district FROM incident
                      UNION ALL SELECT 'alert', source_key, district FROM shot_alert ORDER BY 1, 2"""
 
 
-def test_the_load_stores_the_districts_derive_keeps_until_the_map_changes(empty_db, sql, tmp_path):
+@pytest.mark.parametrize("placing", ["piece by piece", "by the grid"])
+def test_the_load_stores_the_districts_derive_keeps_until_the_map_changes(empty_db, sql, tmp_path, placing,
+                                                                          monkeypatch):
     """Incidents and alerts get their district as they are loaded, the one the rule gives, so the derive
     rewrites no incident; a district map loaded afterwards still moves them all. (The reported districts
-    are WESTERN and CENTRAL, the maps' names others.)"""
+    are WESTERN and CENTRAL, the maps' names others.) Both ways of placing points: each piece finding its
+    points, and the grid's squares first (layers/grid.py: for many points)."""
+    if placing == "by the grid":
+        monkeypatch.setattr(grid, "CELLS_FROM", 0)
     load_file(_districts(tmp_path, "Northern", "Southern"), progress=False)
     load_file(FIXTURES / "incidents_2022.csv", progress=False)
     load_file(FIXTURES / "shots_chicago.csv", progress=False)

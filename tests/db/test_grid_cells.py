@@ -68,7 +68,7 @@ def test_the_grid_places_every_point_as_the_pieces_do(synthetic_db, monkeypatch)
         # Both kinds of square were met: wholly one district's, and crossed by an outline.
         with conn.transaction(force_rollback=True), conn.cursor() as cur:
             districts.create_pieces(cur)
-            listed = districts._maps(cur)
+            listed = districts.maps(cur)
             districts.create_cells(cur)
             whole, crossed = cur.execute("SELECT count(*) FILTER (WHERE whole), count(*) FILTER (WHERE NOT whole) "
                                          "FROM district_cell").fetchone()
@@ -90,3 +90,27 @@ def test_the_daily_counts_by_area_are_the_same_by_the_grid(synthetic_db, monkeyp
     assert counted[0] == counted[1]
     assert {r[0] for r in counted[0]} >= {"neighborhood", "csa"} and len(counted[0]) > 1000
     assert dict(crossed)["neighborhood"] > 100
+
+
+def test_the_derive_places_rows_by_the_grid_as_the_pieces_do(synthetic_db, monkeypatch):
+    """A new map or `derive --full`: the districts of the incidents and alerts (etl/districts.py `of_rows`)
+    and of the recoveries (by their date) by the grid, against the piece-by-piece way, over the same rows."""
+    with psycopg.connect(db.dsn(synthetic_db)) as conn, conn.transaction(force_rollback=True), conn.cursor() as cur:
+        _stage(conn)
+        cur.execute("ALTER TABLE stg_u ADD COLUMN id int, ADD COLUMN day date")
+        cur.execute("UPDATE stg_u SET id = line_number, day = (crime_datetime AT TIME ZONE 'America/New_York')::date")
+        districts.create_pieces(cur)
+        monkeypatch.setattr(grid, "CELLS_FROM", 0)
+        listed = districts.grid_for(cur, ["stg_u"])
+        assert listed
+        for placed in (None, listed):
+            *prepare, query = districts.of_rows("stg_u", "crime_datetime", "TRUE", placed)
+            for statement in prepare:
+                cur.execute(statement)
+            by_time = sorted(cur.execute(query).fetchall())
+            join, value = districts.by_cell(placed, date="x.day") if placed else ("", districts.in_force("x.day"))
+            by_date = cur.execute(f"SELECT x.id, {value} FROM stg_u x {join} ORDER BY 1").fetchall()
+            if placed is None:
+                expected = by_time, by_date
+        assert (by_time, by_date) == expected
+        assert len(by_time) > 1000 and sum(d is None for _, d in by_date) > 1000
