@@ -27,7 +27,6 @@ from typing import Any
 
 from sqlalchemy import text
 
-from layers import grid
 from layers.map_filters import LOCAL_TZ, SHOOTING_CATEGORIES, TTC_BAND_SQL, MapFilters, choice_conditions
 
 LAYER_KEYS = ("alerts", "shootings", "recoveries")
@@ -226,34 +225,16 @@ def _insert(conn, layer: str, cond: str, params: dict, area_kinds: list[str]) ->
     facts = FACTS[layer].format(tz=LOCAL_TZ, cond=cond)
     dims = ", ".join(DIM_COLUMNS)
     conn.execute("DROP TABLE IF EXISTS daily_fact")
-    points = conn.execute(f"CREATE TEMP TABLE daily_fact ON COMMIT DROP AS SELECT row_number() OVER () AS fid, x.* "
-                          f"FROM ({facts}) x", params).rowcount
+    conn.execute(f"CREATE TEMP TABLE daily_fact ON COMMIT DROP AS SELECT row_number() OVER () AS fid, x.* "
+                 f"FROM ({facts}) x", params)
     conn.execute(f"INSERT INTO derived.daily_count ({dims}, n) SELECT {dims}, count(*)::int FROM daily_fact "
                  f"GROUP BY {dims}")
     conn.execute(cells_sql("daily_fact"))
-    x_dims = ", ".join("x." + c for c in DIM_COLUMNS)
-    if area_kinds and points >= grid.CELLS_FROM:
-        # Many points: placed by the grid's squares first (layers/grid.py), tested against pieces only in
-        # squares an outline crosses.
-        if conn.execute("SELECT to_regclass('pg_temp.area_cell')").fetchone()[0] is None:
-            conn.execute("""CREATE TEMP TABLE area_outline ON COMMIT DROP AS SELECT kind,
-                ST_Subdivide(ST_Boundary(geom), 64) AS geom FROM boundary WHERE kind = ANY(%s)""", (area_kinds,))
-            conn.execute("CREATE INDEX ON area_outline USING gist (geom)")
-            grid.create_cells(conn, "area_cell", "area_piece", "area_outline", "kind")
-        exact = ("(SELECT b.name FROM area_piece b WHERE b.kind = %(area_kind)s::text AND ST_Intersects(b.geom, x.geom) "
-                 "ORDER BY b.name LIMIT 1)")
-        for kind in area_kinds:
-            conn.execute(f"""
-                INSERT INTO derived.daily_area_count (area_kind, area, {dims}, n)
-                SELECT %(area_kind)s, x.name, {x_dims}, count(*)::int FROM (
-                    SELECT x.*, {grid.placed("%(area_kind)s::text", exact)} AS name FROM daily_fact x
-                    {grid.square_join("area_cell", "kind", "%(area_kind)s::text")}) x
-                WHERE x.name IS NOT NULL GROUP BY x.name, {x_dims}""", {"area_kind": kind})
-        return
     if not area_kinds:
         return
     conn.execute("CREATE INDEX ON daily_fact USING gist (geom)")
     conn.execute("ANALYZE daily_fact (fid)")
+    x_dims = ", ".join("x." + c for c in DIM_COLUMNS)
     for kind in area_kinds:
         # LATERAL: the pieces lead and each reads its points from the index, whatever the estimates say.
         conn.execute(f"""

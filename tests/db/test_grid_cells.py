@@ -1,7 +1,7 @@
-"""Many points are placed by a grid of squares before any is tested against polygon pieces (layers/grid.py):
-the districts a big load stores (etl/districts.py) are those the piece-by-piece way gives, for every point,
-on each map in force, on the days the maps change, and for rows without a time or a point; the daily counts
-by neighbourhood and CSA (layers/daily.py) are the same both ways."""
+"""Many points are placed in districts by a grid of squares before any is tested against the pieces
+(layers/grid.py, etl/districts.py): the districts a big load stores and those a derive over a big table
+finds are those the piece-by-piece way gives, for every point, on each map in force, on the days the maps
+change, and for rows without a time or a point."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from etl import districts
-from layers import daily, db, grid
+from layers import db, grid
 
 pytestmark = pytest.mark.db
 
@@ -73,23 +73,6 @@ def test_the_grid_places_every_point_as_the_pieces_do(synthetic_db, monkeypatch)
             whole, crossed = cur.execute("SELECT count(*) FILTER (WHERE whole), count(*) FILTER (WHERE NOT whole) "
                                          "FROM district_cell").fetchone()
             assert len(listed) == maps and whole > 1000 and crossed > 100
-
-
-def test_the_daily_counts_by_area_are_the_same_by_the_grid(synthetic_db, monkeypatch):
-    counted = []
-    with psycopg.connect(db.dsn(synthetic_db)) as conn:
-        for cells_from in (float("inf"), 0):
-            monkeypatch.setattr(grid, "CELLS_FROM", cells_from)
-            with conn.transaction(force_rollback=True):
-                daily.refresh(conn, [], full=True)
-                counted.append(conn.execute("SELECT * FROM derived.daily_area_count ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
-                                            ).fetchall())
-                if cells_from == 0:
-                    crossed = conn.execute("SELECT kind, count(*) FILTER (WHERE NOT whole) FROM area_cell GROUP BY 1"
-                                           ).fetchall()
-    assert counted[0] == counted[1]
-    assert {r[0] for r in counted[0]} >= {"neighborhood", "csa"} and len(counted[0]) > 1000
-    assert dict(crossed)["neighborhood"] > 100
 
 
 def test_the_derive_places_rows_by_the_grid_as_the_pieces_do(synthetic_db, monkeypatch):
