@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import psycopg
 
-from layers import grid
+from etl import grid
 from layers.map_filters import LOCAL_TZ  # the zone of the records' local dates, as the map counts them
 
 # The number of a district map (the polygons of one validity), over the boundary table's district rows.
@@ -103,7 +103,7 @@ def maps(cur: psycopg.Cursor) -> list[tuple]:
 
 def grid_for(conn: psycopg.Connection | psycopg.Cursor, tables: list[str]) -> list[tuple] | None:
     """The maps (`maps`), with `district_cell` created, when one of `tables` holds enough rows (by its
-    statistics) to place its points by the grid (layers/grid.py); else None."""
+    statistics) to place its points by the grid (etl/grid.py); else None."""
     rows = conn.execute("SELECT max(greatest(reltuples, 0)) FROM pg_class WHERE oid = ANY(%s::regclass[])", (tables,)).fetchone()[0]
     listed = maps(conn)
     if not listed or (rows or 0) < grid.CELLS_FROM:
@@ -113,7 +113,7 @@ def grid_for(conn: psycopg.Connection | psycopg.Cursor, tables: list[str]) -> li
 
 
 def create_cells(cur: psycopg.Cursor) -> None:
-    """Temporary `district_cell`: the grid's squares of each map of `district_piece` (layers/grid.py)."""
+    """Temporary `district_cell`: the grid's squares of each map of `district_piece` (etl/grid.py)."""
     cur.execute("DROP TABLE IF EXISTS district_outline")
     cur.execute(f"""CREATE TEMP TABLE district_outline ON COMMIT DROP AS
         SELECT map, ST_Subdivide(ST_Boundary(geom), 64) AS geom
@@ -148,9 +148,10 @@ def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], tab
     """Add a `district` column to the staged rows of a load, by `of_point` (the upsert stores it with the
     row); without a district map loaded yet it is the reported district, as the derive has it.
 
-    From grid.CELLS_FROM staged rows, each point is placed by its square of the grid (layers/grid.py), and only
-    those in squares an outline crosses are tested against the pieces (at 100x, placing a year's 4.1 million
-    incidents took 40-49 s the way below). Fewer rows get a spatial index and each piece of the map finds its
+    From grid.CELLS_FROM staged rows, each point is placed by its square of the grid (etl/grid.py), and only
+    those in squares an outline crosses are tested against the pieces (at 100x, 2.76 million alerts: 52.7 s
+    the way below, 24.6 s this way; a year's incidents took as long either way, most of it the copy in key
+    order). Fewer rows get a spatial index and each piece of the map finds its
     points through it: one prepared polygon tested against its points in a row. Searching the pieces once per
     point for all of them spent most of its time finding the candidates (410,000 incidents of a 10x year:
     4.5 s; through the index 1.9 s with its build). The rows are copied in their order (that of their key, as

@@ -11,9 +11,10 @@ import pytest
 from shapely.geometry import box
 
 from etl import derive as derive_module
+from etl import grid
 from etl.derive import MATCH_METERS, MATCH_MINUTES, derive
 from etl.loader import load_file
-from layers import db, grid, settings
+from layers import db, settings
 from layers.map_filters import TTC_BAND_SQL
 from tests.bench.scaling import columns as table_columns
 from tests.conftest import FIXTURES, add_run
@@ -210,7 +211,7 @@ def test_the_load_stores_the_districts_derive_keeps_until_the_map_changes(empty_
     """Incidents and alerts get their district as they are loaded, the one the rule gives, so the derive
     rewrites no incident; a district map loaded afterwards still moves them all. (The reported districts
     are WESTERN and CENTRAL, the maps' names others.) Both ways of placing points: each piece finding its
-    points, and the grid's squares first (layers/grid.py: for many points)."""
+    points, and the grid's squares first (etl/grid.py: for many points)."""
     if placing == "by the grid":
         monkeypatch.setattr(grid, "CELLS_FROM", 0)
     load_file(_districts(tmp_path, "Northern", "Southern"), progress=False)

@@ -1,5 +1,5 @@
 """Many points are placed in districts by a grid of squares before any is tested against the pieces
-(layers/grid.py, etl/districts.py): the districts a big load stores and those a derive over a big table
+(etl/grid.py, etl/districts.py): the districts a big load stores and those a derive over a big table
 finds are those the piece-by-piece way gives, for every point, on each map in force, on the days the maps
 change, and for rows without a time or a point."""
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from etl import districts
-from layers import db, grid
+from etl import districts, grid
+from layers import db
 
 pytestmark = pytest.mark.db
 
