@@ -58,8 +58,20 @@ def _update_districts(table: str, time_column: str, scope: str, listed: list[tup
     """Statements storing the district of `table`'s rows matching `scope` (etl/districts.py; by the grid of
     `listed` maps if given), writing only the rows whose district changes."""
     *prepare, query = districts.of_rows(table, time_column, scope, listed)
-    return [*prepare, f"""UPDATE {table} t SET district = s.district FROM ({query}) s
-                          WHERE s.id = t.id AND t.district IS DISTINCT FROM s.district"""]
+    return [*prepare, *_store_moved(table, query)]
+
+
+def _store_moved(table: str, query: str) -> list[str]:
+    """Statements writing the district of the rows of `query` (id, district, stored) whose district is not
+    the one stored. The rows that move are found first, each district worked out once (an UPDATE joined to
+    the query worked it out twice, for the comparison and for the value, and joined every row in scope to
+    the table: at 100x, 4.1 million incidents of a year took 35 s of a derive --full to find none moving)."""
+    moved = f"{table}_moved"
+    return [districts.SORT_FREE[0], f"DROP TABLE IF EXISTS {moved}",
+            f"""CREATE TEMP TABLE {moved} ON COMMIT DROP AS
+                SELECT q.id, q.district FROM ({query} OFFSET 0) q WHERE q.district IS DISTINCT FROM q.stored""",
+            districts.SORT_FREE[1], f"ANALYZE {moved}",
+            f"UPDATE {table} t SET district = m.district FROM {moved} m WHERE m.id = t.id"]
 
 
 def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool = False,
@@ -78,6 +90,17 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         if echo:
             echo("  nothing new to derive: every load is already derived")
         return timings
+    # Fresh statistics first: right after a bulk load the planner knows nothing of the new rows. Outside
+    # the derive's transaction: inside it, each ANALYZE held its table's lock until the derive committed,
+    # and autovacuum, which summarizes the block ranges of new rows, waited for it (the whole first derive
+    # at 100x). The ranges a load left unsummarized are summarized here for the same reason (_summarize).
+    started = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        stale = _stale_tables(conn, runs, full)
+        _summarize(conn, sorted({t for tables in LOADED_TABLES.values() for t in tables}))
+        for table in stale:
+            conn.execute(f"ANALYZE {table}")
+    timings["statistics"] = time.perf_counter() - started
     with psycopg.connect(dsn) as conn, conn.transaction():
         boundaries_changed = full or bool(conn.execute(
             "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'", (runs,)).fetchone())
@@ -99,12 +122,6 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         params = {"runs": runs, "state": settings.get("CGA_HOME_STATE"),
                   "county": settings.get("CGA_HOME_COUNTY_FIPS"),
                   "meters": MATCH_METERS, "minutes": MATCH_MINUTES, "maps_run": maps_run or 0}
-        # Fresh statistics first: right after a bulk load the planner knows nothing of the new rows.
-        started = time.perf_counter()
-        stale = _stale_tables(conn, runs, full)
-        for table in stale:
-            conn.execute(f"ANALYZE {table}")
-        timings["statistics"] = time.perf_counter() - started
         districts.create_pieces(conn)
         # Every point's district to find again (a new map, or everything asked for): by the grid when many.
         listed = districts.grid_for(conn, ["incident", "shot_alert", "recovery"]) if boundaries_changed else None
@@ -176,12 +193,10 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             ("incident districts", _update_districts("incident", "crime_datetime", point_scope, listed)),
             # Only recoveries whose district changes are written: rewriting every one of them (and its
             # indexes) took 4.6 s of a full derive at 10x, finding the few that change 1.6 s.
-            ("recovery districts", f"""
-                UPDATE recovery r SET district = s.district FROM (
-                    SELECT x.id, {recovery_district} AS district
-                    FROM recovery x JOIN trace t ON t.id = x.trace_id {recovery_cell}
-                    WHERE {scope.replace('x.run_id', 't.run_id')}) s
-                WHERE s.id = r.id AND r.district IS DISTINCT FROM s.district"""),
+            ("recovery districts", _store_moved("recovery", f"""
+                SELECT x.id, {recovery_district} AS district, x.district AS stored
+                FROM recovery x JOIN trace t ON t.id = x.trace_id {recovery_cell}
+                WHERE {scope.replace('x.run_id', 't.run_id')}""")),
             ("recovery incidents", case_links.recovery_incidents(full)),
             ("alert districts", _update_districts("shot_alert", "alert_time", point_scope, listed)),
             ("alerts corroborating incidents", f"""
@@ -277,6 +292,24 @@ def _dense(conn: psycopg.Connection) -> bool:
     count, hours = conn.execute("SELECT count(*), extract(epoch FROM max(crime_datetime) - min(crime_datetime))"
                                 " / 3600 FROM gun_incident").fetchone()
     return count >= DENSE_PER_HOUR * max(float(hours or 0), 1.0)
+
+
+def _summarize(conn: psycopg.Connection, tables: list[str]) -> None:
+    """Summarize the block ranges of `tables`' block-range indexes that no summary covers yet: those of the
+    run lookups (migration 0016) the derive reads next. Each new range asks autovacuum to summarize it, but
+    the server records only so many requests: a 100x build lost about 900 of them, and an unsummarized range
+    is read whole by every lookup. A table whose lock autovacuum holds is left to it."""
+    indexes = conn.execute(
+        "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'brin' AND i.indrelid = ANY(%s::regclass[])"
+        " ORDER BY 1", (tables,)).fetchall()
+    for (index,) in indexes:
+        try:
+            with conn.transaction():
+                conn.execute("SET LOCAL lock_timeout = '1s'")
+                conn.execute("SELECT brin_summarize_new_values(%s::regclass)", (index,))
+        except psycopg.errors.LockNotAvailable:
+            continue
 
 
 def _stale_tables(conn: psycopg.Connection, runs: list[int], full: bool) -> list[str]:

@@ -23,6 +23,12 @@ from layers.map_filters import LOCAL_TZ  # the zone of the records' local dates,
 _MAP = "dense_rank() OVER (ORDER BY valid_from NULLS FIRST, valid_to NULLS LAST)::int"
 
 
+# Around a statement joining many rows to their squares (`by_cell`): a hash join on the few squares, never
+# a merge join. Planned on the estimates, a year of 100x incidents (4.1 million rows) was sorted by square
+# on disk for a merge join: 46.0 s to place and copy them in key order, 17.9 s by the hash join.
+SORT_FREE = ("SET LOCAL enable_mergejoin = off", "RESET enable_mergejoin")
+
+
 def create_pieces(conn: psycopg.Connection | psycopg.Cursor) -> None:
     """Temporary `district_piece`: the district polygons cut into pieces of at most 64 vertices, indexed.
     Point-in-polygon against small pieces is far cheaper than against whole districts."""
@@ -56,8 +62,9 @@ def of_point(time_column: str) -> str:
 
 
 def of_rows(table: str, time_column: str, scope: str, listed: list[tuple] | None = None) -> list[str]:
-    """SQL statements whose last is a query of (id, district) of the rows x of `table` matching `scope`,
-    by the rule of `of_point`. With the maps of a grid (`grid_for`), the rows are placed by it. Else the rows' points are first copied into a temporary table with a spatial
+    """SQL statements whose last is a query of (id, district, stored: the district the row holds) of the rows x
+    of `table` matching `scope`, by the rule of `of_point`. With the maps of a grid (`grid_for`), the rows are
+    placed by it (run with merge joins off: `SORT_FREE`). Else the rows' points are first copied into a temporary table with a spatial
     index (a sorted build), then each piece of the map finds its points through that index and is tested
     against them in a row, which PostGIS does far faster than searching the pieces once per point (all 2
     million incidents of 10x Baltimore, after a new map or with `derive --full`: 18.5 s, the copy and its
@@ -65,16 +72,17 @@ def of_rows(table: str, time_column: str, scope: str, listed: list[tuple] | None
     points (migration 0015); joining the table through that index took 12 s."""
     if listed:
         join, value = by_cell(listed, time_column)
-        return [f"SELECT x.id, coalesce({value}, x.reported_district) AS district FROM {table} x {join} WHERE {scope}"]
+        return [f"SELECT x.id, coalesce({value}, x.reported_district) AS district, x.district AS stored"
+                f" FROM {table} x {join} WHERE {scope}"]
     points = f"{table}_point"
     # Each row's local day is worked out once, in the copy, not once per piece its point is tested against.
     return [f"DROP TABLE IF EXISTS {points}",
             f"""CREATE TEMP TABLE {points} ON COMMIT DROP AS
-                SELECT x.id, {_day(_local(time_column))} AS day, x.reported_district, x.geom FROM {table} x
-                WHERE {scope}""",
+                SELECT x.id, {_day(_local(time_column))} AS day, x.reported_district, x.district AS stored, x.geom
+                FROM {table} x WHERE {scope}""",
             f"CREATE INDEX ON {points} USING gist (geom)",
             f"ANALYZE {points}",
-            f"""SELECT x.id, coalesce(h.name, x.reported_district) AS district FROM {points} x
+            f"""SELECT x.id, coalesce(h.name, x.reported_district) AS district, x.stored FROM {points} x
                 LEFT JOIN ({_piece_per_point(points, "id", "x.day", "x.day")}) h ON h.id = x.id"""]
 
 
@@ -150,8 +158,8 @@ def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], tab
 
     From grid.CELLS_FROM staged rows, each point is placed by its square of the grid (etl/grid.py), and only
     those in squares an outline crosses are tested against the pieces (at 100x, 2.76 million alerts: 52.7 s
-    the way below, 24.6 s this way; a year's incidents took as long either way, most of it the copy in key
-    order). Fewer rows get a spatial index and each piece of the map finds its
+    the way below, 24.6 s this way; a year's 4.1 million incidents, placed and copied in key order, 17.9 s
+    once the squares are joined by hash, `SORT_FREE`). Fewer rows get a spatial index and each piece of the map finds its
     points through it: one prepared polygon tested against its points in a row. Searching the pieces once per
     point for all of them spent most of its time finding the candidates (410,000 incidents of a 10x year:
     4.5 s; through the index 1.9 s with its build). The rows are copied in their order (that of their key, as
@@ -167,6 +175,7 @@ def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], tab
         create_cells(cur)
         join, value = by_cell(listed, time_column)
         district = f"coalesce({value}, x.reported_district)"
+        cur.execute(SORT_FREE[0])
     else:
         cur.execute(f"CREATE INDEX ON {table} USING gist (geom)")
         join = (f"LEFT JOIN ({_piece_per_point(table, 'line_number', day, f'x.{time_column}')}) h "
@@ -175,6 +184,7 @@ def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], tab
     cur.execute(f"""CREATE TEMP TABLE {table}_district ON COMMIT DROP AS
         SELECT x.*, {district}::varchar(16) AS district FROM {table} x {join}
         ORDER BY {", ".join(f"x.{c}" for c in key)}""")
+    cur.execute(SORT_FREE[1])
     cur.execute(f"DROP TABLE {table}")
     cur.execute(f"ALTER TABLE {table}_district RENAME TO {table}")
     cur.execute(f"ANALYZE {table} ({', '.join(key)})")

@@ -7,7 +7,8 @@ numbers. Only points in squares an outline crosses are tested against the pieces
 of the district map's squares). Building the squares costs a few tenths of a second per map, so callers use
 the grid only for many points (CELLS_FROM). At 100x: a load's 2.76 million alerts placed in 24.6 s instead of
 52.7 s, the first derive's 1.25 million recoveries in 7.0 s instead of 21.0 s; a year's 4.1 million incidents
-took as long either way (47-55 s: most of it is copying them in key order). Tried for the daily counts' 278
+in 17.9 s with their copy in key order, once the squares are joined by hash (etl/districts.py SORT_FREE: the
+planner sorted the rows by square on disk for a merge join, 46.0 s). Tried for the daily counts' 278
 neighbourhoods and 56 CSAs too, where more squares are crossed and each point in them searched the pieces
 alone: 150 s of the first derive instead of 86 s, so those stay as they were (layers/daily.py).
 """

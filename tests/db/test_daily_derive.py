@@ -217,3 +217,33 @@ def test_the_derive_analyses_the_tables_a_run_changed_by_more_than_a_tenth(city)
         assert _stale_tables(conn, [small], full=True) == every
         assert _stale_tables(conn, [add_run(conn, "something new", 1)], full=False) == every
         conn.rollback()
+
+
+def test_derive_summarizes_the_block_ranges_a_load_left_unsummarized(city):
+    """The run lookups read block-range indexes (migration 0016); the ranges of a load's new rows wait for
+    autovacuum, whose requests overflow in a big build. The derive summarizes what is left before reading."""
+    summarize = "SELECT brin_summarize_new_values('ix_shot_alert_run_ranges')"
+    with psycopg.connect(city, autocommit=True) as conn:
+        conn.execute("ALTER TABLE shot_alert SET (autovacuum_enabled = off)")
+        conn.execute("ALTER INDEX ix_shot_alert_run_ranges SET (autosummarize = off)")
+        try:
+            conn.execute(summarize)
+            moved = []
+            for copy in range(2):  # once to see that a run's rows leave ranges unsummarized, once for the derive
+                run = add_run(conn, "shots")
+                # Copies of each alert, hours later, as the run's: new rows on new pages, past the last range
+                # summarized (32 pages; the city's alerts fill 13).
+                conn.execute(f"""INSERT INTO shot_alert (agency, source_key, source_id, alert_time, alert_type, rounds,
+                        address, reported_district, beat, source_layout, geom, district, run_id)
+                    SELECT agency, source_key || ':copy{copy}:' || n, source_id, alert_time + n * interval '1 hour',
+                        alert_type, rounds, address, reported_district, beat, source_layout, geom, district, %s
+                    FROM shot_alert, generate_series(1, 6) n WHERE source_key NOT LIKE '%%:copy%%'""", (run,))
+                moved.append(run)
+                if len(moved) == 1:
+                    assert conn.execute(summarize).fetchone()[0] > 0
+            derive(dsn=city, run_ids=[moved[-1]])
+            assert conn.execute(summarize).fetchone()[0] == 0
+        finally:
+            conn.execute("DELETE FROM shot_alert WHERE source_key LIKE '%:copy%'")
+            conn.execute("ALTER TABLE shot_alert RESET (autovacuum_enabled)")
+            conn.execute("ALTER INDEX ix_shot_alert_run_ranges SET (autosummarize = on)")

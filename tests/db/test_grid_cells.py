@@ -80,7 +80,7 @@ def test_the_derive_places_rows_by_the_grid_as_the_pieces_do(synthetic_db, monke
     and of the recoveries (by their date) by the grid, against the piece-by-piece way, over the same rows."""
     with psycopg.connect(db.dsn(synthetic_db)) as conn, conn.transaction(force_rollback=True), conn.cursor() as cur:
         _stage(conn)
-        cur.execute("ALTER TABLE stg_u ADD COLUMN id int, ADD COLUMN day date")
+        cur.execute("ALTER TABLE stg_u ADD COLUMN id int, ADD COLUMN day date, ADD COLUMN district varchar(16)")
         cur.execute("UPDATE stg_u SET id = line_number, day = (crime_datetime AT TIME ZONE 'America/New_York')::date")
         districts.create_pieces(cur)
         monkeypatch.setattr(grid, "CELLS_FROM", 0)
