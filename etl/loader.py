@@ -295,6 +295,7 @@ def _set_aside_for_bulk(cur: psycopg.Cursor, source: Source) -> list[tuple[str, 
         return []
     match = " AND ".join(f"t.{c} = s.{c}" for c in source.key)
     put_back: list[tuple[str, str, str]] = []
+    new = None
     for table in source.bulk_tables:
         if deferred.is_deferred(cur, table):
             # A batch set the indexes aside (etl/deferred.py): insert under the lock, as a bulk load does.
@@ -304,8 +305,9 @@ def _set_aside_for_bulk(cur: psycopg.Cursor, source: Source) -> list[tuple[str, 
                            (table,)).fetchone()[0]
         if staged < held * BULK_SHARE:
             continue
-        new = cur.execute(f"SELECT count(*) FROM stg_u s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"
-                          ).fetchone()[0]
+        if new is None:  # the staged rows whose key the first table (keyed by it) does not hold
+            new = cur.execute(f"SELECT count(*) FROM stg_u s WHERE NOT EXISTS (SELECT 1 FROM {source.bulk_tables[0]} t"
+                              f" WHERE {match})").fetchone()[0]
         if new < BULK_MIN_ROWS or new < held * BULK_SHARE:
             continue
         items = deferred.set_aside(cur.connection, table, keys=False)

@@ -61,8 +61,9 @@ class Source:
     # True when rows repeating a key are distinct records (victims of one incident), not duplicates:
     # the loader then numbers the repeats (key, key:1, key:2 ...) in file order.
     repeats_are_distinct: bool = False
-    # Tables `merge` upserts into, keyed by `key`, whose secondary indexes a load adding as many rows
-    # as the table holds rebuilds instead of updating them row by row (etl/loader.py, BULK_MIN_ROWS).
+    # Tables `merge` fills, whose secondary indexes a load adding as many rows as the table holds rebuilds
+    # instead of updating them row by row (etl/loader.py, BULK_MIN_ROWS): the first keyed by `key`, which
+    # tells how many of the staged rows are new, the others filled from the same rows.
     bulk_tables: tuple[str, ...] = ()
     # True when `prepare` rewrites `stg_u` in key order (etl/districts.py, fill_staged): the loader then
     # removes repeated keys in place instead of copying the staged rows sorted by key for the upsert.

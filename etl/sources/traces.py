@@ -112,6 +112,9 @@ class Traces(Source):
     )
     staging = _staging()
     key = ("agency", "trace_number")
+    # The traces, then the tables filled from the same rows (one recovery per trace, a gun and people for
+    # most): 9, 10, 3 and 2 secondary indexes, four of them trigram indexes.
+    bulk_tables = ("trace", "recovery", "firearm", "pii.person")
 
     def widths(self) -> dict[str, int]:
         widths = schema_widths("trace", TRACE_COLUMNS)
