@@ -54,26 +54,6 @@ STEP_INPUTS_BY_NAME = {
 }
 
 
-def _update_districts(table: str, time_column: str, scope: str, listed: list[tuple] | None) -> list[str]:
-    """Statements storing the district of `table`'s rows matching `scope` (etl/districts.py; by the grid of
-    `listed` maps if given), writing only the rows whose district changes."""
-    *prepare, query = districts.of_rows(table, time_column, scope, listed)
-    return [*prepare, *_store_moved(table, query)]
-
-
-def _store_moved(table: str, query: str) -> list[str]:
-    """Statements writing the district of the rows of `query` (id, district, stored) whose district is not
-    the one stored. The rows that move are found first, each district worked out once (an UPDATE joined to
-    the query worked it out twice, for the comparison and for the value, and joined every row in scope to
-    the table: at 100x, 4.1 million incidents of a year took 35 s of a derive --full to find none moving)."""
-    moved = f"{table}_moved"
-    return [districts.SORT_FREE[0], f"DROP TABLE IF EXISTS {moved}",
-            f"""CREATE TEMP TABLE {moved} ON COMMIT DROP AS
-                SELECT q.id, q.district FROM ({query} OFFSET 0) q WHERE q.district IS DISTINCT FROM q.stored""",
-            districts.SORT_FREE[1], f"ANALYZE {moved}",
-            f"UPDATE {table} t SET district = m.district FROM {moved} m WHERE m.id = t.id"]
-
-
 def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool = False,
            echo: Callable[[str], None] | None = None) -> Derived:
     """Run every derivation; return seconds per step, with the clock check as `.clock_check`."""
@@ -190,15 +170,15 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 WHERE t.id = p.trace_id AND f.id = p.firearm_id
                   AND (p.firearm_type, p.ttc_band, p.source_state, p.source_in_state)
                       IS DISTINCT FROM (f.firearm_type, {TTC_BAND_SQL}, t.source_state, t.source_in_state)"""),
-            ("incident districts", _update_districts("incident", "crime_datetime", point_scope, listed)),
+            ("incident districts", districts.update_statements("incident", "crime_datetime", point_scope, listed)),
             # Only recoveries whose district changes are written: rewriting every one of them (and its
             # indexes) took 4.6 s of a full derive at 10x, finding the few that change 1.6 s.
-            ("recovery districts", _store_moved("recovery", f"""
+            ("recovery districts", districts.store_moved("recovery", f"""
                 SELECT x.id, {recovery_district} AS district, x.district AS stored
                 FROM recovery x JOIN trace t ON t.id = x.trace_id {recovery_cell}
                 WHERE {scope.replace('x.run_id', 't.run_id')}""")),
             ("recovery incidents", case_links.recovery_incidents(full)),
-            ("alert districts", _update_districts("shot_alert", "alert_time", point_scope, listed)),
+            ("alert districts", districts.update_statements("shot_alert", "alert_time", point_scope, listed)),
             ("alerts corroborating incidents", f"""
                 UPDATE shot_alert s SET incident_id = m.id
                 FROM shot_alert s2 CROSS JOIN LATERAL (
@@ -230,7 +210,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         links_moved = written.get("recovery incidents", 0) + written.get("evidence incidents and guns", 0)
         if needs("nibin", "traces") or (needs("incidents") and links_moved):
             started = time.perf_counter()
-            _nibin_groups(conn)
+            case_links.nibin_groups(conn)
             timings["NIBIN gun groups and firearm links"] = time.perf_counter() - started
             if echo:
                 echo(f"  derived NIBIN gun groups and firearm links ({timings['NIBIN gun groups and firearm links']:.1f}s)")
@@ -377,49 +357,3 @@ def _pending(conn: psycopg.Connection, run_ids: list[int], full: bool) -> tuple[
     new = [r[0] for r in conn.execute(
         "SELECT id FROM etl_run WHERE status = 'succeeded' AND id > %s ORDER BY id", (held_id if not full else 0,))]
     return sorted(set(run_ids) | set(new)), full, latest
-
-
-def _nibin_groups(conn: psycopg.Connection) -> None:
-    """Evidence joined by leads was fired by one gun: group it (union-find), then link guns to incidents."""
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in conn.execute("SELECT evidence_a_id, evidence_b_id FROM nibin_lead"):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    conn.execute("CREATE TEMP TABLE grp (evidence_id int PRIMARY KEY, gun_group int) ON COMMIT DROP")
-    with conn.cursor() as cur, cur.copy("COPY grp FROM STDIN") as copy:
-        for x in list(parent):
-            copy.write_row((x, find(x)))
-    conn.execute("""UPDATE ballistic_evidence e SET gun_group = g.gun_group FROM grp g
-                    WHERE g.evidence_id = e.id AND e.gun_group IS DISTINCT FROM g.gun_group""")
-    # The statistics taken at the start of the derive, right after a load, saw every incident_id, firearm_id
-    # and gun_group empty: planned on them, the join below tested every test-fired group against every
-    # casing (37-98 s at 10x Baltimore). Taken again now that they are set: 0.06 s.
-    conn.execute("ANALYZE ballistic_evidence")
-    conn.execute("DELETE FROM firearm_incident")
-    conn.execute("""
-        INSERT INTO firearm_incident (firearm_id, incident_id, via)
-        SELECT DISTINCT firearm_id, incident_id, 'recovery' FROM recovery WHERE incident_id IS NOT NULL""")
-    # Every scene in a group that holds a test fire of a recovered gun was fired by that gun. The lead
-    # named is the one touching that scene's evidence (a HIT preferred, then the earliest, then the first
-    # loaded: without that last rule, leads of one day were picked in whatever order the plan met them).
-    conn.execute("""
-        INSERT INTO firearm_incident (firearm_id, incident_id, via, lead_id, lead_status)
-        SELECT DISTINCT ON (g.firearm_id, c.incident_id) g.firearm_id, c.incident_id, 'nibin', l.lead_id,
-               l.lead_status
-        FROM (SELECT DISTINCT gun_group, firearm_id FROM ballistic_evidence
-              WHERE evidence_type = 'TEST_FIRE' AND firearm_id IS NOT NULL) g
-        JOIN ballistic_evidence c ON c.gun_group = g.gun_group AND c.evidence_type = 'CASING'
-                                 AND c.incident_id IS NOT NULL
-        JOIN nibin_lead l ON c.id IN (l.evidence_a_id, l.evidence_b_id)
-        ORDER BY g.firearm_id, c.incident_id, (l.lead_status = 'HIT') DESC, l.lead_date, l.id
-        ON CONFLICT (firearm_id, incident_id) DO UPDATE SET lead_id = EXCLUDED.lead_id,
-            lead_status = EXCLUDED.lead_status""")
