@@ -10,7 +10,7 @@ import random
 import psycopg
 import pytest
 
-from etl import loader, rowparse, vector
+from etl import loader, rowparse, vector, vector_columns
 from etl.loader import load_file
 from tests.conftest import FIXTURES, TABLES
 
@@ -254,7 +254,7 @@ def test_a_polars_failure_leaves_the_file_to_the_row_path(dsn, tmp_path, monkeyp
     def refuse(*_args):
         raise pl.exceptions.ComputeError("unable to parse time zone")
 
-    monkeypatch.setattr(vector, "_instants", refuse)
+    monkeypatch.setattr(vector_columns, "instants", refuse)
     rows = [_incident_2022(i) for i in range(200)]
     _same_both_ways(_write(tmp_path / "inc.csv", HEADER_2022, rows), dsn, monkeypatch, expect_fast=False)
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl import vector
+from etl import vector_columns
 from etl.errors import RowError
 from etl.parse import DEFAULT_REGION, parse_datetime, parse_point, point_wkt, upper
 
@@ -42,7 +42,7 @@ def _reference_instant(value: str, tz) -> str | None:
 @PROPS
 @given(st.lists(DATES, min_size=1, max_size=30), st.sampled_from(CLOCKS))
 def test_certified_date_times_are_the_parsers_instants(values, tz):
-    text, ok = vector._instants(pl.Series(values, dtype=pl.String), tz)
+    text, ok = vector_columns.instants(pl.Series(values, dtype=pl.String), tz)
     for value, got, certified in zip(values, text.to_list(), ok.to_list(), strict=True):
         if certified:
             assert got == _reference_instant(value, tz), value
@@ -50,7 +50,7 @@ def test_certified_date_times_are_the_parsers_instants(values, tz):
 
 def test_the_usual_date_shapes_are_certified():
     values = ["2022/06/21 03:48:00+00", "2022-06-21T03:48:00", "06/21/2022 11:48:00 PM", "06/21/2022 23:48:00"]
-    text, ok = vector._instants(pl.Series(values), ZoneInfo("America/New_York"))
+    text, ok = vector_columns.instants(pl.Series(values), ZoneInfo("America/New_York"))
     assert ok.to_list() == [True] * 4
     assert text.to_list() == ["2022-06-21 03:48:00+00", "2022-06-21 07:48:00+00", "2022-06-22 03:48:00+00",
                               "2022-06-22 03:48:00+00"]
@@ -73,14 +73,14 @@ def _reference_point(lon: str, lat: str, region) -> str | None:
 @given(st.lists(st.tuples(COORDINATE, COORDINATE), min_size=1, max_size=30),
        st.sampled_from([DEFAULT_REGION, None, (-200.0, -100.0, 200.0, 100.0)]))
 def test_certified_points_are_the_parsers_points(pairs, region):
-    wkt, ok = vector._points(pl.Series([p[0] for p in pairs]), pl.Series([p[1] for p in pairs]), region)
+    wkt, ok = vector_columns.points(pl.Series([p[0] for p in pairs]), pl.Series([p[1] for p in pairs]), region)
     for (lon, lat), got, certified in zip(pairs, wkt.to_list(), ok.to_list(), strict=True):
         if certified:
             assert got is not None and got == _reference_point(lon, lat, region), (lon, lat)
 
 
 def test_plain_coordinates_are_certified_with_seven_decimals():
-    wkt, ok = vector._points(pl.Series(["-76.61", "-76.6123456", "-0.5"]), pl.Series(["39.3", "39.2901", "39.0"]),
+    wkt, ok = vector_columns.points(pl.Series(["-76.61", "-76.6123456", "-0.5"]), pl.Series(["39.3", "39.2901", "39.0"]),
                              (-77.0, 39.0, 0.0, 40.0))
     assert ok.to_list() == [True, True, True]
     assert wkt.to_list() == ["SRID=4326;POINT(-76.6100000 39.3000000)", "SRID=4326;POINT(-76.6123456 39.2901000)",
@@ -91,7 +91,7 @@ def test_plain_coordinates_are_certified_with_seven_decimals():
 @given(st.lists(st.one_of(st.text(max_size=12), st.sampled_from(["na", " N/a ", "null", "None", "straße", "ǆ", "ﬁ"])),
                 min_size=1, max_size=30))
 def test_upper_is_the_parsers_upper(values):
-    got = vector._upper(pl.DataFrame({"c": values}, schema={"c": pl.String}), "c")
+    got = vector_columns.upper_column(pl.DataFrame({"c": values}, schema={"c": pl.String}), "c")
     assert got.to_list() == [upper(v) for v in values]
 
 
