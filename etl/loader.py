@@ -286,7 +286,7 @@ def _set_aside_for_bulk(cur: psycopg.Cursor, source: Source) -> list[tuple[str, 
     again after the upsert (etl/deferred.py): one sorted build is several times faster than updating a
     dozen indexes row by row. The indexes behind constraints (the key the upsert needs) and the run foreign
     key stay, and a failed load gets everything back with its rollback. Readers wait for the load while the indexes are gone, so a table
-    other sessions are using (the lock not granted within a second) keeps them and is updated row by row.
+    other sessions are using (the lock not granted within deferred.LOCK_WAIT) keeps them and is updated row by row.
     A table whose indexes a batch set aside (etl/batch.py) is locked and filled the same way."""
     if not source.bulk_tables:
         return []
@@ -299,7 +299,7 @@ def _set_aside_for_bulk(cur: psycopg.Cursor, source: Source) -> list[tuple[str, 
     for table in source.bulk_tables:
         if deferred.is_deferred(cur, table):
             # A batch set the indexes aside (etl/deferred.py): insert under the lock, as a bulk load does.
-            deferred.lock_exclusive(cur, table)
+            deferred.lock_exclusive(cur, table, deferred.BATCH_LOCK_WAIT)
             continue
         held = cur.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass",
                            (table,)).fetchone()[0]

@@ -198,3 +198,29 @@ def test_a_batch_whose_database_goes_away_before_it_sets_anything_aside_loads_as
     assert [type(r).__name__ for r in results] == ["LoadResult"] * 3
     assert sql("SELECT count(*) FROM incident") == [(sum(r.loaded for r in results),)] and results[2].loaded > 0
     assert _indexes(sql) == indexes and _shape(sql) == shape
+
+
+def test_a_bulk_load_waits_out_a_lock_held_past_the_deadlock_timeout(empty_db, database_url):
+    """Autovacuum analyzing the table after the previous year's load gives way only once the server's
+    deadlock_timeout (1 s) has passed: a load must wait longer than that for its exclusive lock, or it falls
+    back to the row-by-row upsert (half of a 100x build's later incident years did)."""
+    import threading
+    import time
+
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    holding = threading.Event()
+
+    def analyze_like(seconds: float) -> None:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("LOCK TABLE incident IN SHARE UPDATE EXCLUSIVE MODE")  # what ANALYZE takes
+            holding.set()
+            time.sleep(seconds)
+
+    for held, granted in ((1.2, True), (6.0, False)):
+        holding.clear()
+        holder = threading.Thread(target=analyze_like, args=(held,))
+        holder.start()
+        assert holding.wait(10)
+        with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+            assert deferred.lock_exclusive(cur, "incident") is granted
+        holder.join()

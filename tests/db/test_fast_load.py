@@ -156,7 +156,7 @@ def test_a_failed_bulk_load_keeps_every_index_and_nothing_of_the_file(empty_db, 
 
 def test_a_table_in_use_keeps_its_indexes_and_the_load_goes_on(empty_db, sql, database_url, tmp_path, monkeypatch):
     """A reader holding the incident table (a dashboard query, a derive) makes the bulk way step
-    aside after its one-second wait: the load still succeeds, row by row."""
+    aside after its short wait (deferred.LOCK_WAIT): the load still succeeds, row by row."""
     monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
     indexes, oids = _indexes(sql), _index_oids(sql)
     dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
