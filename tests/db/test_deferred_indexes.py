@@ -224,3 +224,44 @@ def test_a_bulk_load_waits_out_a_lock_held_past_the_deadlock_timeout(empty_db, d
         with psycopg.connect(dsn) as conn, conn.cursor() as cur:
             assert deferred.lock_exclusive(cur, "incident") is granted
         holder.join()
+
+
+def test_two_connections_build_the_indexes_and_a_failure_loses_none(empty_db, sql, database_url, tmp_path,
+                                                                     monkeypatch):
+    """At a batch's end the indexes are built by two connections side by side (`BUILDERS`); when a build
+    fails, each index is either built or still recorded for the next load or derive to build."""
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    indexes = _indexes(sql)
+    loader.load_file(_write(tmp_path / "a.csv", _rows(0, 300)), progress=False)
+    builders: set[int] = set()
+    put_back = deferred.put_back
+
+    def noting(cur, table, name, statement):
+        builders.add(cur.connection.info.backend_pid)
+        put_back(cur, table, name, statement)
+
+    monkeypatch.setattr(deferred, "put_back", noting)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert deferred._defer(conn, "incident") == len(indexes) - 2 + 1
+        assert deferred.restore(conn, None, None, dsn) == len(indexes) - 1
+    assert len(builders) == 2, "two connections built the indexes"
+    assert _indexes(sql) == indexes and sql("SELECT count(*) FROM etl_deferred_index") == [(0,)]
+
+    def failing(cur, table, name, statement):
+        if name == "ix_incident_location":
+            raise psycopg.errors.DiskFull("could not extend file")
+        put_back(cur, table, name, statement)
+
+    monkeypatch.setattr(deferred, "put_back", failing)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        deferred._defer(conn, "incident")
+        with pytest.raises(psycopg.errors.DiskFull):
+            deferred.restore(conn, None, None, dsn)
+    recorded = {name for (name,) in sql("SELECT name FROM etl_deferred_index")}
+    present = {name for name, _ in _indexes(sql)}
+    assert "ix_incident_location" in recorded
+    assert {name for name, _ in indexes} <= present | recorded, "every index is built or still recorded"
+    monkeypatch.undo()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        deferred.restore(conn, None, None, dsn)
+    assert _indexes(sql) == indexes and _shape(sql)[1] == [("fk_incident_run_id_etl_run", True)]
