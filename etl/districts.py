@@ -195,12 +195,12 @@ def fill_staged(cur: psycopg.Cursor, time_column: str, key: tuple[str, ...], tab
         create_cells(cur)
         join, value = by_cell(listed, time_column)
         district = f"coalesce({value}, x.reported_district)"
-        cur.execute(SORT_FREE[0])
     else:
         cur.execute(f"CREATE INDEX ON {table} USING gist (geom)")
         join = (f"LEFT JOIN ({_piece_per_point(table, 'line_number', day, f'x.{time_column}')}) h "
                 "ON h.line_number = x.line_number")
         district = "coalesce(h.name, x.reported_district)"
+    cur.execute(SORT_FREE[0])
     cur.execute(f"""CREATE TEMP TABLE {table}_district ON COMMIT DROP AS
         SELECT x.*, {district}::varchar(16) AS district FROM {table} x {join}
         ORDER BY {", ".join(f"x.{c}" for c in key)}""")
