@@ -22,6 +22,9 @@ def test_create_start_status_stop_restart(tmp_path, monkeypatch):
         assert any("Creating" in m for m in messages)
         with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
             assert conn.execute("SELECT extname FROM pg_extension WHERE extname = 'postgis'").fetchone()
+            # A working database tuned for bulk loads: index builds skip the write-ahead log, few checkpoints.
+            assert conn.execute("SHOW wal_level").fetchone()[0] == "minimal"
+            assert conn.execute("SHOW max_wal_size").fetchone()[0] == "8GB"
         st = cluster.status()
         assert st.managed and st.running and st.port
         assert "***" in st.url  # the password is never printed
