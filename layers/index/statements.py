@@ -9,18 +9,22 @@ ids of the rows behind it (`_c`), kept largest first (`_contributions`).
 from __future__ import annotations
 
 
-def _contributions(*items: str) -> str:
-    """SQL: a jsonb array of the non-null contribution objects, largest first."""
-    return f"""(SELECT coalesce(jsonb_agg(c ORDER BY (c->>'points')::float DESC), '[]'::jsonb)
-                FROM unnest(ARRAY[{', '.join(items)}]::jsonb[]) c WHERE c IS NOT NULL)"""
+def _contributions(*items: tuple[str, str]) -> str:
+    """SQL: a jsonb array of the non-null contribution objects (`_c`), largest first. A record none of whose
+    contributions has points (a quarter of the firearms at 100x) gets the empty array without building any."""
+    points = ", ".join(f"({p})" for p, _ in items)
+    return f"""CASE WHEN greatest({points}) > 0 THEN
+               (SELECT coalesce(jsonb_agg(c ORDER BY (c->>'points')::float DESC), '[]'::jsonb)
+                FROM unnest(ARRAY[{', '.join(sql for _, sql in items)}]::jsonb[]) c WHERE c IS NOT NULL)
+               ELSE '[]'::jsonb END"""
 
 
 def _c(key: str, points: str, figures: str, kind: str | None = None, ids: str | None = None,
-       n: str | None = None) -> str:
-    """SQL: one contribution object when its points are positive."""
+       n: str | None = None) -> tuple[str, str]:
+    """(points, SQL): one contribution object when its points are positive."""
     rows = (f", 'rows', jsonb_build_object('kind', '{kind}', 'ids', to_jsonb({ids}), 'n', {n})"
             if kind else "")
-    return f"""CASE WHEN ({points}) > 0 THEN jsonb_build_object('key', '{key}',
+    return points, f"""CASE WHEN ({points}) > 0 THEN jsonb_build_object('key', '{key}',
                  'points', round(CAST({points} AS numeric), 3), 'figures', jsonb_build_object({figures}){rows}) END"""
 
 
