@@ -81,7 +81,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         for table in stale:
             conn.execute(f"ANALYZE {table}")
     timings["statistics"] = time.perf_counter() - started
-    with psycopg.connect(dsn) as conn, conn.transaction():
+    with db.batch_session(psycopg.connect(dsn)) as conn, conn.transaction():
         boundaries_changed = full or bool(conn.execute(
             "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'", (runs,)).fetchone())
         scope = "TRUE" if boundaries_changed else "x.run_id = ANY(%(runs)s) OR x.district IS NULL"

@@ -46,7 +46,7 @@ def refresh(dsn: str | None = None, run_ids: list[int] | None = None, full: bool
             echo: Callable[[str], None] | None = None) -> dict[str, float]:
     """Recompute the index when `full`, when no runs are named, or when a named run loaded a scored kind."""
     dsn = dsn or db.dsn()
-    with psycopg.connect(dsn) as conn:
+    with db.batch_session(psycopg.connect(dsn)) as conn:
         if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'index'").fetchone():
             return {}  # a database not yet upgraded to the index's migration
         if not full and run_ids and not _can_change_a_score(conn, run_ids):

@@ -60,6 +60,17 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# A derive's session (etl/derive.py, etl/index.py): one connection sorting and grouping millions of rows through
+# temporary tables. PostgreSQL's defaults (8 MB of buffers for temporary tables, 32 MB per sort or hash here)
+# sent them to disk: 10x Baltimore's area counts of its alerts 1.6 -> 0.9 s per kind of area.
+def batch_session(conn: Any) -> Any:
+    """Give a fresh psycopg connection the derive's memory (before it touches any temporary table)."""
+    conn.execute("SET temp_buffers = '256MB'")
+    conn.execute("SET work_mem = '256MB'")
+    conn.commit()  # session settings, and no transaction left open for the caller's own
+    return conn
+
+
 def web_threads() -> int:
     """Request threads per worker process: the web pools hold one connection per thread."""
     try:

@@ -247,3 +247,11 @@ def test_derive_summarizes_the_block_ranges_a_load_left_unsummarized(city):
             conn.execute("DELETE FROM shot_alert WHERE source_key LIKE '%:copy%'")
             conn.execute("ALTER TABLE shot_alert RESET (autovacuum_enabled)")
             conn.execute("ALTER INDEX ix_shot_alert_run_ranges SET (autosummarize = on)")
+
+
+def test_a_batch_session_has_the_derive_memory_and_no_open_transaction(city):
+    with db.batch_session(psycopg.connect(city)) as conn:
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        conn.execute("CREATE TEMP TABLE t AS SELECT 1")  # temporary tables use the larger buffers
+        assert conn.execute("SHOW temp_buffers").fetchone()[0] == "256MB"
+        assert conn.execute("SHOW work_mem").fetchone()[0] == "256MB"
