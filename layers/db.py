@@ -65,9 +65,13 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 # sent them to disk: 10x Baltimore's area counts of its alerts 1.6 -> 0.9 s per kind of area.
 def batch_session(conn: Any) -> Any:
     """Give a fresh psycopg connection the derive's memory (before it touches any temporary table)."""
-    conn.execute("SET temp_buffers = '256MB'")
-    conn.execute("SET work_mem = '256MB'")
-    conn.commit()  # session settings, and no transaction left open for the caller's own
+    try:
+        conn.execute("SET temp_buffers = '256MB'")
+        conn.execute("SET work_mem = '256MB'")
+        conn.commit()  # session settings, and no transaction left open for the caller's own
+    except BaseException:
+        conn.close()  # the caller's `with` never got it
+        raise
     return conn
 
 
