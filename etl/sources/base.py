@@ -153,6 +153,28 @@ def _holds_exclusive_lock(cur: psycopg.Cursor, table: str) -> bool:
         " AND pid = pg_backend_pid() AND mode = 'AccessExclusiveLock' AND granted)", (table,)).fetchone()[0]
 
 
+# Groups of the leading key columns (agencies) beyond which the range check is not worth its index searches.
+RANGE_GROUPS = 50
+
+
+def _any_stored_in_range(cur: psycopg.Cursor, table: str, source: str, conflict: Sequence[str]) -> bool:
+    """Could a staged key be stored already? False only when, for each value of the leading key columns,
+    no stored key lies between the first and the last staged value of the last key column: one pass over
+    the staged rows and one search of the key index per value, against a search per staged row (at 100x,
+    6-9 s for each later year of 4.1 million incidents). True (probe them all) when a key column is null
+    or there are too many groups to search."""
+    *group, last = conflict
+    groups = cur.execute(
+        f"SELECT {''.join(f'{c}, ' for c in group)}min({last}), max({last}), count(*) - count({last})"
+        + (f" FROM {source} GROUP BY {', '.join(group)}" if group else f" FROM {source}")
+        + f" LIMIT {RANGE_GROUPS + 1}").fetchall()
+    if len(groups) > RANGE_GROUPS or any(None in g[:-3] or g[-1] for g in groups):
+        return True
+    where = " AND ".join([*(f"{c} = %s" for c in group), f"{last} BETWEEN %s AND %s"])
+    return any(cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {where})", g[:-1]).fetchone()[0]
+               for g in groups if g[-3] is not None)
+
+
 def _update_then_insert(cur: psycopg.Cursor, table: str, columns: Sequence[str], conflict: Sequence[str],
                         compared: Sequence[str], run_id: int, source: str, extra_set: str,
                         carried: Sequence[str] = ()) -> tuple[int, int]:
@@ -161,8 +183,10 @@ def _update_then_insert(cur: psycopg.Cursor, table: str, columns: Sequence[str],
     insertion. Only safe while no other session can insert the same keys in between, i.e. under
     the exclusive lock of a bulk load."""
     cols = ", ".join(columns)
-    if cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
-        # An empty table (a first load, a reload after emptying it): every staged row is new.
+    if (cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+            or not _any_stored_in_range(cur, table, source, conflict)):
+        # An empty table (a first load, a reload after emptying it), or no stored key between the first and
+        # the last staged one (a new year's export: case numbers begin with the year): every staged row is new.
         cur.execute(f"INSERT INTO {table} ({cols}, run_id) SELECT {cols}, %(run_id)s FROM {source}", {"run_id": run_id})
         return cur.rowcount, 0
     match = " AND ".join(f"t.{c} = s.{c}" for c in conflict)

@@ -285,6 +285,49 @@ def test_a_bulk_load_into_an_empty_table_inserts_straight_from_staging(empty_db,
     assert set(result.seconds) >= {"read, parse and stage", "deduplicate", "upsert", "build indexes again"}
 
 
+def test_a_bulk_load_past_every_stored_key_inserts_without_looking_each_key_up(empty_db, sql, tmp_path, monkeypatch):
+    """A later year (case numbers past every stored one) is all new rows: the bulk way tells so from the
+    range of its keys, inserts without looking each key up, and stores and counts what row by row does."""
+    from etl.sources import base
+
+    first, later = _write(tmp_path / "first.csv", _rows(0, 400)), _write(tmp_path / "later.csv", _rows(400, 320))
+    outcomes = []
+    for bulk_min_rows in (10**9, 1):
+        with psycopg.connect(empty_db.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+            conn.execute("TRUNCATE incident, etl_rejected_row, etl_run RESTART IDENTITY CASCADE")
+        monkeypatch.setattr(loader, "BULK_MIN_ROWS", bulk_min_rows)
+        load_file(first, progress=False)
+        if bulk_min_rows == 1:
+            def no_lookup(*_args):
+                raise AssertionError("no staged key lies in the stored keys' range: nothing to look up")
+
+            monkeypatch.setattr(base, "_scratch", no_lookup)
+        result = load_file(later, progress=False)
+        assert result.adds_up() and result.loaded > 0 and result.updated == 0
+        outcomes.append((_counts(result), _rejects(sql, result.run_id), _stored(sql)))
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize(("staged", "stored"), [
+    ([("A", "21A1"), ("A", "21A9")], False),                  # stored A keys are 22..., B's are 21...
+    ([("A", "23A1"), ("B", "23A2")], False),                  # past both agencies' keys
+    ([("A", "21A1"), ("A", "23A1")], True),                   # a range around A's stored 22A5 (not itself stored)
+    ([("B", "22A5")], False),                                 # A's key, but another agency
+    ([("B", "21B5"), ("B", "21B7")], True),                   # B's stored 21B6 lies between
+    ([("A", None), ("A", "30")], True),                       # a key without a value: look each up
+    ([], False),
+])
+def test_the_key_range_check_finds_any_stored_key_between_the_staged_ones(empty_db, staged, stored):
+    from etl.sources import base
+
+    with psycopg.connect(empty_db.replace("postgresql+psycopg://", "postgresql://", 1)) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE keyed (agency text NOT NULL, source_key text, UNIQUE (agency, source_key))")
+        cur.execute("INSERT INTO keyed VALUES ('A', '22A5'), ('A', '22A8'), ('B', '21B6')")
+        cur.execute("CREATE TEMP TABLE staged (agency text, source_key text)")
+        cur.executemany("INSERT INTO staged VALUES (%s, %s)", staged)
+        assert base._any_stored_in_range(cur, "keyed", "staged", ("agency", "source_key")) is stored
+
+
 SHOTS_HEADER = "type,id,date,time,address,rnds,latitude,longitude,source,zone,year,month,yearmonth"
 
 
