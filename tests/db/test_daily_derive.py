@@ -255,3 +255,82 @@ def test_a_batch_session_has_the_derive_memory_and_no_open_transaction(city):
         conn.execute("CREATE TEMP TABLE t AS SELECT 1")  # temporary tables use the larger buffers
         assert conn.execute("SHOW temp_buffers").fetchone()[0] == "256MB"
         assert conn.execute("SHOW work_mem").fetchone()[0] == "256MB"
+
+
+def _an_incident_run(city) -> int:
+    with psycopg.connect(city) as conn:
+        run = add_run(conn, "incidents")
+        conn.execute("UPDATE incident SET run_id = %s WHERE id IN (SELECT id FROM incident ORDER BY id LIMIT 20)",
+                     (run,))
+        conn.commit()
+    return run
+
+
+def test_the_daily_counts_and_the_index_are_computed_side_by_side(city, monkeypatch):
+    """Each of the two waits until the other has begun: one after the other, the first would wait in vain."""
+    import threading
+
+    from etl import derive as derive_module
+    from layers import daily
+
+    begun = {name: threading.Event() for name in ("daily", "index")}
+
+    def meeting(name: str, other: str, then):
+        def run(*args, **kwargs):
+            begun[name].set()
+            assert begun[other].wait(20), f"the {other} did not begin while the {name} ran"
+            return then(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(daily, "refresh", meeting("daily", "index", daily.refresh))
+    monkeypatch.setattr(derive_module.trafficking_index, "refresh",
+                        meeting("index", "daily", derive_module.trafficking_index.refresh))
+    timings = derive(dsn=city, full=True)
+    assert {"daily counts", "trafficking index"} <= set(timings)
+
+
+def test_a_failed_daily_count_keeps_its_runs_to_derive_again(city, monkeypatch):
+    from layers import daily
+
+    run = _an_incident_run(city)
+
+    def fails(*_args, **_kwargs):
+        raise RuntimeError("the daily counts failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(daily, "refresh", fails)
+        with pytest.raises(RuntimeError, match="daily counts failed"):
+            derive(dsn=city)
+    with psycopg.connect(city) as conn:
+        assert daily.state(conn)[0] < run, "the runs are not recorded as derived"
+    assert "daily counts" in derive(dsn=city)
+    with psycopg.connect(city) as conn:
+        assert daily.state(conn)[0] >= run
+
+
+def test_a_failed_index_stops_the_daily_counts_beside_it(city, monkeypatch):
+    """An error (or Ctrl-C) while the index is computed cancels the daily counts' statement at once."""
+    import threading
+    import time
+
+    from etl import derive as derive_module
+    from layers import daily
+
+    _an_incident_run(city)
+    sleeping = threading.Event()
+
+    def sleeps(conn, *_args, **_kwargs):
+        sleeping.set()
+        conn.execute("SELECT pg_sleep(60)")
+
+    def fails(*_args, **_kwargs):
+        assert sleeping.wait(20)
+        time.sleep(0.5)  # the daily counts' statement is on the server
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(daily, "refresh", sleeps)
+    monkeypatch.setattr(derive_module.trafficking_index, "refresh", fails)
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        derive(dsn=city, full=True)
+    assert time.perf_counter() - started < 30, "the daily counts' statement ran on"
