@@ -25,6 +25,10 @@ def test_create_start_status_stop_restart(tmp_path, monkeypatch):
             # A working database tuned for bulk loads: index builds skip the write-ahead log, few checkpoints.
             assert conn.execute("SHOW wal_level").fetchone()[0] == "minimal"
             assert conn.execute("SHOW max_wal_size").fetchone()[0] == "8GB"
+            # Text compared byte by byte, in code point order; case mapping still knows every letter.
+            assert conn.execute("SELECT datcollate, datctype FROM pg_database WHERE datname = current_database()"
+                                ).fetchone() == ("C", "C.UTF-8")
+            assert conn.execute("SELECT upper('émile'), 'Z' < 'a', 'z' < 'é'").fetchone() == ("ÉMILE", True, True)
         st = cluster.status()
         assert st.managed and st.running and st.port
         assert "***" in st.url  # the password is never printed
