@@ -22,11 +22,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
 import psycopg
 
-from etl import case_links, deferred, districts
+from etl import alert_match, case_links, deferred, districts
 from etl import index as trafficking_index
 from etl.clock import MATCH_METERS, MATCH_MINUTES, ClockCheck, clock_check
 from etl.sources.traces import derived_trace_values
@@ -120,24 +119,24 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         # through a time index (Baltimore has 0.45 of them an hour). With a spatial index as
         # well, every alert was planned as a bitmap AND of both, reading the entries of all the years near
         # its corner: 58-70 s for the 275k alerts of 10x Baltimore, 2.2 s with the time index alone. Where an
-        # hour holds several of them (`_dense`: 100x Baltimore holds 45), by the squares around each alert and
+        # hour holds several of them (`alert_match.dense`: 100x Baltimore holds 45), by the squares around each alert and
         # time. Exact ties (victims of one shooting: same time, same place) go to the first incident recorded.
         if needs("shots", "incidents"):
             started = time.perf_counter()
-            # A derive after a few loads copies only those the alerts to match can reach (_match_spans): at 100x
+            # A derive after a few loads copies only those the alerts to match can reach (alert_match.match_spans): at 100x
             # the copy of all of them took more than 90 s of a derive after 200 more incidents.
             # The first and last alert each agency's runs loaded (read once, for the clock check too).
             run_alerts = [] if full else conn.execute(
                 "SELECT agency, min(alert_time), max(alert_time) FROM shot_alert WHERE run_id = ANY(%s) "
                 "AND alert_time IS NOT NULL GROUP BY agency", (runs,)).fetchall()
-            spans = [] if full else _match_spans(conn, run_alerts, lo, hi)
+            spans = [] if full else alert_match.match_spans(conn, run_alerts, lo, hi)
             in_spans = "TRUE" if full else " OR ".join(
                 ["(i.agency = %s AND i.crime_datetime BETWEEN %s AND %s)"] * len(spans)) or "FALSE"
             conn.execute(f"""CREATE TEMP TABLE gun_incident ON COMMIT DROP AS
                 SELECT i.id, i.agency, i.crime_datetime, i.geom, point_square(i.geom) AS square FROM incident i
                 WHERE i.is_firearm AND i.geom IS NOT NULL AND ({in_spans}) ORDER BY i.crime_datetime, i.id""",
                          [value for span in spans for value in span])
-            by_square = _dense(conn)
+            by_square = alert_match.dense(conn)
             conn.execute("CREATE INDEX ON gun_incident (square, crime_datetime)" if by_square
                          else "CREATE INDEX ON gun_incident (crime_datetime)")
             conn.execute("ANALYZE gun_incident")
@@ -184,7 +183,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 UPDATE shot_alert s SET incident_id = m.id
                 FROM shot_alert s2 CROSS JOIN LATERAL (
                     SELECT i.id FROM gun_incident i
-                    WHERE {NEAR_SQUARES if by_square else "TRUE"} AND i.agency = s2.agency
+                    WHERE {alert_match.NEAR_SQUARES if by_square else "TRUE"} AND i.agency = s2.agency
                       AND i.crime_datetime BETWEEN s2.alert_time - make_interval(mins => %(minutes)s)
                                                AND s2.alert_time + make_interval(mins => %(minutes)s)
                       AND ST_DWithin(i.geom, s2.geom, 0.005)
@@ -300,29 +299,6 @@ LOADED_TABLES = {"incidents": ("incident",), "shots": ("shot_alert",), "dealers"
 STALE_SHARE = 0.1
 
 
-# Alert matching by place as well as time (`_dense`): the firearm incidents in the four 0.01-degree squares
-# (point_square, migration 0010) around an alert, the ones its 0.005-degree search box can reach: the two
-# columns and the two rows nearest its side of its own square.
-_SIDE = "(CASE WHEN ST_{axis}(s2.geom) * 100 - floor(ST_{axis}(s2.geom) * 100) < 0.5 THEN -{step} ELSE {step} END)"
-_DX, _DY = _SIDE.format(axis="X", step=20000), _SIDE.format(axis="Y", step=1)
-NEAR_SQUARES = (f"i.square = ANY(ARRAY[point_square(s2.geom), point_square(s2.geom) + {_DX}, "
-                f"point_square(s2.geom) + {_DY}, point_square(s2.geom) + {_DX} + {_DY}])")
-# Firearm incidents per hour from which alerts are matched through (square, time) instead of time alone.
-DENSE_PER_HOUR = 3.0
-
-
-def _dense(conn: psycopg.Connection) -> bool:
-    """Are the firearm incidents to match alerts against so dense in time that an alert's hour holds several?
-    Through a time index alone each alert reads every firearm incident of its hour, wherever it is (Baltimore:
-    0.45 an hour, 4.5 at 10x, 45 at 100x); through (square, time) it reads four squares' few, but pays four
-    index searches. Over 27,572 alerts: 0.11 s by time, 0.30 s by square at Baltimore's density; 0.38-0.41 s
-    against 0.26-0.37 s at ten times it; 0.45-0.55 s against 0.31-0.33 s at thirty times (same matches). In the
-    100x build: 115.1 s to 61.1 s of the first derive, 46.3 s to 16.4 s of `derive --full`."""
-    count, hours = conn.execute("SELECT count(*), extract(epoch FROM max(crime_datetime) - min(crime_datetime))"
-                                " / 3600 FROM gun_incident").fetchone()
-    return count >= DENSE_PER_HOUR * max(float(hours or 0), 1.0)
-
-
 def _summarize(conn: psycopg.Connection, tables: list[str]) -> None:
     """Summarize the block ranges of `tables`' block-range indexes that no summary covers yet: those of the
     run lookups (migration 0016) the derive reads next. Each new range asks autovacuum to summarize it, but
@@ -355,28 +331,6 @@ def _stale_tables(conn: psycopg.Connection, runs: list[int], full: bool) -> list
     stale = {t for kind, n in changed for t in LOADED_TABLES[kind]
              if counted.get(t, -1) < 0 or n > STALE_SHARE * counted[t]}
     return sorted(stale)
-
-
-def _match_spans(conn: psycopg.Connection, run_alerts: list[tuple], lo, hi) -> list[tuple]:
-    """(agency, first, last) spans, not overlapping within an agency, holding every firearm incident an
-    alert to match can reach (MATCH_MINUTES either side of it). The alerts to match are the runs' own
-    (`run_alerts`: agency, first, last) and those within MATCH_MINUTES of the runs' firearm incidents (`lo` to `hi`), so the incidents lie within one
-    match window of the first and two of the second. They are passed as constants, each span an index
-    search of (agency, time). Joined to the spans as a table, the planner could not see how narrow they are
-    (at 10x it expected 91,000 incidents in a nine-hour span holding 1,900), and at 100x the copy took 12 s."""
-    window = timedelta(minutes=MATCH_MINUTES)
-    spans = [(agency, first - window, last + window) for agency, first, last in run_alerts]
-    if lo is not None:
-        spans += [(agency, lo - 2 * window, hi + 2 * window) for (agency,) in conn.execute(
-            "SELECT DISTINCT agency FROM shot_alert WHERE alert_time BETWEEN %s AND %s",
-            (lo - window, hi + window))]
-    merged: list[list] = []
-    for agency, first, last in sorted(spans):
-        if merged and merged[-1][0] == agency and first <= merged[-1][2]:
-            merged[-1][2] = max(merged[-1][2], last)
-        else:
-            merged.append([agency, first, last])
-    return [tuple(m) for m in merged]
 
 
 def _period(run_alerts: list[tuple], lo, hi) -> tuple | None:

@@ -10,8 +10,7 @@ import psycopg
 import pytest
 from shapely.geometry import box
 
-from etl import derive as derive_module
-from etl import grid
+from etl import alert_match, grid
 from etl.derive import MATCH_METERS, MATCH_MINUTES, derive
 from etl.loader import load_file
 from layers import db, settings
@@ -74,8 +73,8 @@ def _copies(conn, table: str, time_column: str, row_id: int, rows: list[tuple[st
 @pytest.fixture(params=["by time", "by square and time"])
 def matching(request, monkeypatch):
     """Alerts matched through the time index alone (a city as sparse as Baltimore), and through the squares
-    around each alert (a denser one: etl/derive.py `_dense`)."""
-    monkeypatch.setattr(derive_module, "DENSE_PER_HOUR", float("inf") if request.param == "by time" else 0.0)
+    around each alert (a denser one: etl/alert_match.py `dense`)."""
+    monkeypatch.setattr(alert_match, "DENSE_PER_HOUR", float("inf") if request.param == "by time" else 0.0)
     return request.param
 
 
