@@ -153,7 +153,8 @@ def _holds_exclusive_lock(cur: psycopg.Cursor, table: str) -> bool:
         " AND pid = pg_backend_pid() AND mode = 'AccessExclusiveLock' AND granted)", (table,)).fetchone()[0]
 
 
-# Groups of the leading key columns (agencies) beyond which the range check is not worth its index searches.
+# Values of the leading key columns (agencies: one or two a file) beyond which the range check is not worth
+# one index search each: every staged key is probed then.
 RANGE_GROUPS = 50
 
 
@@ -162,17 +163,21 @@ def _any_stored_in_range(cur: psycopg.Cursor, table: str, source: str, conflict:
     no stored key lies between the first and the last staged value of the last key column: one pass over
     the staged rows and one search of the key index per value, against a search per staged row (at 100x,
     6-9 s for each later year of 4.1 million incidents). True (probe them all) when a key column is null
-    or there are too many groups to search."""
+    or there are too many values to search."""
     *group, last = conflict
-    groups = cur.execute(
-        f"SELECT {''.join(f'{c}, ' for c in group)}min({last}), max({last}), count(*) - count({last})"
-        + (f" FROM {source} GROUP BY {', '.join(group)}" if group else f" FROM {source}")
-        + f" LIMIT {RANGE_GROUPS + 1}").fetchall()
-    if len(groups) > RANGE_GROUPS or any(None in g[:-3] or g[-1] for g in groups):
+    leading_sql = "".join(f", {c}" for c in group)
+    rows = cur.execute(f"SELECT min({last}), max({last}), count(*) = count({last}){leading_sql} FROM {source}"
+                       f"{f' GROUP BY {leading_sql[2:]}' if group else ''} LIMIT {RANGE_GROUPS + 1}").fetchall()
+    if len(rows) > RANGE_GROUPS:
         return True
-    where = " AND ".join([*(f"{c} = %s" for c in group), f"{last} BETWEEN %s AND %s"])
-    return any(cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {where})", g[:-1]).fetchone()[0]
-               for g in groups if g[-3] is not None)
+    within = " AND ".join([*(f"{c} = %s" for c in group), f"{last} BETWEEN %s AND %s"])
+    for first, final, complete, *leading in rows:
+        if not complete or None in leading:
+            return True
+        if first is not None and cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {within})",
+                                             (*leading, first, final)).fetchone()[0]:
+            return True
+    return False
 
 
 def _update_then_insert(cur: psycopg.Cursor, table: str, columns: Sequence[str], conflict: Sequence[str],
