@@ -225,12 +225,12 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             _analyse(conn, derived=False)  # the derived tables once the daily counts have written them
     # The map's daily counts and the trafficking index read what the steps above committed and write tables
     # of their own: computed side by side on the two cores (at 100x, 83 s and 64 s of a 278 s first derive,
-    # one after the other). The daily counts record the runs derived when they commit.
+    # one after the other).
     if latest is None:
         timings.update(trafficking_index.refresh(dsn, runs, full, echo))
     else:
         with db.batch_session(psycopg.connect(dsn)) as conn:
-            timings.update(_beside(lambda: _daily_counts(conn, runs, boundaries_changed, latest, bool(stale), echo),
+            timings.update(_beside(lambda: _daily_counts(conn, runs, boundaries_changed, bool(stale), echo),
                                    lambda: trafficking_index.refresh(dsn, runs, full, echo), conn))
     # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow). They are
     # recounted by day with the daily counts above; here they are marked as holding the current data version.
@@ -242,17 +242,22 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
     timings["map cells"] = time.perf_counter() - started
     if echo:
         echo(f"  marked the map cells current ({timings['map cells']:.1f}s)")
+    # Only now, with every step done, are the runs recorded as derived: a derive that stops before (an error
+    # in the index after the daily counts committed, Ctrl-C, a crash) leaves them for the next one, which
+    # derives them again. Until then the map reads the tables themselves instead of the daily counts.
+    if latest is not None:
+        with psycopg.connect(dsn) as conn, conn.transaction():
+            daily.mark_current(conn, *latest)
     return timings
 
 
-def _daily_counts(conn: psycopg.Connection, runs: list[int], boundaries_changed: bool, latest: tuple,
-                  analyse: bool, echo: Callable[[str], None] | None) -> dict[str, float]:
-    """The map's counts by day, district and boundary for the days these runs touched, and the record that
-    the derived data hold every run up to `latest`, in one transaction; then (`analyse`) their statistics."""
+def _daily_counts(conn: psycopg.Connection, runs: list[int], boundaries_changed: bool, analyse: bool,
+                  echo: Callable[[str], None] | None) -> dict[str, float]:
+    """The map's counts by day, district and boundary for the days these runs touched, in one transaction;
+    then (`analyse`) their statistics."""
     started = time.perf_counter()
     with conn.transaction():
         daily.refresh(conn, runs, boundaries_changed, echo)
-        daily.mark_current(conn, *latest)
     if analyse:
         _analyse(conn, derived=True)
     return {"daily counts": time.perf_counter() - started}

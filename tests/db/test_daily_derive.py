@@ -334,3 +334,40 @@ def test_a_failed_index_stops_the_daily_counts_beside_it(city, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         derive(dsn=city, full=True)
     assert time.perf_counter() - started < 30, "the daily counts' statement ran on"
+
+
+def test_a_failed_index_after_the_daily_counts_keeps_its_runs_to_derive_again(city, monkeypatch):
+    """The daily counts commit before the index is done: when the index then fails, the runs are still not
+    recorded as derived, so the next plain derive computes the index again instead of finding nothing to do."""
+    import threading
+
+    from etl import derive as derive_module
+    from layers import daily
+
+    with psycopg.connect(city) as conn:
+        run = add_run(conn, "traces")
+        conn.execute("UPDATE trace SET run_id = %s WHERE id IN (SELECT id FROM trace ORDER BY id LIMIT 20)", (run,))
+        conn.commit()
+    counted = threading.Event()
+    daily_counts = derive_module._daily_counts
+
+    def counts_then_tells(*args, **kwargs):
+        done = daily_counts(*args, **kwargs)
+        counted.set()
+        return done
+
+    def fails(*_args, **_kwargs):
+        assert counted.wait(60), "the daily counts did not finish"
+        raise RuntimeError("the index failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(derive_module, "_daily_counts", counts_then_tells)
+        patch.setattr(derive_module.trafficking_index, "refresh", fails)
+        with pytest.raises(RuntimeError, match="index failed"):
+            derive(dsn=city)
+    with psycopg.connect(city) as conn:
+        assert daily.state(conn)[0] < run, "the runs are not recorded as derived"
+    assert "trafficking index" in derive(dsn=city)
+    with psycopg.connect(city) as conn:
+        assert daily.state(conn)[0] >= run
+    assert list(derive(dsn=city)) == ["nothing to derive"]
