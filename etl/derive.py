@@ -19,6 +19,7 @@ last derive (`derived.derive_state`), so a derive with nothing new to do returns
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -49,7 +50,6 @@ STEP_INPUTS_BY_NAME = {
     "recovery districts": ("traces", "boundaries"),
     "recovery incidents": ("traces", "incidents"),
     "alert districts": ("shots", "boundaries"),
-    "alerts corroborating incidents": ("shots", "incidents"),
     "evidence incidents and guns": ("nibin", "incidents", "traces"),
 }
 
@@ -81,7 +81,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         for table in stale:
             conn.execute(f"ANALYZE {table}")
     timings["statistics"] = time.perf_counter() - started
-    with db.batch_session(psycopg.connect(dsn)) as conn, conn.transaction():
+    with db.batch_session(psycopg.connect(dsn)) as conn, _Side(dsn) as matching, conn.transaction():
         boundaries_changed = full or bool(conn.execute(
             "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'", (runs,)).fetchone())
         scope = "TRUE" if boundaries_changed else "x.run_id = ANY(%(runs)s) OR x.district IS NULL"
@@ -115,40 +115,27 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 " OR s2.alert_time BETWEEN %(inc_lo)s::timestamptz - make_interval(mins => %(minutes)s) "
                 "AND %(inc_hi)s::timestamptz + make_interval(mins => %(minutes)s))" if lo else ")")
             params.update({"inc_lo": lo, "inc_hi": hi})
-        # Only firearm incidents can be corroborated by an alert: a copy of just those, in time order, found
-        # through a time index (Baltimore has 0.45 of them an hour). With a spatial index as
-        # well, every alert was planned as a bitmap AND of both, reading the entries of all the years near
-        # its corner: 58-70 s for the 275k alerts of 10x Baltimore, 2.2 s with the time index alone. Where an
-        # hour holds several of them (`alert_match.dense`: 100x Baltimore holds 45), by the squares around each alert and
-        # time. Exact ties (victims of one shooting: same time, same place) go to the first incident recorded.
+        # The alerts are matched to the firearm incidents they corroborate (etl/alert_match.py) on a second
+        # connection, beside the steps below, which neither read nor write what it does once the alerts'
+        # districts are stored (the first step: two transactions writing the same alerts could each wait for
+        # the other). It commits on its own; the runs are recorded as derived only when every step is done.
+        # At 100x it took 53.7 s of a first derive of 235.8 s, with one core idle.
+        match_job = None
         if needs("shots", "incidents"):
-            started = time.perf_counter()
-            # A derive after a few loads copies only those the alerts to match can reach (alert_match.match_spans): at 100x
-            # the copy of all of them took more than 90 s of a derive after 200 more incidents.
             # The first and last alert each agency's runs loaded (read once, for the clock check too).
             run_alerts = [] if full else conn.execute(
                 "SELECT agency, min(alert_time), max(alert_time) FROM shot_alert WHERE run_id = ANY(%s) "
                 "AND alert_time IS NOT NULL GROUP BY agency", (runs,)).fetchall()
-            spans = [] if full else alert_match.match_spans(conn, run_alerts, lo, hi)
-            in_spans = "TRUE" if full else " OR ".join(
-                ["(i.agency = %s AND i.crime_datetime BETWEEN %s AND %s)"] * len(spans)) or "FALSE"
-            conn.execute(f"""CREATE TEMP TABLE gun_incident ON COMMIT DROP AS
-                SELECT i.id, i.agency, i.crime_datetime, i.geom, point_square(i.geom) AS square FROM incident i
-                WHERE i.is_firearm AND i.geom IS NOT NULL AND ({in_spans}) ORDER BY i.crime_datetime, i.id""",
-                         [value for span in spans for value in span])
-            by_square = alert_match.dense(conn)
-            conn.execute("CREATE INDEX ON gun_incident (square, crime_datetime)" if by_square
-                         else "CREATE INDEX ON gun_incident (crime_datetime)")
-            conn.execute("ANALYZE gun_incident")
-            timings["firearm incidents to match alerts against"] = time.perf_counter() - started
-        else:
-            by_square = False
+            spans = None if full else alert_match.match_spans(conn, run_alerts, lo, hi)
+            match_job = functools.partial(alert_match.match, spans=spans, alert_scope=alert_scope,
+                                          params=dict(params))
         recovery_cell, recovery_district = (districts.by_cell(listed, date="x.recovery_date") if listed
                                             else ("", districts.in_force("x.recovery_date")))
         # Each trace's source dealer, time-to-crime and source state, by the rules the trace load stores them by.
         derived = derived_trace_values("t2", "d", "r.recovery_date", "t2.purchaser_id", "t2.possessor_id")
         # A step is one statement, or several run in turn.
         steps: list[tuple[str, str | list[str]]] = [
+            ("alert districts", districts.update_statements("shot_alert", "alert_time", point_scope, listed)),
             ("dealer flags", """
                 UPDATE dealer SET in_city = (premise_state = %(state)s AND lic_cnty = %(county)s)
                 WHERE in_city IS DISTINCT FROM (premise_state = %(state)s AND lic_cnty = %(county)s)"""),
@@ -178,23 +165,13 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
                 FROM recovery x JOIN trace t ON t.id = x.trace_id {recovery_cell}
                 WHERE {scope.replace('x.run_id', 't.run_id')}""")),
             ("recovery incidents", case_links.recovery_incidents(full)),
-            ("alert districts", districts.update_statements("shot_alert", "alert_time", point_scope, listed)),
-            ("alerts corroborating incidents", f"""
-                UPDATE shot_alert s SET incident_id = m.id
-                FROM shot_alert s2 CROSS JOIN LATERAL (
-                    SELECT i.id FROM gun_incident i
-                    WHERE {alert_match.NEAR_SQUARES if by_square else "TRUE"} AND i.agency = s2.agency
-                      AND i.crime_datetime BETWEEN s2.alert_time - make_interval(mins => %(minutes)s)
-                                               AND s2.alert_time + make_interval(mins => %(minutes)s)
-                      AND ST_DWithin(i.geom, s2.geom, 0.005)
-                      AND ST_DistanceSphere(i.geom, s2.geom) <= %(meters)s
-                    ORDER BY abs(extract(epoch FROM i.crime_datetime - s2.alert_time)), i.geom <-> s2.geom, i.id
-                    LIMIT 1) m
-                WHERE s.id = s2.id AND s.incident_id IS NULL AND {alert_scope}"""),
             ("evidence incidents and guns", case_links.evidence_incidents_and_guns(full)),
         ]
         written: dict[str, int] = {}  # rows each step wrote
         for name, sql in steps:
+            if match_job is not None and name != "alert districts":
+                matching.start(match_job)
+            matching.check()  # its error at once
             if not needs(*STEP_INPUTS_BY_NAME[name]):
                 continue
             started = time.perf_counter()
@@ -220,6 +197,13 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
             if full or period is not None:
                 timings.clock_check = clock_check(conn, period)
             timings["clock check"] = time.perf_counter() - started
+        if match_job is not None:
+            started = time.perf_counter()
+            timings.update(matching.join())
+            timings["waiting for the alert matching"] = time.perf_counter() - started
+            if echo:
+                echo(f"  derived alerts corroborating incidents ({timings['alerts corroborating incidents']:.1f}s, "
+                     "beside the steps above)")
     if stale:  # what the steps above wrote too, after a load big enough to move it (small ones: autovacuum)
         with psycopg.connect(dsn, autocommit=True) as conn:
             _analyse(conn, derived=False)  # the derived tables once the daily counts have written them
@@ -272,34 +256,81 @@ def _analyse(conn: psycopg.Connection, derived: bool) -> None:
         conn.execute(f"ANALYZE {table}")
 
 
+class _Beside:
+    """`job` run in a second thread, on its own connection `conn`, while this thread goes on."""
+
+    def __init__(self, job: Callable[[], dict[str, float]], conn: psycopg.Connection) -> None:
+        self.conn, self.result, self.error = conn, {}, None
+        self.thread = threading.Thread(target=self._run, args=(job,), name="crimegun-derive")
+        self.thread.start()
+
+    def _run(self, job: Callable[[], dict[str, float]]) -> None:
+        try:
+            self.result = job()
+        except BaseException as exc:
+            self.error = exc
+
+    def check(self) -> None:
+        """Raise the job's error, if it has failed."""
+        if self.error is not None:
+            raise self.error
+
+    def join(self) -> dict[str, float]:
+        """Wait for the job; its timings, or its error."""
+        self.thread.join()
+        self.check()
+        return self.result
+
+    def stop(self) -> None:
+        """Cancel the job's statement until it ends: a cancel between two of its statements cancels nothing."""
+        while self.thread.is_alive():
+            self.conn.cancel_safe()
+            self.thread.join(0.5)
+
+
+class _Side:
+    """A job started when the caller is ready (`start`, once), beside it on a connection of its own. Leaving
+    the `with` stops it on an error (Ctrl-C included) and closes its connection."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn, self.conn, self.beside = dsn, None, None
+
+    def __enter__(self) -> _Side:
+        return self
+
+    def start(self, job: Callable[[psycopg.Connection], dict[str, float]]) -> None:
+        if self.beside is None:
+            self.conn = db.batch_session(psycopg.connect(self.dsn))
+            self.beside = _Beside(functools.partial(job, self.conn), self.conn)
+
+    def check(self) -> None:
+        if self.beside is not None:
+            self.beside.check()
+
+    def join(self) -> dict[str, float]:
+        return self.beside.join() if self.beside is not None else {}
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.beside is not None:
+                self.beside.stop()  # nothing to stop once it has ended
+        finally:
+            if self.conn is not None:
+                self.conn.close()
+
+
 def _beside(job: Callable[[], dict[str, float]], here: Callable[[], dict[str, float]],
             conn: psycopg.Connection) -> dict[str, float]:
     """Run `job` (on `conn`) in a second thread while `here` runs in this one; their timings together. The
     first error of either is raised once both have stopped: an error here (Ctrl-C included) first cancels
     the statement `job` is running."""
-    results: list[dict[str, float]] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            results.append(job())
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="crimegun-derive")
-    thread.start()
+    side = _Beside(job, conn)
     try:
         timings = here()
     except BaseException:
-        while thread.is_alive():  # until it stops: a cancel between two of its statements cancels nothing
-            conn.cancel_safe()
-            thread.join(0.5)
+        side.stop()
         raise
-    finally:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return {**results[0], **timings}
+    return {**side.join(), **timings}
 
 
 # The tables each source kind's loads write (etl/batch.py orders loads by them too); a table whose rows a load changed by more than STALE_SHARE of

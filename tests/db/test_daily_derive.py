@@ -371,3 +371,51 @@ def test_a_failed_index_after_the_daily_counts_keeps_its_runs_to_derive_again(ci
     with psycopg.connect(city) as conn:
         assert daily.state(conn)[0] >= run
     assert list(derive(dsn=city)) == ["nothing to derive"]
+
+
+def test_the_alerts_are_matched_beside_the_other_steps(city, monkeypatch):
+    """The alert matching runs on a connection of its own while the derive's other steps go on: each of the
+    two below waits until the other has begun (one after the other, the first would wait in vain)."""
+    import threading
+
+    from etl import alert_match, case_links
+
+    begun = {name: threading.Event() for name in ("matching", "groups")}
+
+    def meeting(name: str, other: str, then):
+        def run(*args, **kwargs):
+            begun[name].set()
+            assert begun[other].wait(20), f"the {other} did not begin while the {name} ran"
+            return then(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(alert_match, "match", meeting("matching", "groups", alert_match.match))
+    monkeypatch.setattr(case_links, "nibin_groups", meeting("groups", "matching", case_links.nibin_groups))
+    with psycopg.connect(city) as conn:
+        matched = conn.execute(MATCHED, ("2000-01-01", NEXT_YEAR)).fetchone()[0]
+        conn.execute("UPDATE shot_alert SET incident_id = NULL")
+        conn.commit()
+    timings = derive(dsn=city, full=True)
+    assert {"alerts corroborating incidents", "NIBIN gun groups and firearm links"} <= set(timings)
+    with psycopg.connect(city) as conn:
+        assert conn.execute(MATCHED, ("2000-01-01", NEXT_YEAR)).fetchone()[0] == matched > 0
+
+
+def test_a_failed_alert_matching_stops_the_derive_and_keeps_its_runs(city, monkeypatch):
+    from etl import alert_match
+    from layers import daily
+
+    run = _an_incident_run(city)
+
+    def fails(*_args, **_kwargs):
+        raise RuntimeError("the alert matching failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(alert_match, "match", fails)
+        with pytest.raises(RuntimeError, match="alert matching failed"):
+            derive(dsn=city)
+    with psycopg.connect(city) as conn:
+        assert daily.state(conn)[0] < run, "the runs are not recorded as derived"
+    assert "alerts corroborating incidents" in derive(dsn=city)
+    with psycopg.connect(city) as conn:
+        assert daily.state(conn)[0] >= run
