@@ -20,7 +20,6 @@ last derive (`derived.derive_state`), so a derive with nothing new to do returns
 from __future__ import annotations
 
 import functools
-import threading
 import time
 from collections.abc import Callable
 
@@ -28,6 +27,7 @@ import psycopg
 
 from etl import alert_match, case_links, deferred, districts
 from etl import index as trafficking_index
+from etl.beside import Side, beside
 from etl.clock import MATCH_METERS, MATCH_MINUTES, ClockCheck, clock_check
 from etl.sources.traces import derived_trace_values
 from layers import daily, db, settings
@@ -81,7 +81,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         for table in stale:
             conn.execute(f"ANALYZE {table}")
     timings["statistics"] = time.perf_counter() - started
-    with db.batch_session(psycopg.connect(dsn)) as conn, _Side(dsn) as matching, conn.transaction():
+    with db.batch_session(psycopg.connect(dsn)) as conn, Side(dsn) as matching, conn.transaction():
         boundaries_changed = full or bool(conn.execute(
             "SELECT 1 FROM etl_run WHERE id = ANY(%s) AND kind = 'boundaries'", (runs,)).fetchone())
         scope = "TRUE" if boundaries_changed else "x.run_id = ANY(%(runs)s) OR x.district IS NULL"
@@ -214,7 +214,7 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
         timings.update(trafficking_index.refresh(dsn, runs, full, echo))
     else:
         with db.batch_session(psycopg.connect(dsn)) as conn:
-            timings.update(_beside(lambda: _daily_counts(conn, runs, boundaries_changed, bool(stale), echo),
+            timings.update(beside(lambda: _daily_counts(conn, runs, boundaries_changed, bool(stale), echo),
                                    lambda: trafficking_index.refresh(dsn, runs, full, echo), conn))
     # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow). They are
     # recounted by day with the daily counts above; here they are marked as holding the current data version.
@@ -254,83 +254,6 @@ def _analyse(conn: psycopg.Connection, derived: bool) -> None:
             " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'"
             " AND (n.nspname = 'derived') = %s ORDER BY 1", (derived,)).fetchall():
         conn.execute(f"ANALYZE {table}")
-
-
-class _Beside:
-    """`job` run in a second thread, on its own connection `conn`, while this thread goes on."""
-
-    def __init__(self, job: Callable[[], dict[str, float]], conn: psycopg.Connection) -> None:
-        self.conn, self.result, self.error = conn, {}, None
-        self.thread = threading.Thread(target=self._run, args=(job,), name="crimegun-derive")
-        self.thread.start()
-
-    def _run(self, job: Callable[[], dict[str, float]]) -> None:
-        try:
-            self.result = job()
-        except BaseException as exc:
-            self.error = exc
-
-    def check(self) -> None:
-        """Raise the job's error, if it has failed."""
-        if self.error is not None:
-            raise self.error
-
-    def join(self) -> dict[str, float]:
-        """Wait for the job; its timings, or its error."""
-        self.thread.join()
-        self.check()
-        return self.result
-
-    def stop(self) -> None:
-        """Cancel the job's statement until it ends: a cancel between two of its statements cancels nothing."""
-        while self.thread.is_alive():
-            self.conn.cancel_safe()
-            self.thread.join(0.5)
-
-
-class _Side:
-    """A job started when the caller is ready (`start`, once), beside it on a connection of its own. Leaving
-    the `with` stops it on an error (Ctrl-C included) and closes its connection."""
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn, self.conn, self.beside = dsn, None, None
-
-    def __enter__(self) -> _Side:
-        return self
-
-    def start(self, job: Callable[[psycopg.Connection], dict[str, float]]) -> None:
-        if self.beside is None:
-            self.conn = db.batch_session(psycopg.connect(self.dsn))
-            self.beside = _Beside(functools.partial(job, self.conn), self.conn)
-
-    def check(self) -> None:
-        if self.beside is not None:
-            self.beside.check()
-
-    def join(self) -> dict[str, float]:
-        return self.beside.join() if self.beside is not None else {}
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if self.beside is not None:
-                self.beside.stop()  # nothing to stop once it has ended
-        finally:
-            if self.conn is not None:
-                self.conn.close()
-
-
-def _beside(job: Callable[[], dict[str, float]], here: Callable[[], dict[str, float]],
-            conn: psycopg.Connection) -> dict[str, float]:
-    """Run `job` (on `conn`) in a second thread while `here` runs in this one; their timings together. The
-    first error of either is raised once both have stopped: an error here (Ctrl-C included) first cancels
-    the statement `job` is running."""
-    side = _Beside(job, conn)
-    try:
-        timings = here()
-    except BaseException:
-        side.stop()
-        raise
-    return {**side.join(), **timings}
 
 
 # The tables each source kind's loads write (etl/batch.py orders loads by them too); a table whose rows a load changed by more than STALE_SHARE of
