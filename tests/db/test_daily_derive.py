@@ -266,6 +266,39 @@ def _an_incident_run(city) -> int:
     return run
 
 
+def _meeting(begun: dict, name: str, other: str, then):
+    """`then`, made to wait until `other` has begun too (`begun`: an Event per name): run one after the other,
+    the first would wait in vain."""
+    def run(*args, **kwargs):
+        begun[name].set()
+        assert begun[other].wait(20), f"the {other} did not begin while the {name} ran"
+        return then(*args, **kwargs)
+    return run
+
+
+def _fails_then_derives_again(city, monkeypatch, target, attribute: str, fails, run: int, message: str) -> dict:
+    """A derive whose `target.attribute` is `fails` raises `message` and leaves `run` to derive again; the
+    next derive's timings (it records the run as derived)."""
+    from layers import daily
+
+    with monkeypatch.context() as patch:
+        patch.setattr(target, attribute, fails)
+        with pytest.raises(RuntimeError, match=message):
+            derive(dsn=city)
+    with psycopg.connect(city) as conn:
+        assert daily.state(conn)[0] < run, "the runs are not recorded as derived"
+    timings = derive(dsn=city)
+    with psycopg.connect(city) as conn:
+        assert daily.state(conn)[0] >= run
+    return timings
+
+
+def _raises(message: str):
+    def fails(*_args, **_kwargs):
+        raise RuntimeError(message)
+    return fails
+
+
 def test_the_daily_counts_and_the_index_are_computed_side_by_side(city, monkeypatch):
     """Each of the two waits until the other has begun: one after the other, the first would wait in vain."""
     import threading
@@ -274,17 +307,9 @@ def test_the_daily_counts_and_the_index_are_computed_side_by_side(city, monkeypa
     from layers import daily
 
     begun = {name: threading.Event() for name in ("daily", "index")}
-
-    def meeting(name: str, other: str, then):
-        def run(*args, **kwargs):
-            begun[name].set()
-            assert begun[other].wait(20), f"the {other} did not begin while the {name} ran"
-            return then(*args, **kwargs)
-        return run
-
-    monkeypatch.setattr(daily, "refresh", meeting("daily", "index", daily.refresh))
+    monkeypatch.setattr(daily, "refresh", _meeting(begun, "daily", "index", daily.refresh))
     monkeypatch.setattr(derive_module.trafficking_index, "refresh",
-                        meeting("index", "daily", derive_module.trafficking_index.refresh))
+                        _meeting(begun, "index", "daily", derive_module.trafficking_index.refresh))
     timings = derive(dsn=city, full=True)
     assert {"daily counts", "trafficking index"} <= set(timings)
 
@@ -293,19 +318,9 @@ def test_a_failed_daily_count_keeps_its_runs_to_derive_again(city, monkeypatch):
     from layers import daily
 
     run = _an_incident_run(city)
-
-    def fails(*_args, **_kwargs):
-        raise RuntimeError("the daily counts failed")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(daily, "refresh", fails)
-        with pytest.raises(RuntimeError, match="daily counts failed"):
-            derive(dsn=city)
-    with psycopg.connect(city) as conn:
-        assert daily.state(conn)[0] < run, "the runs are not recorded as derived"
-    assert "daily counts" in derive(dsn=city)
-    with psycopg.connect(city) as conn:
-        assert daily.state(conn)[0] >= run
+    timings = _fails_then_derives_again(city, monkeypatch, daily, "refresh", _raises("the daily counts failed"), run,
+                                        "daily counts failed")
+    assert "daily counts" in timings
 
 
 def test_a_failed_index_stops_the_daily_counts_beside_it(city, monkeypatch):
@@ -342,7 +357,6 @@ def test_a_failed_index_after_the_daily_counts_keeps_its_runs_to_derive_again(ci
     import threading
 
     from etl import derive as derive_module
-    from layers import daily
 
     with psycopg.connect(city) as conn:
         run = add_run(conn, "traces")
@@ -360,16 +374,9 @@ def test_a_failed_index_after_the_daily_counts_keeps_its_runs_to_derive_again(ci
         assert counted.wait(60), "the daily counts did not finish"
         raise RuntimeError("the index failed")
 
-    with monkeypatch.context() as patch:
-        patch.setattr(derive_module, "_daily_counts", counts_then_tells)
-        patch.setattr(derive_module.trafficking_index, "refresh", fails)
-        with pytest.raises(RuntimeError, match="index failed"):
-            derive(dsn=city)
-    with psycopg.connect(city) as conn:
-        assert daily.state(conn)[0] < run, "the runs are not recorded as derived"
-    assert "trafficking index" in derive(dsn=city)
-    with psycopg.connect(city) as conn:
-        assert daily.state(conn)[0] >= run
+    monkeypatch.setattr(derive_module, "_daily_counts", counts_then_tells)
+    assert "trafficking index" in _fails_then_derives_again(city, monkeypatch, derive_module.trafficking_index,
+                                                            "refresh", fails, run, "index failed")
     assert list(derive(dsn=city)) == ["nothing to derive"]
 
 
@@ -381,16 +388,8 @@ def test_the_alerts_are_matched_beside_the_other_steps(city, monkeypatch):
     from etl import alert_match, case_links
 
     begun = {name: threading.Event() for name in ("matching", "groups")}
-
-    def meeting(name: str, other: str, then):
-        def run(*args, **kwargs):
-            begun[name].set()
-            assert begun[other].wait(20), f"the {other} did not begin while the {name} ran"
-            return then(*args, **kwargs)
-        return run
-
-    monkeypatch.setattr(alert_match, "match", meeting("matching", "groups", alert_match.match))
-    monkeypatch.setattr(case_links, "nibin_groups", meeting("groups", "matching", case_links.nibin_groups))
+    monkeypatch.setattr(alert_match, "match", _meeting(begun, "matching", "groups", alert_match.match))
+    monkeypatch.setattr(case_links, "nibin_groups", _meeting(begun, "groups", "matching", case_links.nibin_groups))
     with psycopg.connect(city) as conn:
         matched = conn.execute(MATCHED, ("2000-01-01", NEXT_YEAR)).fetchone()[0]
         conn.execute("UPDATE shot_alert SET incident_id = NULL")
@@ -403,19 +402,7 @@ def test_the_alerts_are_matched_beside_the_other_steps(city, monkeypatch):
 
 def test_a_failed_alert_matching_stops_the_derive_and_keeps_its_runs(city, monkeypatch):
     from etl import alert_match
-    from layers import daily
 
     run = _an_incident_run(city)
-
-    def fails(*_args, **_kwargs):
-        raise RuntimeError("the alert matching failed")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(alert_match, "match", fails)
-        with pytest.raises(RuntimeError, match="alert matching failed"):
-            derive(dsn=city)
-    with psycopg.connect(city) as conn:
-        assert daily.state(conn)[0] < run, "the runs are not recorded as derived"
-    assert "alerts corroborating incidents" in derive(dsn=city)
-    with psycopg.connect(city) as conn:
-        assert daily.state(conn)[0] >= run
+    assert "alerts corroborating incidents" in _fails_then_derives_again(
+        city, monkeypatch, alert_match, "match", _raises("the alert matching failed"), run, "alert matching failed")
