@@ -125,8 +125,7 @@ def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
     stages its rows meanwhile and waits for them only to write (load_file's `turn`).
 
     Several big files filling one table load without its secondary indexes, built once after the last
-    (`tables_to_set_aside`, etl/deferred.py): while other files still load if a connection has no file to
-    load by then, else at the end; `on_note` is told when they are set aside and built again."""
+    (`tables_to_set_aside`, etl/deferred.py); `on_note` is told when they are set aside and built again."""
     jobs = max(1, jobs or default_jobs())
     kinds = [kind_of(Path(p), o.get("kind"), o.get("mapping"), o.get("encoding", "utf-8")) for p, o in files]
     dsns = {o.get("dsn") or db.dsn() for _, o in files}
@@ -139,22 +138,18 @@ def load_many(files: list[tuple[Path, dict[str, Any]]], jobs: int | None = None,
     except psycopg.OperationalError:
         tables = []  # the database cannot be reached: each load says so
     with ExitStack() as stack:
-        indexes = None
         if tables:
             try:
-                indexes = deferred.Early(dsn, stack.enter_context(deferred.batch(dsn, tables, on_note)), on_note)
+                stack.enter_context(deferred.batch(dsn, tables, on_note))
             except psycopg.OperationalError:
                 pass  # the database went away since: nothing was set aside, and each load says so
-        return _load_many(files, kinds, jobs, on_start, on_done, on_wait, indexes)
+        return _load_many(files, kinds, jobs, on_start, on_done, on_wait)
 
 
 def _load_many(files: list[tuple[Path, dict[str, Any]]], kinds: list[str | None], jobs: int,
                on_start: Callable[[Path], None] | None,
                on_done: Callable[[Path, LoadResult | LoadError, float], None] | None,
-               on_wait: Callable[[list[tuple[Path, float]]], None] | None,
-               indexes: deferred.Early | None = None) -> list[LoadResult | LoadError]:
-    """load_many's scheduling. Given `indexes`, the indexes a batch set aside for a table no file left writes
-    are built while a connection has no file to load (`deferred.Early`), beside the files still loading."""
+               on_wait: Callable[[list[tuple[Path, float]]], None] | None) -> list[LoadResult | LoadError]:
     before = waits_for(kinds)
     hard = [{j for j in before[i] if _barrier(kinds[j], kinds[i])} for i in range(len(files))]
     ended = [threading.Event() for _ in files]
@@ -194,15 +189,6 @@ def _load_many(files: list[tuple[Path, dict[str, Any]]], kinds: list[str | None]
         early = [i for i in waiting if i not in ready and hard[i] <= done and before[i] <= started_ones]
         return (ready + early)[:free]
 
-    def written_by_the_rest() -> set[str] | None:
-        """The tables the files not yet ended write (None: a file of unknown kind, which may write any)."""
-        rest = [kinds[i] for i in range(len(files)) if i not in done]
-        if any(k not in WRITES for k in rest):
-            return None
-        return set().union(*(WRITES[k] for k in rest))
-
-    building: Future | None = None
-    builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-indexes") if indexes else None
     heartbeat = time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="load") as pool:
         try:
@@ -216,9 +202,6 @@ def _load_many(files: list[tuple[Path, dict[str, Any]]], kinds: list[str | None]
                     if on_start:
                         on_start(Path(files[i][0]))
                     running[pool.submit(one, i)] = (i, time.perf_counter())
-                if (indexes and builder and (building is None or building.done()) and len(running) < jobs
-                        and (tables := indexes.take(written_by_the_rest()))):
-                    building = builder.submit(indexes.build, tables)  # a connection with no file to load
                 # With a timeout: a Ctrl-C delivered to a loading thread is acted on by this one only
                 # when it wakes, which without one is when a file finishes.
                 finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -228,12 +211,6 @@ def _load_many(files: list[tuple[Path, dict[str, Any]]], kinds: list[str | None]
             # report every file as it ended, the ones that finished meanwhile included.
             waiting.clear()
             cancel_running()
-            if indexes:
-                indexes.stop(cancel=True)
             report(wait(running).done)
             raise
-        finally:
-            if indexes and builder:
-                indexes.stop()  # the index being built is finished; the batch's end builds the rest
-                builder.shutdown(wait=True)
     return out  # type: ignore[return-value]

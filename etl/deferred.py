@@ -162,12 +162,10 @@ def _defer(conn: psycopg.Connection, table: str) -> int:
 
 
 def restore(conn: psycopg.Connection, tables: list[str] | None = None,
-            echo: Callable[[str], None] | None = None, dsn: str | None = None,
-            stop: Callable[[], bool] | None = None) -> int:
+            echo: Callable[[str], None] | None = None, dsn: str | None = None) -> int:
     """Build the recorded indexes of `tables` (None: all) again, each in its own transaction with its
     record removed, then check the run keys; return how many were built. `conn` must be in autocommit mode.
-    Given `dsn`, a second connection builds indexes beside `conn` (`BUILDERS`). Once `stop()` says so, the
-    indexes being built are finished and nothing more is started (what is left stays recorded)."""
+    Given `dsn`, a second connection builds indexes beside `conn` (`BUILDERS`)."""
     rows = conn.execute("SELECT name, table_name, statement FROM etl_deferred_index"
                         " WHERE %s::text[] IS NULL OR table_name = ANY(%s)"
                         " ORDER BY table_name, starts_with(statement, 'ALTER TABLE'), name",  # indexes, then keys
@@ -184,10 +182,8 @@ def restore(conn: psycopg.Connection, tables: list[str] | None = None,
                               (sorted({t for _, t, _ in rows}),)).fetchall())
     indexes = sorted((r for r in rows if not _is_key(r[2])),
                      key=lambda r: (-sizes.get(r[1], 0), not re.search(r"USING (gin|gist)", r[2]), r[0]))
-    _build_side_by_side(conn, indexes, dsn if len(indexes) > 1 else None, stop)
+    _build_side_by_side(conn, indexes, dsn if len(indexes) > 1 else None)
     for name, table, statement in (r for r in rows if _is_key(r[2])):
-        if stop is not None and stop():
-            break
         state = _state(conn, table, name, statement)
         if state == "present":
             conn.execute("DELETE FROM etl_deferred_index WHERE name = %s", (name,))
@@ -200,12 +196,9 @@ def restore(conn: psycopg.Connection, tables: list[str] | None = None,
             with conn.transaction():
                 check_key(cur, table, name)
                 cur.execute("DELETE FROM etl_deferred_index WHERE name = %s", (name,))
-    left = conn.execute("SELECT count(*) FROM etl_deferred_index WHERE table_name = ANY(%s)",
-                        (sorted({t for _, t, _ in rows}),)).fetchone()[0]
     if echo:
-        echo(f"  built {len(rows) - left} indexes and keys again ({time.perf_counter() - started:.1f}s)"
-             + (f"; {left} left for later" if left else ""))
-    return len(rows) - left
+        echo(f"  built {len(rows)} indexes and keys again ({time.perf_counter() - started:.1f}s)")
+    return len(rows)
 
 
 # Connections building a batch's indexes side by side at its end, when nothing else is loading: at 100x the
@@ -213,18 +206,16 @@ def restore(conn: psycopg.Connection, tables: list[str] | None = None,
 BUILDERS = 2
 
 
-def _build_side_by_side(conn: psycopg.Connection, items: list[tuple[str, str, str]], dsn: str | None,
-                        stop: Callable[[], bool] | None = None) -> None:
+def _build_side_by_side(conn: psycopg.Connection, items: list[tuple[str, str, str]], dsn: str | None) -> None:
     """Build the indexes `items` (name, table, statement) on `conn` and, given `dsn`, on a second
-    connection, each taking the next one in order until `stop()` says so; the first error stops both and
-    is raised."""
+    connection, each taking the next one in order; the first error stops both and is raised."""
     pending = list(items)
     errors: list[BaseException] = []
     lock = threading.Lock()
 
     def take() -> tuple[str, str, str] | None:
         with lock:
-            return pending.pop(0) if pending and not errors and not (stop is not None and stop()) else None
+            return pending.pop(0) if pending and not errors else None
 
     def build(on: psycopg.Connection) -> None:
         on.execute(f"SET maintenance_work_mem = '{BUILD_MEMORY}'")
@@ -262,50 +253,6 @@ def _build_side_by_side(conn: psycopg.Connection, items: list[tuple[str, str, st
             helper.close()
     if errors:
         raise errors[0]
-
-
-class Early:
-    """Builds, on a connection of its own, the set-aside indexes and keys of a batch's tables that no file
-    still loading or still to load writes, while the other files load (etl/batch.py starts it when a load
-    slot has nothing to do: at 100x the last incident year wrote alone for most of a minute, with one core
-    idle, while the trace tables' indexes waited for the batch's end). `stop` lets the index being built
-    finish and starts no other: the batch's end builds what is left, two connections side by side."""
-
-    def __init__(self, dsn: str, tables: list[str], echo: Callable[[str], None] | None = None) -> None:
-        self.dsn, self.pending, self.echo = dsn, list(tables), echo
-        self.stopping = threading.Event()
-        self.conn: psycopg.Connection | None = None
-
-    def take(self, written: set[str] | None) -> list[str]:
-        """The pending tables outside `written` (what the files not yet ended write; None: any table),
-        now no longer pending."""
-        ready = [] if written is None else [t for t in self.pending if t not in written]
-        self.pending = [t for t in self.pending if t not in ready]
-        return ready
-
-    def build(self, tables: list[str]) -> int:
-        """Build the tables' indexes and keys (how many); an error leaves them recorded for the batch's end."""
-        if self.echo:
-            self.echo(f"  no file left writes {', '.join(tables)}: building their indexes beside the files still loading")
-        try:
-            with psycopg.connect(self.dsn, autocommit=True) as conn:
-                self.conn = conn
-                try:
-                    return restore(conn, tables, self.echo, stop=self.stopping.is_set)
-                finally:
-                    self.conn = None
-        except psycopg.Error as exc:
-            if self.echo and not self.stopping.is_set():
-                self.echo(f"  could not build them yet ({str(exc).strip().splitlines()[0]}); "
-                          "the end of the batch tries again")
-            return 0
-
-    def stop(self, cancel: bool = False) -> None:
-        """Start no other index; `cancel`: also cancel the one being built (it stays recorded)."""
-        self.stopping.set()
-        conn = self.conn
-        if cancel and conn is not None:
-            conn.cancel_safe()
 
 
 def restore_orphans(dsn: str, echo: Callable[[str], None] | None = None) -> int:

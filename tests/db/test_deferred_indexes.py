@@ -4,8 +4,6 @@ the files; a batch that stops leaves a record the next load or derive builds the
 
 from __future__ import annotations
 
-import threading
-
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -267,42 +265,3 @@ def test_two_connections_build_the_indexes_and_a_failure_loses_none(empty_db, sq
     with psycopg.connect(dsn, autocommit=True) as conn:
         deferred.restore(conn, None, None, dsn)
     assert _indexes(sql) == indexes and _shape(sql)[1] == [("fk_incident_run_id_etl_run", True)]
-
-
-def test_a_table_no_file_left_writes_gets_its_indexes_while_the_other_files_load(
-        empty_db, sql, tmp_path, monkeypatch):
-    """Alerts and incidents, both set aside for the batch: once the alert files are loaded and a connection has
-    no file to load, the alerts' indexes are built beside the last incident file, not after it."""
-    from tests.db.test_fast_load import SHOTS_HEADER, _shot_rows
-
-    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
-    alert_indexes = sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'shot_alert' ORDER BY 1")
-    indexes, shape = _indexes(sql), _shape(sql)
-    alerts = []
-    for n in (0, 1):
-        alerts.append(tmp_path / f"alerts{n}.csv")
-        alerts[-1].write_text(SHOTS_HEADER + "\n" + "\n".join(_shot_rows(300 * n, 300)) + "\n")
-    incidents = [_write(tmp_path / f"inc{n}.csv", _rows(400 * n, 400)) for n in range(3)]
-    notes: list[str] = []
-    built_beside = threading.Event()
-
-    def note(line: str) -> None:
-        notes.append(line)
-        if line.strip().startswith("built") and any("no file left writes shot_alert" in n for n in notes):
-            built_beside.set()
-
-    real_load = batch.load_file
-
-    def load(path, **options):
-        if path == incidents[-1]:  # the last file goes on only once the alerts' indexes are built beside it
-            assert built_beside.wait(60), f"the alerts' indexes were not built beside the last file: {notes}"
-        return real_load(path, **options)
-
-    monkeypatch.setattr(batch, "load_file", load)
-    results = batch.load_many([(p, {"progress": False}) for p in alerts + incidents], jobs=2, on_note=note)
-    assert [type(r).__name__ for r in results] == ["LoadResult"] * 5, results
-    assert any("set aside" in n and "shot_alert" in n for n in notes) and built_beside.is_set()
-    assert sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'shot_alert' ORDER BY 1") == alert_indexes
-    assert _indexes(sql) == indexes and _shape(sql) == shape
-    assert sql("SELECT count(*) FROM etl_deferred_index") == [(0,)]
-    assert sql("SELECT count(*) FROM shot_alert") == [(results[0].loaded + results[1].loaded,)] == [(593,)]
