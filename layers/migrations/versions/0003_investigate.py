@@ -13,7 +13,7 @@ down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Plain indexes: also declared at the end of layers/schema.py.
+# Plain indexes: also declared in layers/schema_indexes.py.
 PLAIN = (
     ("ix_recovery_possessor_id", "recovery", ["possessor_id"]),
     ("ix_recovery_incident_id", "recovery", ["incident_id"]),
@@ -24,7 +24,7 @@ PLAIN = (
 )
 
 # Trigram (expression) indexes for partial, case- and dash-insensitive search. Like the plain ones they are
-# also declared at the end of layers/schema.py; the expressions must match layers/search.py.
+# also declared in layers/schema_indexes.py; the expressions must match layers/search.py.
 TRGM = (
     ("ix_firearm_serial_trgm", "firearm", "upper(regexp_replace(serial_number, '[^A-Za-z0-9]', '', 'g'))"),
     ("ix_trace_number_trgm", "trace", "upper(trace_number)"),
