@@ -1,6 +1,7 @@
 """Work on a second connection, in a second thread, while the caller's goes on (etl/derive.py: the alert
 matching beside the other steps, the daily counts beside the trafficking index). An error or Ctrl-C on
-the caller's side cancels the job's statement; the job's error reaches the caller when it checks or joins."""
+the caller's side cancels the job's statement; the job's error reaches the caller when it checks or joins
+(with `beside`, at once when told the caller's connection)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from layers import db
 
 
 class Beside:
-    """`job` run in a second thread, on its own connection `conn`, while this thread goes on."""
+    """`job` run in a second thread, on its own connection `conn`, while this thread goes on. `on_error`, if
+    given, is called in that thread when the job fails."""
 
-    def __init__(self, job: Callable[[], dict[str, float]], conn: psycopg.Connection) -> None:
-        self.conn, self.result, self.error = conn, {}, None
+    def __init__(self, job: Callable[[], dict[str, float]], conn: psycopg.Connection,
+                 on_error: Callable[[], None] | None = None) -> None:
+        self.conn, self.result, self.error, self.on_error = conn, {}, None, on_error
         self.thread = threading.Thread(target=self._run, args=(job,), name="crimegun-derive")
         self.thread.start()
 
@@ -26,6 +29,8 @@ class Beside:
             self.result = job()
         except BaseException as exc:
             self.error = exc
+            if self.on_error is not None:
+                self.on_error()
 
     def check(self) -> None:
         """Raise the job's error, if it has failed."""
@@ -77,14 +82,27 @@ class Side:
 
 
 def beside(job: Callable[[], dict[str, float]], here: Callable[[], dict[str, float]],
-            conn: psycopg.Connection) -> dict[str, float]:
+            conn: psycopg.Connection, here_conn: psycopg.Connection | None = None) -> dict[str, float]:
     """Run `job` (on `conn`) in a second thread while `here` runs in this one; their timings together. The
     first error of either is raised once both have stopped: an error here (Ctrl-C included) first cancels
-    the statement `job` is running."""
-    side = Beside(job, conn)
+    the statement `job` is running; given `here_conn` (the connection `here` works on), an error in `job`
+    cancels `here`'s statements until it stops, and is the error raised."""
+    ended = threading.Event()
+
+    def stop_here() -> None:
+        while here_conn is not None and not ended.is_set():
+            here_conn.cancel_safe()  # a cancel between two of its statements cancels nothing: again
+            ended.wait(0.5)
+
+    side = Beside(job, conn, stop_here if here_conn is not None else None)
     try:
         timings = here()
-    except BaseException:
+    except BaseException as exc:
+        ended.set()
         side.stop()
+        if isinstance(exc, psycopg.errors.QueryCanceled) and side.error is not None:
+            raise side.error from None  # cancelled because the job failed: its error is the one to report
         raise
+    finally:
+        ended.set()
     return {**side.join(), **timings}

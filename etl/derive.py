@@ -213,9 +213,10 @@ def derive(dsn: str | None = None, run_ids: list[int] | None = None, full: bool 
     if latest is None:
         timings.update(trafficking_index.refresh(dsn, runs, full, echo))
     else:
-        with db.batch_session(psycopg.connect(dsn)) as conn:
+        with db.batch_session(psycopg.connect(dsn)) as conn, db.batch_session(psycopg.connect(dsn)) as index_conn:
             timings.update(beside(lambda: _daily_counts(conn, runs, boundaries_changed, bool(stale), echo),
-                                   lambda: trafficking_index.refresh(dsn, runs, full, echo), conn))
+                                   lambda: trafficking_index.refresh(dsn, runs, full, echo, conn=index_conn),
+                                   conn, index_conn))
     # The map's pre-counted cells answer low-zoom views; stale ones would be ignored (and slow). They are
     # recounted by day with the daily counts above; here they are marked as holding the current data version.
     started = time.perf_counter()

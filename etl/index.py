@@ -14,6 +14,7 @@ is tied to) skip it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -43,10 +44,11 @@ def _can_change_a_score(conn: psycopg.Connection, run_ids: list[int]) -> bool:
 
 
 def refresh(dsn: str | None = None, run_ids: list[int] | None = None, full: bool = False,
-            echo: Callable[[str], None] | None = None) -> dict[str, float]:
-    """Recompute the index when `full`, when no runs are named, or when a named run loaded a scored kind."""
+            echo: Callable[[str], None] | None = None, conn: psycopg.Connection | None = None) -> dict[str, float]:
+    """Recompute the index when `full`, when no runs are named, or when a named run loaded a scored kind; on
+    `conn` (a batch session, left open) when given, else on a connection of its own."""
     dsn = dsn or db.dsn()
-    with db.batch_session(psycopg.connect(dsn)) as conn:
+    with contextlib.nullcontext(conn) if conn is not None else db.batch_session(psycopg.connect(dsn)) as conn:
         if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'index'").fetchone():
             return {}  # a database not yet upgraded to the index's migration
         if not full and run_ids and not _can_change_a_score(conn, run_ids):
@@ -62,6 +64,7 @@ def refresh(dsn: str | None = None, run_ids: list[int] | None = None, full: bool
                 timings = compute.refresh(conn, echo, reason=why or "asked")
         conn.execute("ANALYZE index.firearm_score")
         conn.execute("ANALYZE index.purchaser_score")
+        conn.commit()  # readers get the new scores now, on a connection given too (not when its owner commits)
         timings["trafficking index"] = time.perf_counter() - started
         if echo:
             echo(f"  computed the trafficking index ({timings['trafficking index']:.1f}s)")
