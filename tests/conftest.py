@@ -124,6 +124,18 @@ def drop_database(url: str) -> None:
 
 
 @contextmanager
+def derive_city(tmp_path_factory, name: str):
+    """The small synthetic city (2023, 4% of Baltimore) the derive's tests change run by run: a database of
+    its own, as a psycopg URL, dropped afterwards."""
+    url = build_synthetic_database(f"cga_test_{os.getpid()}_{name}", tmp_path_factory.mktemp(name), seed=31,
+                                   scale=0.04, years=(2023, 2023))
+    try:
+        yield url.replace("postgresql+psycopg://", "postgresql://", 1)
+    finally:
+        drop_database(url)
+
+
+@contextmanager
 def project_database(url: str, monkeypatch):
     """Point the project (DATABASE_URL, cached engines) at `url` for the duration."""
     from layers import db
