@@ -155,7 +155,8 @@ def _python_share(path) -> tuple[float, float]:
     return rows, time.perf_counter() - started
 
 
-def _ogr2ogr(dsn: str, path) -> float | None:
+def _ogr2ogr_seconds(dsn: str, path, *options: str) -> float | None:
+    """Seconds ogr2ogr takes to write `path` to the database with `options`; None where it is not installed."""
     exe = shutil.which("ogr2ogr")
     if exe is None:
         return None
@@ -163,11 +164,15 @@ def _ogr2ogr(dsn: str, path) -> float | None:
     target = " ".join(f"{k}={info[k]}" for k in ("host", "port", "dbname", "user") if info.get(k))
     env = {**os.environ, "PGPASSWORD": str(info.get("password") or "")}
     started = time.perf_counter()
-    subprocess.run([exe, "-f", "PostgreSQL", f"PG:{target}", str(path), "-nln", "bench_ogr", "-overwrite",
-                    "-oo", "X_POSSIBLE_NAMES=Longitude", "-oo", "Y_POSSIBLE_NAMES=Latitude", "-a_srs", "EPSG:4326",
-                    "-lco", "GEOMETRY_NAME=geom", "--config", "PG_USE_COPY", "YES"],
+    subprocess.run([exe, "-f", "PostgreSQL", f"PG:{target}", str(path), *options, "--config", "PG_USE_COPY", "YES"],
                    check=True, env=env, capture_output=True)
     return time.perf_counter() - started
+
+
+def _ogr2ogr(dsn: str, path) -> float | None:
+    """ogr2ogr writing the file to a new table of its own (one spatial index, no key)."""
+    return _ogr2ogr_seconds(dsn, path, "-nln", "bench_ogr", "-overwrite", "-oo", "X_POSSIBLE_NAMES=Longitude",
+                            "-oo", "Y_POSSIBLE_NAMES=Latitude", "-a_srs", "EPSG:4326", "-lco", "GEOMETRY_NAME=geom")
 
 
 # The synthetic file's columns as the incident table's, in OGR's SQLite dialect: what ogr2ogr needs to append
@@ -185,20 +190,13 @@ _OGR_INCIDENT_SQL = (
 
 def _ogr2ogr_into_incident(dsn: str, path, n: int) -> float | None:
     """ogr2ogr appending the same rows to the emptied incident table, with its keys and indexes, as the loader
-    writes it (its own COPY; no validation, no upsert, no district, no run, so no foreign key check);
-    rolled back by emptying the table again."""
-    exe = shutil.which("ogr2ogr")
-    if exe is None:
-        return None
-    info = conninfo_to_dict(dsn)
-    target = " ".join(f"{k}={info[k]}" for k in ("host", "port", "dbname", "user") if info.get(k))
-    env = {**os.environ, "PGPASSWORD": str(info.get("password") or "")}
+    writes it (its own COPY; no validation, no upsert, no district, no run, so no foreign key check); the
+    table is emptied again after."""
     _empty(dsn)
-    started = time.perf_counter()
-    subprocess.run([exe, "-append", "-f", "PostgreSQL", f"PG:{target}", str(path), "-nln", "incident",
-                    "-dialect", "SQLite", "-sql", _OGR_INCIDENT_SQL.format(layer=path.stem),
-                    "--config", "PG_USE_COPY", "YES"], check=True, env=env, capture_output=True)
-    elapsed = time.perf_counter() - started
+    elapsed = _ogr2ogr_seconds(dsn, path, "-append", "-nln", "incident", "-dialect", "SQLite",
+                               "-sql", _OGR_INCIDENT_SQL.format(layer=path.stem))
+    if elapsed is None:
+        return None
     with psycopg.connect(dsn) as conn:
         stored = conn.execute("SELECT count(*) FROM incident").fetchone()[0]
     assert stored == n, f"ogr2ogr appended {stored:,} of {n:,} rows"
