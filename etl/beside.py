@@ -89,16 +89,16 @@ def beside(job: Callable[[], dict[str, float]], here: Callable[[], dict[str, flo
     cancels `here`'s statements until it stops, and is the error raised."""
     ended = threading.Event()
 
-    def stop_here() -> None:
-        while here_conn is not None and not ended.is_set():
-            here_conn.cancel_safe()  # a cancel between two of its statements cancels nothing: again
+    def stop_here(on: psycopg.Connection) -> None:
+        while not ended.is_set():
+            on.cancel_safe()  # a cancel between two of its statements cancels nothing: again
             ended.wait(0.5)
 
-    side = Beside(job, conn, stop_here if here_conn is not None else None)
+    side = Beside(job, conn, functools.partial(stop_here, here_conn) if here_conn is not None else None)
     try:
         timings = here()
     except BaseException as exc:
-        ended.set()
+        ended.set()  # before stopping the job: its thread may be cancelling `here` until this is set
         side.stop()
         if isinstance(exc, psycopg.errors.QueryCanceled) and side.error is not None:
             raise side.error from None  # cancelled because the job failed: its error is the one to report
